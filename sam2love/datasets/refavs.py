@@ -1,0 +1,95 @@
+"""``RefAVSDataset``: the Ref-AVS release (``RefAVSBench``) layout."""
+from collections.abc import Sequence
+
+from mmengine.registry import DefaultScope
+from mmseg.datasets import BaseSegDataset
+from mmseg.registry import DATASETS
+
+from .layout import clip_files, mask_files
+from .metadata import SPLITS, RefAVSRow, read_metadata
+
+
+@DATASETS.register_module()
+class RefAVSDataset(BaseSegDataset):
+    """Ref-AVS: one sample per expression of ``metadata.csv``.
+
+    Layout under ``data_root``::
+
+        metadata.csv                                  # vid,uid,split,fid,exp
+        media/<name>/frames/0.jpg ... {T-1}.jpg       # 1 frame per second
+        media/<name>/audio.wav
+        gt_mask/<name>/fid_<fid>/00000.png ... {T-1:05d}.png
+
+    ``<name>`` comes from ``uid`` (see
+    :func:`~sam2love.datasets.metadata.clip_name`), never from ``vid``.
+    Rows with split ``TODO`` are ignored and duplicated uids kept, as the
+    benchmark does. Null rows (``null_c-`` / ``null_m-`` clips) refer to
+    nothing: their masks are empty, and their mask folder may be absent.
+
+    The dataset reads only the csv; files are read by the pipeline
+    (``LoadClipFrames``, ``LoadClipAudio``, ``LoadClipMasks``), which raise
+    :class:`~sam2love.datasets.RefAVSDataError` naming the file at fault.
+    ``tools/check_refavs.py`` validates a whole tree up front.
+
+    Args:
+        data_root (str): root of the tree.
+        split (str | Sequence[str]): one or several of ``train``, ``val``,
+            ``test_s``, ``test_u``, ``test_n``.
+        ann_file (str): the metadata file, relative to ``data_root``.
+        num_frames (int): frames per clip T. Defaults to 10.
+        seconds_per_frame (float): frame spacing; the clip lasts
+            ``num_frames * seconds_per_frame`` seconds. Defaults to 1.0.
+        media_dir (str): folder of frames and audio under ``data_root``.
+        mask_dir (str): folder of ground-truth masks under ``data_root``.
+        **kwargs: passed to :class:`mmseg.datasets.BaseSegDataset`
+            (``pipeline``, ``test_mode``, ``backend_args``, ...).
+    """
+
+    METAINFO = dict(classes=('background', 'referred'),
+                    palette=[[0, 0, 0], [255, 64, 64]])
+
+    def __init__(self,
+                 data_root: str,
+                 split: str | Sequence[str] = 'train',
+                 ann_file: str = 'metadata.csv',
+                 num_frames: int = 10,
+                 seconds_per_frame: float = 1.0,
+                 media_dir: str = 'media',
+                 mask_dir: str = 'gt_mask',
+                 **kwargs) -> None:
+        splits = (split, ) if isinstance(split, str) else tuple(split)
+        unknown = [s for s in splits if s not in SPLITS]
+        if unknown or not splits:
+            raise ValueError(f'RefAVSDataset: unknown split(s) {unknown}; '
+                             f'choose from {", ".join(SPLITS)}')
+        if num_frames < 1:
+            raise ValueError(f'num_frames must be >= 1, got {num_frames}')
+        self.splits = splits
+        self.num_frames = num_frames
+        self.seconds_per_frame = seconds_per_frame
+        self.media_dir = media_dir
+        self.mask_dir = mask_dir
+        # Our transforms live in mmseg's registry: find them whatever the
+        # caller's default scope (a bare script has none).
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            super().__init__(ann_file=ann_file, data_root=data_root,
+                             **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        """One dict per expression of the selected splits, in csv order."""
+        rows = read_metadata(self.ann_file, self.backend_args)
+        return [self.row_to_data_info(r) for r in rows
+                if r.split in self.splits]
+
+    def row_to_data_info(self, row: RefAVSRow) -> dict:
+        info = dict(
+            uid=row.uid, vid=row.vid, clip_name=row.name, split=row.split,
+            fid=row.fid, text=row.exp, is_null=row.is_null,
+            metadata_line=row.line, num_frames=self.num_frames,
+            clip_seconds=self.num_frames * self.seconds_per_frame,
+            reduce_zero_label=False, seg_fields=[])
+        info.update(clip_files(self.data_root, row.name, self.num_frames,
+                               self.media_dir))
+        info.update(mask_files(self.data_root, row.name, row.fid,
+                               self.num_frames, self.mask_dir))
+        return info

@@ -1,0 +1,246 @@
+"""Clip transforms: load the frames, audio and masks of one expression,
+resize them and pack them for the model.
+
+A clip sample flows through a pipeline such as::
+
+    LoadClipFrames -> LoadClipAudio -> LoadClipMasks -> ResizeClip
+    -> PackClipInputs
+
+and comes out as ``inputs = dict(frames=(T, 3, H, W) uint8,
+audio=(L,) float32)`` plus a ``SegDataSample`` whose ``gt_sem_seg`` holds
+the (T, H, W) masks and whose metainfo holds the expression (``text``).
+"""
+from collections.abc import Sequence
+
+import mmcv
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmengine import fileio
+from mmengine.structures import PixelData
+from mmseg.registry import TRANSFORMS
+from mmseg.structures import SegDataSample
+
+from .audio import load_clip_audio
+from .errors import RefAVSDataError
+from .media import (
+    check_file_count,
+    load_eval_mask,
+    load_frames,
+    load_mask,
+)
+
+FRAME_PATTERN = r'\d+\.jpg'
+MASK_PATTERN = r'\d+\.png'
+
+
+@TRANSFORMS.register_module()
+class LoadClipFrames(BaseTransform):
+    """Decode the T frames of a clip.
+
+    Required keys: ``frame_paths`` (and ``frame_dir`` when counting).
+
+    Added keys: ``frames`` (list of T uint8 RGB arrays (H, W, 3)),
+    ``img_path`` (frame 0), ``ori_shape``, ``img_shape`` ((H, W)).
+
+    Args:
+        check_count (bool): fail when the frames folder holds another
+            number of ``<i>.jpg`` files than T. Defaults to True.
+        backend_args (dict, optional): mmengine file backend arguments.
+    """
+
+    def __init__(self, check_count: bool = True,
+                 backend_args: dict | None = None) -> None:
+        self.check_count = check_count
+        self.backend_args = backend_args
+
+    def transform(self, results: dict) -> dict:
+        paths = results['frame_paths']
+        if self.check_count and 'frame_dir' in results:
+            check_file_count(results['frame_dir'], FRAME_PATTERN, len(paths),
+                             'frames', self.backend_args)
+        frames = load_frames(paths, self.backend_args)
+        results['frames'] = frames
+        results['img_path'] = paths[0]
+        results['ori_shape'] = results['img_shape'] = frames[0].shape[:2]
+        return results
+
+
+@TRANSFORMS.register_module()
+class LoadClipAudio(BaseTransform):
+    """Decode the clip's track to mono ``sample_rate`` of the clip's length.
+
+    Required keys: ``audio_path``, ``clip_seconds``.
+
+    Added keys: ``audio`` (float32 (round(clip_seconds * sample_rate),)),
+    ``audio_sample_rate``, ``audio_fix`` (dict of
+    :class:`~sam2love.datasets.audio.AudioFix`: resampled, downmixed,
+    padded / trimmed samples, original rate, channels and duration).
+    """
+
+    def __init__(self, sample_rate: int = 16000,
+                 backend_args: dict | None = None) -> None:
+        self.sample_rate = sample_rate
+        self.backend_args = backend_args
+
+    def transform(self, results: dict) -> dict:
+        audio, fix = load_clip_audio(results['audio_path'],
+                                     results['clip_seconds'],
+                                     self.sample_rate, self.backend_args)
+        results['audio'] = audio
+        results['audio_sample_rate'] = self.sample_rate
+        results['audio_fix'] = fix.to_dict()
+        return results
+
+
+@TRANSFORMS.register_module()
+class LoadClipMasks(BaseTransform):
+    """Read the T masks of the referred object (foreground = non-zero).
+
+    Null rows refer to nothing: when their mask folder is absent they get
+    empty masks of the frame size.
+
+    Required keys: ``mask_paths``, ``mask_dir``, ``is_null``, ``ori_shape``.
+
+    Added keys: ``gt_masks`` (uint8 (T, H, W) in {0, 1}, at the masks' own
+    size), ``seg_fields``; with ``eval_size``, also ``gt_eval_masks``
+    (bool (T, 256, 256)) read by the benchmark's rule
+    (:func:`~sam2love.datasets.media.load_eval_mask`), which metrics must
+    use to reproduce published numbers.
+
+    Args:
+        eval_size (tuple[int, int], optional): (H, W) of the evaluation
+            masks; ``None`` skips them. Test pipelines use (256, 256).
+        check_count (bool): fail when the folder holds another number of
+            ``<i>.png`` files than T. Defaults to True.
+    """
+
+    def __init__(self, eval_size: Sequence[int] | None = None,
+                 check_count: bool = True,
+                 backend_args: dict | None = None) -> None:
+        self.eval_size = tuple(eval_size) if eval_size is not None else None
+        self.check_count = check_count
+        self.backend_args = backend_args
+
+    def transform(self, results: dict) -> dict:
+        paths = results['mask_paths']
+        folder = results['mask_dir']
+        if results['is_null'] and not fileio.isdir(
+                folder, backend_args=self.backend_args):
+            h, w = results['ori_shape']
+            results['gt_masks'] = np.zeros((len(paths), h, w), np.uint8)
+            if self.eval_size is not None:
+                results['gt_eval_masks'] = np.zeros(
+                    (len(paths), *self.eval_size), bool)
+        else:
+            if self.check_count:
+                check_file_count(folder, MASK_PATTERN, len(paths), 'masks',
+                                 self.backend_args)
+            results['gt_masks'] = self._stack(
+                paths, [load_mask(p, self.backend_args) for p in paths])
+            if self.eval_size is not None:
+                results['gt_eval_masks'] = np.stack([
+                    load_eval_mask(p, self.eval_size, self.backend_args)
+                    for p in paths])
+        results.setdefault('seg_fields', []).append('gt_masks')
+        return results
+
+    @staticmethod
+    def _stack(paths: list[str], masks: list[np.ndarray]) -> np.ndarray:
+        for path, mask in zip(paths[1:], masks[1:]):
+            if mask.shape != masks[0].shape:
+                raise RefAVSDataError(
+                    path, f'mask size {mask.shape[1]}x{mask.shape[0]} '
+                    f'differs from the first mask '
+                    f'({masks[0].shape[1]}x{masks[0].shape[0]})')
+        return np.stack(masks)
+
+
+@TRANSFORMS.register_module()
+class ResizeClip(BaseTransform):
+    """Resize every frame (bilinear) and mask (nearest) of a clip.
+
+    Required keys: ``frames``; optional ``gt_masks``.
+
+    Modified keys: ``frames``, ``gt_masks``, ``img_shape``; added
+    ``scale_factor`` ((w_scale, h_scale) of the frames).
+
+    Args:
+        scale (int | tuple[int, int]): frame size (W, H), mmcv's order; an
+            int means square. The aspect ratio is not kept (the Ref-AVS
+            baseline resizes to 384x384; SAM2 takes square inputs).
+        mask_scale (int | tuple[int, int], optional): mask size (W, H);
+            defaults to ``scale``.
+    """
+
+    def __init__(self, scale: int | Sequence[int],
+                 mask_scale: int | Sequence[int] | None = None) -> None:
+        self.scale = self._wh(scale)
+        self.mask_scale = self._wh(mask_scale) if mask_scale else self.scale
+
+    @staticmethod
+    def _wh(scale: int | Sequence[int]) -> tuple[int, int]:
+        return (scale, scale) if isinstance(scale, int) else tuple(scale)
+
+    def transform(self, results: dict) -> dict:
+        h, w = results['frames'][0].shape[:2]
+        results['frames'] = [
+            mmcv.imresize(f, self.scale, interpolation='bilinear')
+            for f in results['frames']]
+        results['img_shape'] = (self.scale[1], self.scale[0])
+        results['scale_factor'] = (self.scale[0] / w, self.scale[1] / h)
+        if 'gt_masks' in results:
+            results['gt_masks'] = np.stack([
+                mmcv.imresize(m, self.mask_scale, interpolation='nearest')
+                for m in results['gt_masks']])
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(scale={self.scale}, '
+                f'mask_scale={self.mask_scale})')
+
+
+@TRANSFORMS.register_module()
+class PackClipInputs(BaseTransform):
+    """Pack a clip sample for the model.
+
+    Returns ``dict(inputs=dict(frames=uint8 (T, 3, H, W), audio=float32
+    (L,)), data_samples=SegDataSample)``. The data sample carries
+    ``gt_sem_seg`` (T, H, W) when masks were loaded, ``gt_eval_masks``
+    (T, 256, 256) when the evaluation masks were, and ``meta_keys`` as
+    metainfo (among them ``text``, the expression).
+    """
+
+    DEFAULT_META_KEYS = (
+        'uid', 'vid', 'clip_name', 'split', 'fid', 'text', 'is_null',
+        'metadata_line', 'num_frames', 'clip_seconds', 'sample_idx',
+        'frame_paths', 'audio_path', 'mask_paths', 'img_path', 'ori_shape',
+        'img_shape', 'scale_factor', 'audio_sample_rate', 'audio_fix',
+        'reduce_zero_label')
+
+    def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
+        self.meta_keys = tuple(meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        frames = np.stack(results['frames'])  # (T, H, W, 3)
+        inputs = dict(
+            frames=torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous())
+        if 'audio' in results:
+            inputs['audio'] = torch.from_numpy(results['audio'])
+        sample = SegDataSample()
+        if 'gt_masks' in results:
+            sample.gt_sem_seg = PixelData(
+                data=torch.from_numpy(results['gt_masks']))
+        if 'gt_eval_masks' in results:
+            sample.gt_eval_masks = PixelData(
+                data=torch.from_numpy(results['gt_eval_masks']))
+        sample.set_metainfo(
+            {k: results[k] for k in self.meta_keys if k in results})
+        return dict(inputs=inputs, data_samples=sample)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(meta_keys={self.meta_keys})'
+
+
+__all__ = ['LoadClipFrames', 'LoadClipAudio', 'LoadClipMasks', 'ResizeClip',
+           'PackClipInputs']
