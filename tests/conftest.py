@@ -18,6 +18,14 @@ import soundfile
 from PIL import Image
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
+os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
+
+
+@pytest.fixture(autouse=True, scope='session')
+def mmseg_scope():
+    """Build as configs do (``default_scope = 'mmseg'``)."""
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmseg')
 
 DATA = osp.join(osp.dirname(__file__), 'data')
 NUM_FRAMES = 10

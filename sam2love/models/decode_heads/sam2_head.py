@@ -1,0 +1,267 @@
+"""``SAM2PromptHead``: SAM2 prompted by the fused [seg] token (section 3.3).
+
+Training sees frame 0 only: the token, projected to SAM2's 256-d prompt
+width, is appended to the sparse prompt embeddings of frame 0 and the mask
+decoder's output is supervised with BCE + Dice. Inference prompts frame 0
+the same way and lets SAM2's memory bank track the object through the
+remaining frames (:func:`~.sam2_tracker.track_clip`).
+
+Choices the paper leaves open, made as SAM2 does:
+
+- Multimask: with no clicks SAM2 predicts three candidate masks and keeps
+  the one of highest predicted IoU (``_use_multimask`` with 0 points), so
+  frame 0 is decoded the same way; training takes the loss of the best
+  candidate (SAM's min-over-masks). ``multimask_output=False`` uses the
+  single-mask token instead.
+- SAM2's IoU head picks among the candidates and its object-score head
+  gates the masks (scores <= 0 turn them into "no object"). BCE + Dice give
+  neither a gradient, so they are trained with SAM2's own losses (L1 on
+  the best candidate's IoU, BCE on object presence). Setting their weights
+  to 0 gives the paper's loss alone and freezes those heads (otherwise DDP
+  would see unused parameters). For the same reason every other part that
+  no loss reaches stays frozen (the prompt encoder's point and mask
+  embedders, the single-mask token's hypernetwork under multimask).
+- The loss is taken on the mask logits before the object-score gating,
+  which would otherwise replace them with a constant and stop the gradient.
+"""
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+
+from ..necks.fusion_token import ProjectionMLP
+from .sam2_tracker import (
+    build_sam2_model,
+    encode_frames,
+    small_sam2_overrides,
+    track_clip,
+)
+
+#: Table 6 of the paper: which SAM2 parts are trained.
+TRAINABLE_PRESETS = {
+    'paper': ('sam_prompt_encoder', 'sam_mask_decoder'),
+    'decoder': ('sam_mask_decoder', ),
+    'frozen': (),
+}
+
+
+@MODELS.register_module()
+class SAM2PromptHead(BaseModule):
+    """SAM2 decode head of SAM2-LOVE.
+
+    Args:
+        in_channels (int): width D of the fused token.
+        sam2_config (str): ``sam2.1_hiera_{t,s,b+,l}`` or a ``sam2`` config
+            name (paper: ``sam2.1_hiera_l``).
+        checkpoint (str, optional): official SAM2 checkpoint (``.pt``).
+        image_size (int, optional): SAM2 input size override (small test
+            models); frames of another size are resized to it.
+        sam2_overrides (list[str] | str, optional): extra Hydra overrides,
+            or ``'small'`` for the ~3 M-parameter CPU model of
+            :func:`~.sam2_tracker.small_sam2_overrides` (use with
+            ``sam2_config='sam2.1_hiera_t'`` and ``image_size=128``).
+        trainable (str | Sequence[str]): SAM2 parts trained: a preset of
+            :data:`TRAINABLE_PRESETS` (``'paper'``: prompt encoder + mask
+            decoder; ``'decoder'``; ``'frozen'``) or parameter-name
+            prefixes of ``SAM2Base``. Everything else is frozen.
+        multimask_output (bool, optional): frame 0 decoding; ``None``
+            follows SAM2's rule for a prompt without clicks.
+        loss_mask (dict): per-mask loss config (paper: BCE + Dice, 1 : 1).
+        loss_iou_weight (float): weight of SAM2's IoU-prediction loss.
+        loss_obj_weight (float): weight of SAM2's object-score loss.
+        memory_dtype (str): dtype of the memory bank during tracking
+            (``'bfloat16'`` as ``SAM2VideoPredictor``, or ``'float32'``).
+        threshold (float): probability threshold of the predicted masks.
+    """
+
+    def __init__(self,
+                 in_channels: int = 1024,
+                 sam2_config: str = 'sam2.1_hiera_l',
+                 checkpoint: str | None = None,
+                 image_size: int | None = None,
+                 sam2_overrides: Sequence[str] | str | None = None,
+                 trainable: str | Sequence[str] = 'paper',
+                 multimask_output: bool | None = None,
+                 loss_mask: dict | None = None,
+                 loss_iou_weight: float = 1.0,
+                 loss_obj_weight: float = 1.0,
+                 memory_dtype: str = 'bfloat16',
+                 threshold: float = 0.5,
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg)
+        if sam2_overrides == 'small':
+            sam2_overrides = small_sam2_overrides()
+        self.sam = build_sam2_model(sam2_config, checkpoint, image_size,
+                                    list(sam2_overrides or []))
+        self.prompt_dim = self.sam.sam_prompt_embed_dim
+        self.prompt_proj = ProjectionMLP(in_channels, self.prompt_dim)
+        if multimask_output is None:
+            multimask_output = self.sam._use_multimask(
+                is_init_cond_frame=True, point_inputs=None)
+        self.multimask_output = multimask_output
+        self.loss_mask = MODELS.build(loss_mask or dict(type='BCEDiceLoss'))
+        self.loss_iou_weight = loss_iou_weight
+        self.loss_obj_weight = loss_obj_weight
+        self.memory_dtype = getattr(torch, memory_dtype)
+        self.threshold = threshold
+        self.trainable = tuple(TRAINABLE_PRESETS.get(trainable, trainable)) \
+            if isinstance(trainable, str) else tuple(trainable)
+        self._freeze()
+
+    # ------------------------------------------------------------ freezing
+    def _unreached(self) -> tuple[str, ...]:
+        """Parameter prefixes that no enabled loss reaches.
+
+        A click-free token prompt uses only the prompt encoder's
+        ``not_a_point_embed`` (the padding point) and ``no_mask_embed``;
+        its point and mask embedders never run.
+        """
+        unused = ['sam_prompt_encoder.point_embeddings.',
+                  'sam_prompt_encoder.mask_downscaling.']
+        if self.multimask_output:  # the single-mask token is never decoded
+            unused.append('sam_mask_decoder.output_hypernetworks_mlps.0.')
+        if self.loss_iou_weight == 0:
+            unused.append('sam_mask_decoder.iou_prediction_head.')
+        if self.loss_obj_weight == 0:
+            unused += ['sam_mask_decoder.pred_obj_score_head.',
+                       'sam_mask_decoder.obj_score_token.']
+        return tuple(unused)
+
+    def _freeze(self) -> None:
+        unused = self._unreached()
+        for name, param in self.sam.named_parameters():
+            train = name.startswith(self.trainable) and \
+                not name.startswith(unused)
+            param.requires_grad_(train)
+
+    def train(self, mode: bool = True):
+        """Frozen SAM2 parts stay in eval mode."""
+        super().train(mode)
+        for name, module in self.sam.named_children():
+            if not name.startswith(self.trainable):
+                module.eval()
+        return self
+
+    @property
+    def image_encoder_frozen(self) -> bool:
+        return not any(p.requires_grad
+                       for p in self.sam.image_encoder.parameters())
+
+    # ------------------------------------------------------------ forward
+    def _fit_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """Resize (..., 3, H, W) frames to SAM2's square input if needed."""
+        size = self.sam.image_size
+        if frames.shape[-2:] == (size, size):
+            return frames
+        lead = frames.shape[:-3]
+        flat = F.interpolate(frames.flatten(0, -4), size=(size, size),
+                             mode='bilinear', align_corners=False)
+        return flat.view(*lead, 3, size, size)
+
+    def forward_frame0(self, prompt: torch.Tensor, frame0: torch.Tensor
+                       ) -> dict:
+        """Decode frame 0 prompted by the token, before object gating.
+
+        Mirrors ``SAM2Base._forward_sam_heads`` for an initial conditioning
+        frame without clicks or memory (the no-click padding point kept).
+
+        Args:
+            prompt (Tensor): (B, 1, D) fused token.
+            frame0 (Tensor): (B, 3, H, W) normalised frames.
+
+        Returns:
+            dict: ``masks`` (B, M, S/4, S/4) logits, ``ious`` (B, M),
+            ``object_score_logits`` (B, 1); M = 3 with multimask, else 1.
+        """
+        sam = self.sam
+        tokens = self.prompt_proj(prompt)
+        backbone_out = encode_frames(sam, self._fit_frames(frame0),
+                                     frozen_encoder=self.image_encoder_frozen)
+        _, feats, pos, sizes = sam._prepare_backbone_features(backbone_out)
+        pix_feat = sam._prepare_memory_conditioned_features(
+            frame_idx=0, is_init_cond_frame=True,
+            current_vision_feats=feats[-1:],
+            current_vision_pos_embeds=pos[-1:], feat_sizes=sizes[-1:],
+            output_dict={'cond_frame_outputs': {},
+                         'non_cond_frame_outputs': {}},
+            num_frames=1)
+        high_res = [x.permute(1, 2, 0).view(x.size(1), x.size(2), *s)
+                    for x, s in zip(feats[:-1], sizes[:-1])]
+        b = tokens.size(0)
+        points = (tokens.new_zeros(b, 1, 2),
+                  -torch.ones(b, 1, dtype=torch.int32, device=tokens.device))
+        sparse, dense = sam.sam_prompt_encoder(points=points, boxes=None,
+                                               masks=None)
+        masks, ious, _, obj = sam.sam_mask_decoder(
+            image_embeddings=pix_feat,
+            image_pe=sam.sam_prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=torch.cat([sparse, tokens], dim=1),
+            dense_prompt_embeddings=dense,
+            multimask_output=self.multimask_output,
+            repeat_image=False,
+            high_res_features=high_res)
+        return dict(masks=masks.float(), ious=ious.float(),
+                    object_score_logits=obj.float())
+
+    def loss(self, prompt: torch.Tensor, frames: torch.Tensor,
+             gt_masks: torch.Tensor) -> dict:
+        """Frame-0 losses.
+
+        Args:
+            prompt (Tensor): (B, 1, D).
+            frames (Tensor): (B, T, 3, H, W); only frame 0 is used.
+            gt_masks (Tensor): (B, h, w) frame-0 masks in {0, 1}.
+
+        Returns:
+            dict: ``loss_mask`` and, when weighted, ``loss_iou`` and
+            ``loss_obj``.
+        """
+        out = self.forward_frame0(prompt, frames[:, 0])
+        b, m = out['ious'].shape
+        logits = F.interpolate(out['masks'], size=gt_masks.shape[-2:],
+                               mode='bilinear', align_corners=False)
+        targets = gt_masks.float().unsqueeze(1).expand_as(logits)
+        per_mask = self.loss_mask(logits.flatten(0, 1),
+                                  targets.flatten(0, 1)).view(b, m)
+        best = per_mask.argmin(dim=1)
+        rows = torch.arange(b, device=best.device)
+        losses = dict(loss_mask=per_mask[rows, best].mean())
+        if self.loss_iou_weight:
+            actual = mask_iou(logits[rows, best] > 0, targets[rows, best] > 0)
+            losses['loss_iou'] = self.loss_iou_weight * F.l1_loss(
+                out['ious'][rows, best], actual)
+        if self.loss_obj_weight:
+            present = gt_masks.flatten(1).any(1, keepdim=True).float()
+            losses['loss_obj'] = self.loss_obj_weight * \
+                F.binary_cross_entropy_with_logits(
+                    out['object_score_logits'], present)
+        return losses
+
+    def predict(self, prompt: torch.Tensor, frames: torch.Tensor
+                ) -> torch.Tensor:
+        """Prompt frame 0 with the token and track through the clip.
+
+        Args:
+            prompt (Tensor): (B, 1, D).
+            frames (Tensor): (B, T, 3, H, W) normalised.
+
+        Returns:
+            Tensor: (B, T, S/4, S/4) mask logits of every frame.
+        """
+        out = track_clip(
+            self.sam, self._fit_frames(frames),
+            dict(sparse_tokens=self.prompt_proj(prompt)),
+            memory_dtype=self.memory_dtype,
+            frozen_encoder=self.image_encoder_frozen,
+            multimask_output=self.multimask_output)
+        return out['low_res_logits'][:, :, 0]
+
+
+def mask_iou(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """IoU of (N, H, W) bool masks; 1 when both are empty: (N,)."""
+    inter = (pred & gt).flatten(1).sum(1).float()
+    union = (pred | gt).flatten(1).sum(1).float()
+    return torch.where(union > 0, inter / union.clamp(min=1),
+                       torch.ones_like(union))

@@ -1,0 +1,3 @@
+from .fusion_token import FusionTokenNeck, ProjectionMLP
+
+__all__ = ['FusionTokenNeck', 'ProjectionMLP']

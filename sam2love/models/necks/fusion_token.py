@@ -1,0 +1,191 @@
+"""``FusionTokenNeck``: compresses audio, text and frames into a [seg] token.
+
+SAM2-LOVE section 3.2. For frame i the fusion transformer reads (eq. 3)::
+
+    [seg] ; F_A ; [aud] ; F_T ; [vis] ; F_V^i ; [his]^i
+
+where F_Z are the encoders' features projected to width D by
+Linear-ReLU-Linear MLPs (eq. 1), [aud] / [vis] are learnable marker tokens
+and ``[his]^i = [cls]^0 ... [cls]^i`` are the projected global tokens of the
+frames seen so far (token accumulation, eq. 4). The first ``num_seg_tokens``
+outputs for frame i are the input [seg] of frame i + 1 (token propagation);
+after the last frame the first of them is the prompt for SAM2.
+"""
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+
+
+class ProjectionMLP(nn.Sequential):
+    """Eq. 1: ``Linear(ReLU(Linear(x)))`` from ``in_dim`` to ``out_dim``."""
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__(nn.Linear(in_dim, out_dim), nn.ReLU(inplace=True),
+                         nn.Linear(out_dim, out_dim))
+
+
+@MODELS.register_module()
+class FusionTokenNeck(BaseModule):
+    """Fuse the three modalities into the prompt token of SAM2-LOVE.
+
+    Args:
+        audio_dim (int): width of the audio features (VGGish: 128).
+        text_dim (int): width of the text features (DistilRoBERTa: 768).
+        vision_dim (int): width of the patch and [cls] tokens (ViT-B: 768).
+        embed_dim (int): D, the fusion width (paper: 1024).
+        num_layers (int): L pre-LN transformer blocks (paper: 6; ablations
+            1 and 12).
+        num_heads (int): attention heads.
+        mlp_ratio (float): hidden width of the blocks' MLP over D.
+        num_seg_tokens (int): [seg] tokens propagated (paper: 1; ablations
+            4 and 8). The first one prompts SAM2.
+        use_history (bool): append [his]^i (token accumulation).
+        fusion (str): ``'token'`` (the paper's learnable, propagated [seg])
+            or ``'mean'`` (Table 5: the mean of the transformer's output
+            over the whole sequence of all frames, audio and text).
+        max_audio_len (int): audio positions with a learnable embedding.
+        max_frames (int): frame positions with a learnable embedding.
+        dropout (float): dropout in the blocks. Defaults to 0.
+
+    The paper's fusion transformer has no positional encoding of its own.
+    ViT patch tokens and text tokens carry their encoders' positions, but
+    VGGish vectors and [cls] tokens do not, and without their order
+    "the first object to make a sound" could not be resolved; so audio
+    vectors and history tokens get learnable time embeddings (zero at
+    init, i.e. the paper's model at the start of training).
+    """
+
+    def __init__(self,
+                 audio_dim: int = 128,
+                 text_dim: int = 768,
+                 vision_dim: int = 768,
+                 embed_dim: int = 1024,
+                 num_layers: int = 6,
+                 num_heads: int = 8,
+                 mlp_ratio: float = 4.0,
+                 num_seg_tokens: int = 1,
+                 use_history: bool = True,
+                 fusion: str = 'token',
+                 max_audio_len: int = 64,
+                 max_frames: int = 64,
+                 dropout: float = 0.0,
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg)
+        if fusion not in ('token', 'mean'):
+            raise ValueError(f"fusion must be 'token' or 'mean', got {fusion!r}")
+        if num_seg_tokens < 1:
+            raise ValueError('num_seg_tokens must be >= 1')
+        self.embed_dim = embed_dim
+        self.num_seg_tokens = num_seg_tokens
+        self.use_history = use_history
+        self.fusion = fusion
+        self.audio_proj = ProjectionMLP(audio_dim, embed_dim)
+        self.text_proj = ProjectionMLP(text_dim, embed_dim)
+        self.vision_proj = ProjectionMLP(vision_dim, embed_dim)
+        self.seg_tokens = nn.Parameter(torch.zeros(1, num_seg_tokens, embed_dim))
+        self.aud_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        self.vis_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        self.audio_pos = nn.Parameter(torch.zeros(1, max_audio_len, embed_dim))
+        self.frame_pos = nn.Parameter(torch.zeros(1, max_frames, embed_dim))
+        layer = nn.TransformerEncoderLayer(
+            embed_dim, num_heads, int(embed_dim * mlp_ratio), dropout,
+            activation='gelu', batch_first=True, norm_first=True)
+        self.blocks = nn.TransformerEncoder(
+            layer, num_layers, norm=nn.LayerNorm(embed_dim),
+            enable_nested_tensor=False)
+        for token in (self.seg_tokens, self.aud_token, self.vis_token):
+            nn.init.trunc_normal_(token, std=0.02)
+
+    def project(self, feats: dict) -> dict:
+        """Eq. 1 on every modality.
+
+        Args:
+            feats (dict): ``audio`` (B, N, audio_dim), ``text`` (B, P,
+                text_dim), ``text_mask`` (B, P) bool (True = real token),
+                ``patches`` (B, T, HW, vision_dim), ``cls`` (B, T,
+                vision_dim).
+
+        Returns:
+            dict: the same keys projected to D; audio with its time
+            embedding, ``cls`` with its frame embedding.
+        """
+        audio = self.audio_proj(feats['audio'])
+        num_audio, num_frames = audio.size(1), feats['cls'].size(1)
+        if num_audio > self.audio_pos.size(1) or \
+                num_frames > self.frame_pos.size(1):
+            raise ValueError(
+                f'{num_audio} audio vectors / {num_frames} frames exceed '
+                'max_audio_len / max_frames of FusionTokenNeck')
+        return dict(
+            audio=audio + self.audio_pos[:, :num_audio],
+            text=self.text_proj(feats['text']),
+            text_mask=feats['text_mask'].bool(),
+            patches=self.vision_proj(feats['patches']),
+            cls=self.vision_proj(feats['cls']) + self.frame_pos[:, :num_frames])
+
+    def _context(self, proj: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """``F_A ; [aud] ; F_T ; [vis]`` (B, S, D) and its padding mask
+        (B, S), True where padded."""
+        b = proj['audio'].size(0)
+        context = torch.cat([
+            proj['audio'], self.aud_token.expand(b, -1, -1), proj['text'],
+            self.vis_token.expand(b, -1, -1)], dim=1)
+        valid = torch.cat([
+            proj['audio'].new_ones(b, proj['audio'].size(1) + 1, dtype=bool),
+            proj['text_mask'],
+            proj['audio'].new_ones(b, 1, dtype=bool)], dim=1)
+        return context, ~valid
+
+    def forward(self, feats: dict) -> dict:
+        """Fuse a batch of clips.
+
+        Args:
+            feats (dict): encoder outputs, see :meth:`project`.
+
+        Returns:
+            dict: ``prompt`` (B, 1, D), the token that prompts SAM2;
+            ``seg_tokens`` (B, T, num_seg_tokens, D), the [seg] tokens
+            after each frame (``'token'`` fusion only).
+        """
+        proj = self.project(feats)
+        context, context_pad = self._context(proj)
+        if self.fusion == 'mean':
+            return dict(prompt=self._mean_fusion(proj, context, context_pad))
+        b, num_frames = proj['cls'].shape[:2]
+        seg = self.seg_tokens.expand(b, -1, -1)
+        per_frame = []
+        for i in range(num_frames):
+            seq, pad = self.frame_sequence(seg, context, context_pad, proj, i)
+            seg = self.blocks(seq, src_key_padding_mask=pad)[
+                :, :self.num_seg_tokens]
+            per_frame.append(seg)
+        return dict(prompt=seg[:, :1], seg_tokens=torch.stack(per_frame, 1))
+
+    def frame_sequence(self, seg: torch.Tensor, context: torch.Tensor,
+                       context_pad: torch.Tensor, proj: dict, i: int
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eq. 3 for frame ``i``: ``[seg] ; context ; F_V^i ; [his]^i``.
+
+        Returns:
+            tuple: the sequence (B, S_i, D) and its padding mask (B, S_i),
+            True where padded; with history S_i grows by one per frame.
+        """
+        parts = [seg, context, proj['patches'][:, i]]
+        if self.use_history:
+            parts.append(proj['cls'][:, :i + 1])
+        seq = torch.cat(parts, dim=1)
+        b, n = seg.shape[:2]
+        tail = seq.size(1) - n - context.size(1)
+        pad = torch.cat([context_pad.new_zeros(b, n), context_pad,
+                         context_pad.new_zeros(b, tail)], dim=1)
+        return seq, pad
+
+    def _mean_fusion(self, proj: dict, context: torch.Tensor,
+                     context_pad: torch.Tensor) -> torch.Tensor:
+        b, t, hw, d = proj['patches'].shape
+        seq = torch.cat([context, proj['patches'].reshape(b, t * hw, d)], 1)
+        pad = torch.cat([context_pad, context_pad.new_zeros(b, t * hw)], 1)
+        out = self.blocks(seq, src_key_padding_mask=pad)
+        keep = (~pad).unsqueeze(-1).to(out.dtype)
+        return ((out * keep).sum(1) / keep.sum(1)).unsqueeze(1)

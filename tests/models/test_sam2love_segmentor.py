@@ -1,0 +1,185 @@
+"""The tiny SAM2-LOVE end to end: loss step, predict pass, freezing."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmseg.registry import MODELS
+
+from sam2love.datasets import RefAVSDataset, make_synthetic_refavs
+from sam2love.datasets.synthetic import PRESETS
+from sam2love.models.decode_heads import track_clip
+from sam2love.models.decode_heads.sam2_head import mask_iou
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TINY = osp.join(ROOT, 'configs', '_base_', 'models', 'sam2love_tiny.py')
+T = PRESETS['tiny']['num_frames']
+
+
+@pytest.fixture(scope='module')
+def batch(tmp_path_factory):
+    """Two synthetic clips with different expressions, as the Runner
+    would collate them."""
+    root = str(tmp_path_factory.mktemp('synthetic'))
+    make_synthetic_refavs(root, seed=1, **PRESETS['tiny'])
+    pipeline = [
+        dict(type='LoadClipFrames'), dict(type='LoadClipAudio'),
+        dict(type='LoadClipMasks', eval_size=(256, 256)),
+        dict(type='ResizeClip', scale=128, mask_scale=64),
+        dict(type='PackClipInputs')]
+    dataset = RefAVSDataset(root, 'train', num_frames=T, pipeline=pipeline)
+    samples = [dataset[i] for i in range(len(dataset))]
+    first = next(s for s in samples if s['data_samples'].gt_sem_seg.data[0].any())
+    other = next(s for s in samples
+                 if s['data_samples'].text != first['data_samples'].text)
+    return pseudo_collate([first, other])
+
+
+def build_model(seed: int = 0, **head):
+    cfg = Config.fromfile(TINY)
+    cfg.model.backbone.audio.num_examples = T
+    cfg.model.decode_head.update(head)
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model
+
+
+def forward_loss(model, batch):
+    data = model.data_preprocessor(batch, training=True)
+    return model(**data, mode='loss')
+
+
+def test_loss_step_and_predict_on_two_clips(batch):
+    model = build_model()
+    model.train()
+    losses = forward_loss(model, batch)
+    assert set(losses) == {'loss_mask', 'loss_iou', 'loss_obj'}
+    assert all(torch.isfinite(v) for v in losses.values())
+    model.eval()
+    with torch.no_grad():
+        data = model.data_preprocessor(batch)
+        samples = model(**data, mode='predict')
+    for sample in samples:
+        h, w = sample.ori_shape
+        assert sample.seg_logits.data.shape == (T, h, w)
+        assert sample.pred_sem_seg.data.shape == (T, h, w)
+        assert sample.pred_sem_seg.data.dtype == torch.uint8
+        assert sample.pred_eval_logits.data.shape == (T, 256, 256)
+    with torch.no_grad():
+        raw = model(**data, mode='tensor')
+    assert raw.shape == (2, T, 32, 32)
+
+
+def test_deterministic_with_a_fixed_seed(batch):
+    results = []
+    for _ in range(2):
+        model = build_model(seed=3)
+        model.train()
+        losses = forward_loss(model, batch)
+        model.eval()
+        with torch.no_grad():
+            data = model.data_preprocessor(batch)
+            logits = model(**data, mode='tensor')
+        results.append((losses, logits))
+    (la, pa), (lb, pb) = results
+    for key in la:
+        assert torch.equal(la[key], lb[key])
+    assert torch.equal(pa, pb)
+
+
+PAPER_TRAINABLE = {
+    'neck', 'decode_head.prompt_proj', 'decode_head.sam.sam_prompt_encoder',
+    'decode_head.sam.sam_mask_decoder'}
+
+
+def trainable_modules(model) -> set[str]:
+    names = set()
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            parts = name.split('.')
+            depth = 3 if parts[:2] == ['decode_head', 'sam'] else 2
+            names.add('.'.join(parts[:depth]) if parts[0] == 'decode_head'
+                      else parts[0])
+    return names
+
+
+@pytest.mark.parametrize('trainable,sam_parts', [
+    ('paper', {'sam_prompt_encoder', 'sam_mask_decoder'}),
+    ('decoder', {'sam_mask_decoder'}),
+    ('frozen', set()),
+])
+def test_trainable_sets_of_table6(trainable, sam_parts):
+    model = build_model(trainable=trainable)
+    expected = {'neck', 'decode_head.prompt_proj'} | {
+        f'decode_head.sam.{p}' for p in sam_parts}
+    assert trainable_modules(model) == expected
+    if trainable == 'paper':
+        assert expected == PAPER_TRAINABLE
+
+
+def test_optimizer_step_touches_exactly_the_trainable_parameters(batch):
+    model = build_model()
+    model.train()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=1e-3)
+    losses = forward_loss(model, batch)
+    sum(losses.values()).backward()
+    # Every trainable parameter is in the graph (DDP needs no
+    # find_unused_parameters). Gradients are non-zero everywhere except in
+    # the hypernetworks of the two candidate masks the min-over-masks loss
+    # did not pick in this step.
+    no_grad = [n for n, p in model.named_parameters()
+               if p.requires_grad and p.grad is None]
+    assert not no_grad, f'trainable without gradient: {no_grad}'
+    zero = {n.split('.layers')[0] for n, p in model.named_parameters()
+            if p.requires_grad and not p.grad.any()}
+    hyper = 'decode_head.sam.sam_mask_decoder.output_hypernetworks_mlps'
+    assert zero <= {f'{hyper}.{i}' for i in (1, 2, 3)}, zero
+    assert len(zero) <= 2
+    optimizer.step()
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            assert not torch.equal(param, before[name]), name
+        else:
+            assert torch.equal(param, before[name]), f'frozen moved: {name}'
+            assert param.grad is None, name
+    # frozen encoders stay in eval mode through train()
+    assert not model.backbone.training or all(
+        not m.training for m in model.backbone.modules()
+        if m is not model.backbone)
+    assert not model.decode_head.sam.image_encoder.training
+    assert not model.decode_head.sam.memory_attention.training
+    assert model.decode_head.sam.sam_mask_decoder.training
+
+
+def test_frame0_training_path_matches_the_tracker(batch):
+    """Training decodes frame 0 itself (to get logits before object
+    gating); with a present object it gives the tracker's frame 0."""
+    model = build_model().eval()
+    head = model.decode_head
+    with torch.no_grad():
+        head.sam.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(10.)
+        data = model.data_preprocessor(batch)
+        prompt = model.extract_feat(data['inputs'], data['data_samples'])
+        frames = data['inputs']['frames']
+        out = head.forward_frame0(prompt, frames[:, 0])
+        best = out['ious'].argmax(1)
+        mine = out['masks'][torch.arange(2), best]
+        tracked = track_clip(
+            head.sam, head._fit_frames(frames),
+            dict(sparse_tokens=head.prompt_proj(prompt)),
+            memory_dtype=torch.float32,
+            multimask_output=head.multimask_output)
+    assert (out['object_score_logits'] > 0).all()
+    torch.testing.assert_close(mine, tracked['low_res_logits'][:, 0, 0],
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_mask_iou_of_empty_masks_is_one():
+    empty = torch.zeros(2, 4, 4, dtype=torch.bool)
+    full = torch.ones(2, 4, 4, dtype=torch.bool)
+    assert mask_iou(empty, empty).tolist() == [1.0, 1.0]
+    assert mask_iou(full, empty).tolist() == [0.0, 0.0]

@@ -1,0 +1,254 @@
+"""VGGish: front end against a numpy rendering of the release's recipe,
+network layout of the torchvggish port, weight loading, post-processing."""
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from sam2love.models.backbones.vggish import VGGish, VGGishEncoder, VGGishLogMel
+
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+
+RATE = 16000
+TINY = dict(channels=(8, 16, 32, 32, 64, 64), hidden=64)
+
+#: the port's parameter names, in its order (vggish-10086976.pth)
+PORT_KEYS = [f'features.{i}.{p}' for i in (0, 3, 6, 8, 11, 13)
+             for p in ('weight', 'bias')] + \
+            [f'embeddings.{i}.{p}' for i in (0, 2, 4) for p in ('weight', 'bias')]
+
+
+# ---------------------------------------------------------------- reference
+def numpy_log_mel_examples(x: np.ndarray) -> np.ndarray:
+    """vggish_input.waveform_to_examples for 16 kHz mono, in float64.
+
+    Written from the release's recipe (mel_features.py): frames without
+    padding, periodic Hann, |rfft| of 512 points, HTK mel triangles drawn
+    in mel over the bins' frequencies with the DC row zeroed,
+    log(mel + 0.01), non-overlapping 96-frame examples.
+    """
+    win, hop, n_fft = 400, 160, 512
+    num_frames = 1 + (len(x) - win) // hop
+    frames = np.stack([x[i * hop:i * hop + win] for i in range(num_frames)])
+    hann = 0.5 - 0.5 * np.cos(2 * np.pi / win * np.arange(win))
+    spec = np.abs(np.fft.rfft(frames * hann, n_fft))  # (T, 257)
+
+    def mel(hz):
+        return 1127.0 * np.log(1.0 + hz / 700.0)
+
+    bins_mel = mel(np.linspace(0.0, RATE / 2, spec.shape[1]))
+    edges = np.linspace(mel(125.0), mel(7500.0), 64 + 2)
+    weights = np.empty((spec.shape[1], 64))
+    for i in range(64):
+        lo, mid, hi = edges[i:i + 3]
+        rise = (bins_mel - lo) / (mid - lo)
+        fall = (hi - bins_mel) / (hi - mid)
+        weights[:, i] = np.maximum(0.0, np.minimum(rise, fall))
+    weights[0, :] = 0.0
+    log_mel = np.log(spec @ weights + 0.01)  # (T, 64)
+    num_examples = 1 + (num_frames - 96) // 96
+    return np.stack([log_mel[i * 96:(i + 1) * 96]
+                     for i in range(num_examples)])
+
+
+def tones(seconds: float, freqs=(1000.0, 3000.0), noise: float = 0.01,
+          seed: int = 0) -> np.ndarray:
+    """Two sines (amplitudes 0.5, 0.25) plus white noise; (L,) float64."""
+    t = np.arange(int(round(seconds * RATE))) / RATE
+    x = sum(a * np.sin(2 * np.pi * f * t)
+            for a, f in zip((0.5, 0.25), freqs))
+    return x + noise * np.random.default_rng(seed).standard_normal(len(t))
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    torch.manual_seed(0)
+
+
+# ---------------------------------------------------------------- front end
+def test_front_end_matches_numpy_recipe():
+    signals = [tones(10.0), tones(10.0, (440.0, 5000.0), seed=1)]
+    wave = torch.tensor(np.stack(signals), dtype=torch.float32)
+    examples = VGGishLogMel()(wave)
+    assert examples.shape == (2, 10, 1, 96, 64)
+    for b, x in enumerate(signals):
+        # the reference sees the same float32 samples as the module
+        ref = numpy_log_mel_examples(x.astype(np.float32).astype(np.float64))
+        assert ref.shape == (10, 96, 64)
+        diff = np.abs(examples[b, :, 0].double().numpy() - ref).max()
+        assert diff <= 1e-3, diff
+
+
+def test_front_end_pure_tone_without_noise():
+    # bands far from the tones sit near the log offset's floor, where the
+    # float32 STFT's rounding matters most
+    x = tones(10.0, noise=0.0)[None]
+    examples = VGGishLogMel()(torch.tensor(x, dtype=torch.float32))
+    ref = numpy_log_mel_examples(x[0].astype(np.float32).astype(np.float64))
+    assert np.abs(examples[0, :, 0].double().numpy() - ref).max() <= 1e-3
+
+
+def test_front_end_frame_count_is_unpadded():
+    front = VGGishLogMel()
+    assert front.log_mel(torch.zeros(1, 160000)).shape == (1, 998, 64)
+    assert front.log_mel(torch.zeros(1, 400)).shape == (1, 1, 64)
+    # silence sits at log(0.01)
+    torch.testing.assert_close(front.log_mel(torch.zeros(1, 560)),
+                               torch.full((1, 2, 64), float(np.log(0.01))))
+    with pytest.raises(ValueError, match='15600 samples'):
+        front(torch.zeros(1, 15599))
+    assert front(torch.zeros(1, 15600)).shape == (1, 1, 1, 96, 64)
+
+
+def test_num_examples_pads_with_silence_and_trims():
+    front = VGGishLogMel(num_examples=10)
+    x = torch.tensor(tones(20.0)[None], dtype=torch.float32)
+    full = VGGishLogMel()(x)
+    assert full.shape[1] == 20
+    torch.testing.assert_close(front(x), full[:, :10])
+    short = front(x[:, :56000])  # 3.5 s -> 3 examples of sound
+    assert short.shape == (1, 10, 1, 96, 64)
+    torch.testing.assert_close(short[:, :3], full[:, :3])
+    torch.testing.assert_close(short[:, 4:], torch.full_like(
+        short[:, 4:], float(np.log(0.01))))
+    # a 10 s clip is left as is
+    clip = x[:, :160000]
+    torch.testing.assert_close(front(clip), VGGishLogMel()(clip))
+    assert 'mel_matrix' not in front.state_dict()
+    assert len(front.state_dict()) == 0
+
+
+# ---------------------------------------------------------------- network
+def test_full_size_keys_and_shapes_match_the_port():
+    model = VGGish()
+    state = model.state_dict()
+    assert list(state) == PORT_KEYS
+    assert state['features.0.weight'].shape == (64, 1, 3, 3)
+    assert state['features.13.weight'].shape == (512, 512, 3, 3)
+    assert state['embeddings.0.weight'].shape == (4096, 512 * 4 * 6)
+    assert state['embeddings.4.weight'].shape == (128, 4096)
+    with torch.no_grad():
+        assert model(torch.randn(2, 1, 96, 64)).shape == (2, 128)
+    # switches add no keys
+    assert list(VGGish(**TINY, final_relu=True,
+                       postprocess=True).state_dict()) == PORT_KEYS
+
+
+def test_encoder_output_shape_and_registry():
+    from mmseg.registry import MODELS
+    enc = MODELS.build(dict(type='VGGishEncoder', num_examples=10, **TINY))
+    assert isinstance(enc, VGGishEncoder)
+    wave = torch.randn(2, 56000) * 0.1
+    with torch.no_grad():
+        assert enc(wave).shape == (2, 10, 128)
+        assert VGGishEncoder(**TINY)(wave).shape == (2, 3, 128)
+    assert list(enc.state_dict()) == ['vggish.' + k for k in PORT_KEYS]
+
+
+def test_checkpoint_round_trip(tmp_path):
+    src = VGGishEncoder(**TINY)
+    path = str(tmp_path / 'vggish.pth')
+    torch.save(src.vggish.state_dict(), path)
+    torch.manual_seed(1)
+    dst = VGGishEncoder(checkpoint=path, **TINY)
+    wave = torch.randn(1, 16000) * 0.1
+    with torch.no_grad():
+        torch.testing.assert_close(dst(wave), src(wave), rtol=0, atol=0)
+
+
+def test_wrong_keys_name_file_and_keys(tmp_path):
+    state = VGGish(**TINY).state_dict()
+    state['extra.weight'] = state.pop('embeddings.4.bias')
+    path = str(tmp_path / 'bad.pth')
+    torch.save(state, path)
+    with pytest.raises(KeyError) as err:
+        VGGishEncoder(checkpoint=path, **TINY)
+    msg = str(err.value)
+    assert path in msg and 'embeddings.4.bias' in msg and 'extra.weight' in msg
+    # right keys, wrong sizes
+    path = str(tmp_path / 'small.pth')
+    torch.save(VGGish(channels=(4, 16, 32, 32, 64, 64),
+                      hidden=64).state_dict(), path)
+    with pytest.raises(RuntimeError, match='small.pth'):
+        VGGishEncoder(checkpoint=path, **TINY)
+    with pytest.raises(FileNotFoundError):
+        VGGishEncoder(checkpoint=str(tmp_path / 'missing.pth'), **TINY)
+
+
+def test_flattens_in_tensorflow_order():
+    model = VGGish(**TINY).eval()
+    x = torch.randn(3, 1, 96, 64)
+    with torch.no_grad():
+        fmap = model.features(x)
+        assert fmap.shape == (3, 64, 6, 4)
+        tf_order = model.embeddings(fmap.permute(0, 2, 3, 1).flatten(1))
+        torch_order = model.embeddings(fmap.flatten(1))
+        out = model(x)
+    torch.testing.assert_close(out, tf_order)
+    assert not torch.allclose(out, torch_order, atol=1e-4)
+
+
+def test_final_relu_switch():
+    plain = VGGish(**TINY)
+    relu = VGGish(**TINY, final_relu=True)
+    relu.load_state_dict(plain.state_dict())
+    x = torch.randn(8, 1, 96, 64)
+    with torch.no_grad():
+        a, b = plain(x), relu(x)
+    assert (a < 0).any()
+    assert (b >= 0).all()
+    torch.testing.assert_close(b, a.clamp(min=0))
+
+
+def save_numpy_pca_like_the_port(path, vectors, means):
+    """Legacy (pre-zip) torch file of numpy arrays pickled by numpy 1.x."""
+    torch.save(dict(pca_eigen_vectors=vectors, pca_means=means), path,
+               _use_new_zipfile_serialization=False, pickle_protocol=2)
+    with open(path, 'rb') as f:
+        data = f.read()
+    # numpy 2 writes `numpy._core`; the port's 2019 file says `numpy.core`
+    assert b'numpy._core.multiarray' in data
+    with open(path, 'wb') as f:
+        f.write(data.replace(b'numpy._core.multiarray', b'numpy.core.multiarray'))
+
+
+@pytest.mark.parametrize('layout', ['numpy_128x1', 'tensor_128'])
+def test_postprocess_pca_and_8_bit_quantisation(tmp_path, layout):
+    rng = np.random.default_rng(0)
+    vectors = np.linalg.qr(rng.standard_normal((128, 128)))[0]
+    means = rng.standard_normal(128) * 0.1
+    path = str(tmp_path / 'pca.pth')
+    if layout == 'numpy_128x1':
+        save_numpy_pca_like_the_port(path, vectors, means.reshape(128, 1))
+        with pytest.raises(pickle.UnpicklingError):  # needs the allowlist
+            torch.load(path, weights_only=True)
+    else:
+        torch.save(dict(pca_eigen_vectors=torch.tensor(vectors),
+                        pca_means=torch.tensor(means)), path)
+    raw = VGGishEncoder(**TINY)
+    ckpt = str(tmp_path / 'vggish.pth')
+    torch.save(raw.vggish.state_dict(), ckpt)
+    post = VGGishEncoder(checkpoint=ckpt, pca_checkpoint=path,
+                         postprocess=True, **TINY)
+    wave = torch.randn(2, 32000)
+    with torch.no_grad():
+        emb, out = raw(wave), post(wave)
+    assert out.shape == (2, 2, 128)
+    assert out.min() >= 0 and out.max() <= 255
+    torch.testing.assert_close(out, out.round())
+    pca = (emb.double().numpy() - means) @ vectors.T
+    expected = np.round((np.clip(pca, -2, 2) + 2) * 255 / 4)
+    # float32 PCA may land a value on the other side of a .5 boundary
+    assert np.abs(out.double().numpy() - expected).max() <= 1
+    assert (out.double().numpy() == expected).mean() > 0.99
+
+
+def test_postprocess_arguments_are_checked(tmp_path):
+    with pytest.raises(ValueError, match='postprocess'):
+        VGGishEncoder(pca_checkpoint=str(tmp_path / 'pca.pth'), **TINY)
+    path = str(tmp_path / 'pca.pth')
+    torch.save(dict(pca_eigen_vectors=torch.eye(128)), path)
+    with pytest.raises(KeyError, match='pca_means'):
+        VGGishEncoder(pca_checkpoint=path, postprocess=True, **TINY)
