@@ -52,11 +52,15 @@ pip() {  # the venv's pip, without the noise of this machine's index config
   "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@" \
     2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
 }
-# Fetch into the wheelhouse (files already there are reused), then install
-# from it alone, so that what is installed is exactly what was cached.
+# Install from the wheelhouse alone when it holds everything; otherwise
+# fetch what is missing into it (files already there are reused) and
+# install from it, so that what is installed is exactly what was cached.
+# Bytecode is compiled on first import instead of for all of torch here.
 fetch_and_install() {
+  local local_only=(install --no-index --no-compile --find-links "$DOWNLOADS")
+  pip "${local_only[@]}" "$@" "${CONSTRAINTS[@]}" 2>/dev/null && return
   pip download -d "$DOWNLOADS" "$@" "${CONSTRAINTS[@]}"
-  pip install --no-index --find-links "$DOWNLOADS" "$@" "${CONSTRAINTS[@]}"
+  pip "${local_only[@]}" "$@" "${CONSTRAINTS[@]}"
 }
 
 fetch_and_install -r "$REQ/build.txt"
@@ -93,7 +97,7 @@ esac
 log "installing the OpenMMLab stack, sam2, transformers, test tools"
 fetch_and_install --find-links "$WHEELS" --no-build-isolation \
   -r "$REQ/runtime.txt" -r "$REQ/tests.txt" "${EXTRA_REQS[@]}"
-pip install --no-build-isolation --no-deps -e "$ROOT"
+pip install --no-build-isolation --no-deps --no-compile -e "$ROOT"
 
 log "checking imports"
 (cd "$VENV" && HF_HUB_OFFLINE=1 ./bin/python -c \

@@ -67,6 +67,18 @@ def load_frame(path: str, backend_args: dict | None = None) -> np.ndarray:
     return mmcv.bgr2rgb(img)
 
 
+def check_same_size(paths: list[str], images: list[np.ndarray],
+                    what: str) -> None:
+    """Raise naming the first of ``images`` (H, W[, C]) whose size differs
+    from the first one's."""
+    h, w = images[0].shape[:2]
+    for path, image in zip(paths[1:], images[1:]):
+        if image.shape[:2] != (h, w):
+            raise RefAVSDataError(
+                path, f'{what} size {image.shape[1]}x{image.shape[0]} '
+                f'differs from {osp.basename(paths[0])} ({w}x{h})')
+
+
 def load_frames(paths: list[str], backend_args: dict | None = None
                 ) -> list[np.ndarray]:
     """Decode the frames of one clip; they must share one size.
@@ -75,12 +87,7 @@ def load_frames(paths: list[str], backend_args: dict | None = None
         list[np.ndarray]: T uint8 RGB arrays of shape (H, W, 3).
     """
     frames = [load_frame(p, backend_args) for p in paths]
-    for path, frame in zip(paths[1:], frames[1:]):
-        if frame.shape != frames[0].shape:
-            raise RefAVSDataError(
-                path, f'frame size {frame.shape[1]}x{frame.shape[0]} differs '
-                f'from {osp.basename(paths[0])} '
-                f'({frames[0].shape[1]}x{frames[0].shape[0]})')
+    check_same_size(paths, frames, 'frame')
     return frames
 
 

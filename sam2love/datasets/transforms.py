@@ -22,9 +22,9 @@ from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
 from .audio import load_clip_audio
-from .errors import RefAVSDataError
 from .media import (
     check_file_count,
+    check_same_size,
     load_eval_mask,
     load_frames,
     load_mask,
@@ -147,12 +147,7 @@ class LoadClipMasks(BaseTransform):
 
     @staticmethod
     def _stack(paths: list[str], masks: list[np.ndarray]) -> np.ndarray:
-        for path, mask in zip(paths[1:], masks[1:]):
-            if mask.shape != masks[0].shape:
-                raise RefAVSDataError(
-                    path, f'mask size {mask.shape[1]}x{mask.shape[0]} '
-                    f'differs from the first mask '
-                    f'({masks[0].shape[1]}x{masks[0].shape[0]})')
+        check_same_size(paths, masks, 'mask')
         return np.stack(masks)
 
 

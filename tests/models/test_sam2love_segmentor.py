@@ -25,8 +25,8 @@ def batch(tmp_path_factory):
     make_synthetic_refavs(root, seed=1, **PRESETS['tiny'])
     pipeline = [
         dict(type='LoadClipFrames'), dict(type='LoadClipAudio'),
+        dict(type='ResizeClip', scale=128),
         dict(type='LoadClipMasks', eval_size=(256, 256)),
-        dict(type='ResizeClip', scale=128, mask_scale=64),
         dict(type='PackClipInputs')]
     dataset = RefAVSDataset(root, 'train', num_frames=T, pipeline=pipeline)
     samples = [dataset[i] for i in range(len(dataset))]
@@ -183,3 +183,23 @@ def test_mask_iou_of_empty_masks_is_one():
     full = torch.ones(2, 4, 4, dtype=torch.bool)
     assert mask_iou(empty, empty).tolist() == [1.0, 1.0]
     assert mask_iou(full, empty).tolist() == [0.0, 0.0]
+
+
+def test_predictions_work_with_mmseg_visualizer(batch, tmp_path):
+    """mmseg's visualizer (and so its hooks) takes our data samples; it
+    draws channel 0, i.e. frame 0, on the frame-0 image."""
+    import mmcv
+    from mmseg.visualization import SegLocalVisualizer
+    model = build_model().eval()
+    with torch.no_grad():
+        data = model.data_preprocessor(batch)
+        sample = model(**data, mode='predict')[0]
+    visualizer = SegLocalVisualizer(name='sam2love_test',
+                                    save_dir=str(tmp_path))
+    visualizer.dataset_meta = RefAVSDataset.METAINFO
+    image = mmcv.imread(sample.img_path, channel_order='rgb')
+    out_file = str(tmp_path / 'frame0.png')
+    visualizer.add_datasample('frame0', image, sample, out_file=out_file)
+    drawn = mmcv.imread(out_file)
+    assert drawn.shape[0] == image.shape[0]
+    assert drawn.shape[1] == 2 * image.shape[1]  # ground truth | prediction

@@ -15,12 +15,14 @@ train_pipeline = [
     dict(type='ResizeClip', scale=img_scale, mask_scale=mask_scale),
     dict(type='PackClipInputs'),
 ]
+# Masks are loaded after the resize, so that gt_sem_seg keeps the original
+# frame size (mmseg's convention for test pipelines).
 test_pipeline = [
     dict(type='LoadClipFrames'),
     dict(type='LoadClipAudio', sample_rate=audio_sample_rate),
+    dict(type='ResizeClip', scale=img_scale, mask_scale=mask_scale),
     # gt_eval_masks: the benchmark's 3-channel / bilinear 256 / grey > 0 rule
     dict(type='LoadClipMasks', eval_size=(256, 256)),
-    dict(type='ResizeClip', scale=img_scale, mask_scale=mask_scale),
     dict(type='PackClipInputs'),
 ]
 

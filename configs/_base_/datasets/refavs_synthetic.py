@@ -13,11 +13,13 @@ train_pipeline = [
     dict(type='ResizeClip', scale=img_scale, mask_scale=mask_scale),
     dict(type='PackClipInputs'),
 ]
+# Masks are loaded after the resize, so that gt_sem_seg keeps the original
+# frame size (mmseg's convention for test pipelines).
 test_pipeline = [
     dict(type='LoadClipFrames'),
     dict(type='LoadClipAudio', sample_rate=16000),
-    dict(type='LoadClipMasks', eval_size=(256, 256)),
     dict(type='ResizeClip', scale=img_scale, mask_scale=mask_scale),
+    dict(type='LoadClipMasks', eval_size=(256, 256)),
     dict(type='PackClipInputs'),
 ]
 train_dataloader = dict(

@@ -1,0 +1,55 @@
+"""Parameter counts of a config's model, total and trainable, per part.
+
+    python tools/analysis_tools/model_summary.py CONFIG [--cfg-options ...]
+
+Builds the model as the Runner would (random weights where the config
+names no checkpoint) and prints a table of its top-level parts.
+"""
+import argparse
+from collections import defaultdict
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
+
+import sam2love  # noqa: F401  (registers the components)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Model parameter counts')
+    parser.add_argument('config')
+    parser.add_argument('--depth', type=int, default=2,
+                        help='name depth of the parts listed (default 2)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(argv)
+
+
+def count(model, depth: int) -> dict:
+    """{part: [total, trainable]} for parameter-name prefixes of ``depth``."""
+    parts = defaultdict(lambda: [0, 0])
+    for name, param in model.named_parameters():
+        part = '.'.join(name.split('.')[:depth])
+        parts[part][0] += param.numel()
+        parts[part][1] += param.numel() if param.requires_grad else 0
+    return dict(parts)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model = MODELS.build(cfg.model)
+    parts = count(model, args.depth)
+    width = max(len(p) for p in parts) + 2
+    print(f'{"part":{width}s}{"total":>14s}{"trainable":>14s}')
+    for part, (total, trainable) in parts.items():
+        print(f'{part:{width}s}{total:14,d}{trainable:14,d}')
+    total = sum(t for t, _ in parts.values())
+    trainable = sum(t for _, t in parts.values())
+    print(f'{"all":{width}s}{total:14,d}{trainable:14,d}')
+
+
+if __name__ == '__main__':
+    main()
