@@ -6,6 +6,6 @@ Importing the package registers every component into mmseg's registries
     default_scope = 'mmseg'
     custom_imports = dict(imports=['sam2love'], allow_failed_imports=False)
 """
-from . import datasets, models  # noqa: F401  (registers the components)
+from . import datasets, evaluation, models  # noqa: F401  (registers components)
 
 __version__ = '0.1.0'

@@ -1,7 +1,6 @@
 # A tiny random-init SAM2-LOVE for tests and the CPU demo: every part has
 # the paper's structure at a fraction of its width; no file is needed (the
 # text encoder uses a BPE tokenizer generated on the fly).
-num_frames = 10
 embed_dim = 32
 model = dict(
     type='SAM2LOVE',
@@ -10,7 +9,7 @@ model = dict(
         type='TriModalBackbone',
         audio=dict(
             type='VGGishEncoder',
-            num_examples=num_frames,
+            num_examples=10,  # = frames per clip (one a second)
             channels=(8, 16, 32, 32, 64, 64),
             hidden=64),
         vision=dict(

@@ -7,7 +7,6 @@ vit_pretrained = None  # a local HF folder, e.g. of google/vit-base-patch16-224
 text_pretrained = None  # a local HF folder of distilroberta-base
 vggish_checkpoint = None  # torchvggish's vggish-10086976.pth
 
-num_frames = 10
 embed_dim = 1024
 model = dict(
     type='SAM2LOVE',
@@ -20,7 +19,7 @@ model = dict(
         audio=dict(
             type='VGGishEncoder',
             checkpoint=vggish_checkpoint,
-            num_examples=num_frames),  # one 0.96 s example per second/frame
+            num_examples=10),  # one 0.96 s example a second: a clip's 10 frames
         vision=dict(
             type='HFVisionEncoder',
             pretrained=vit_pretrained,

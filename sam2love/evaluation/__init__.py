@@ -1,0 +1,17 @@
+"""Ref-AVS evaluation: J, F, S by the benchmark's protocol."""
+from .functional import (
+    ExpressionStats,
+    expression_stats,
+    hard_masks_to_logits,
+    probs_to_logits,
+    refavs_score,
+    refavs_score_per_expression,
+    score_stats,
+)
+from .refavs_metric import RefAVSMetric
+
+__all__ = [
+    'refavs_score', 'refavs_score_per_expression', 'RefAVSMetric',
+    'probs_to_logits', 'hard_masks_to_logits', 'ExpressionStats',
+    'expression_stats', 'score_stats'
+]
