@@ -52,10 +52,17 @@ def state(path):
         'state_dict']
 
 
-def test_resume_reproduces_an_uninterrupted_run(data_root, tmp_path):
-    full = str(tmp_path / 'full')
-    run('tools/train.py', CONFIG, '--work-dir', full,
-        *options(data_root))
+@pytest.fixture(scope='module')
+def trained(data_root, tmp_path_factory) -> str:
+    """Work dir of an uninterrupted 6-iteration run (checkpoints 3, 6)."""
+    full = str(tmp_path_factory.mktemp('full'))
+    run('tools/train.py', CONFIG, '--work-dir', full, *options(data_root))
+    return full
+
+
+def test_resume_reproduces_an_uninterrupted_run(data_root, trained,
+                                                tmp_path):
+    full = trained
     # A run stopped after its iteration-3 checkpoint, then resumed.
     part = str(tmp_path / 'part')
     os.makedirs(part)
@@ -84,11 +91,8 @@ def metrics_of(output: str) -> dict:
     return dict(re.findall(r'(refavs/\S+): ([\d.]+)', line))
 
 
-def test_one_and_two_process_tests_agree(data_root, tmp_path):
-    work = str(tmp_path / 'train')
-    run('tools/train.py', CONFIG, '--work-dir', work,
-        *options(data_root, 'train_cfg.max_iters=3'))
-    checkpoint = osp.join(work, 'iter_3.pth')
+def test_one_and_two_process_tests_agree(data_root, trained, tmp_path):
+    checkpoint = osp.join(trained, 'iter_6.pth')
     splits = 'test_dataloader.dataset.split=[test_s,test_u,test_n]'
     preds = str(tmp_path / 'preds')
     single = run('tools/test.py', CONFIG, checkpoint, '--work-dir',
