@@ -163,7 +163,8 @@ def test_frame0_training_path_matches_the_tracker(batch):
     with torch.no_grad():
         head.sam.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(10.)
         data = model.data_preprocessor(batch)
-        prompt = model.extract_feat(data['inputs'], data['data_samples'])
+        prompt = model.extract_feat(
+            data['inputs'], [ds.text for ds in data['data_samples']])
         frames = data['inputs']['frames']
         out = head.forward_frame0(prompt, frames[:, 0])
         best = out['ious'].argmax(1)

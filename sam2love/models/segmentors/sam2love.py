@@ -52,30 +52,25 @@ class SAM2LOVE(BaseSegmentor):
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
 
-    @staticmethod
-    def _texts(data_samples) -> list[str]:
-        return [ds.text for ds in data_samples]
-
-    def extract_feat(self, inputs: dict, data_samples=None) -> torch.Tensor:
+    def extract_feat(self, inputs: dict, texts: list[str]) -> torch.Tensor:
         """Encoders and fusion: the prompt token (B, 1, D)."""
-        feats = self.backbone(inputs, self._texts(data_samples))
-        return self.neck(feats)['prompt']
+        return self.neck(self.backbone(inputs, texts))['prompt']
 
-    def encode_decode(self, inputs: dict, batch_img_metas=None
+    def encode_decode(self, inputs: dict, batch_img_metas: list[dict]
                       ) -> torch.Tensor:
-        """Clip logits (B, T, h, w) at SAM2's mask resolution."""
-        raise NotImplementedError(
-            'SAM2LOVE needs the expressions: use predict() or _forward()')
+        """Clip logits (B, T, h, w) at SAM2's mask resolution; the
+        expressions are the metas' ``text``."""
+        prompt = self.extract_feat(inputs, [m['text'] for m in batch_img_metas])
+        return self.decode_head.predict(prompt, inputs['frames'])
 
     def loss(self, inputs: dict, data_samples) -> dict:
-        prompt = self.extract_feat(inputs, data_samples)
+        prompt = self.extract_feat(inputs, [ds.text for ds in data_samples])
         gt0 = torch.stack([ds.gt_sem_seg.data[0] for ds in data_samples])
         return self.decode_head.loss(prompt, inputs['frames'], gt0)
 
     def _forward(self, inputs: dict, data_samples=None) -> torch.Tensor:
         """Raw logits (B, T, h, w) of every frame."""
-        prompt = self.extract_feat(inputs, data_samples)
-        return self.decode_head.predict(prompt, inputs['frames'])
+        return self.encode_decode(inputs, [ds.metainfo for ds in data_samples])
 
     def predict(self, inputs: dict, data_samples=None):
         logits = self._forward(inputs, data_samples)
