@@ -1,0 +1,384 @@
+"""``SAM2TrackerPretrainer``: teach a SAM2 to track (stage 1 of the demo).
+
+SAM2-LOVE prompts a SAM2 that already tracks. With no pretrained SAM2 at
+hand (CPU demo), this segmentor trains one on the synthetic clips as a
+stand-in for SAM2's own video pre-training: frame 0's ground-truth mask is
+the prompt, frames 1..T-1 are tracked from SAM2's memory bank with
+gradients on, and the tracked frames are supervised.
+
+Choices:
+
+- **Loss before object gating.** ``SAM2Base._forward_sam_heads`` replaces
+  the mask logits with -1024 wherever the object score is <= 0, which sends
+  no gradient to the mask decoder (at random init: most samples). The raw
+  outputs of ``sam.sam_mask_decoder`` are recorded by a forward hook
+  (:func:`record_mask_decoder`) while :func:`~..decode_heads.sam2_tracker.
+  track_clip` runs unchanged, so the tracking is exactly the video
+  predictor's and the loss sees the ungated candidates. As in SAM2's
+  training: the mask loss (BCE + Dice; on the candidate mask of highest
+  predicted IoU, which SAM2 outputs, see ``mask_candidate``), the
+  IoU L1 on every candidate (SAM2's ``supervise_all_iou``: supervising the
+  best one only left the tracker picking among its 3 candidates at random,
+  mean IoU 0.22 where the best candidate reached 0.70) and a BCE on the
+  object score (presence per frame). Unlike SAM2, frames where the object is
+  absent also get the mask loss (an empty target): the small model then
+  learns empty masks on both paths. The object score of frame 0's
+  mask-prompt decoder call is trained too (target: present), as it gates
+  frame 0's object pointer: at random init it is <= 0, the pointer is the
+  constant ``no_obj_ptr`` and ``obj_ptr_proj`` would never get a gradient.
+- **Null rows** (an empty frame-0 mask: nothing to track) are left out of
+  the loss; a batch of only null rows gives a zero loss that still reaches
+  the parameters (so the optimiser step is a no-op, not an error).
+  ``predict`` prompts them with their empty mask like any row: SAM2 stores
+  "no object" for frame 0 and tracks from there, exactly what
+  ``SAM2VideoPredictor.add_new_mask`` with an empty mask does; the test_n
+  S then measures what the tracker hallucinates.
+- **Sub-clips.** ``num_train_frames=k`` trains on a random contiguous window
+  of k frames per clip (its first frame is the prompt), drawn from torch's
+  global generator, which the runner seeds.
+"""
+import contextlib
+from collections.abc import Iterator, Sequence
+from types import SimpleNamespace
+
+import torch
+import torch.nn.functional as F
+from mmseg.models.segmentors import BaseSegmentor
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from ..decode_heads.sam2_head import mask_iou
+from ..decode_heads.sam2_tracker import (
+    build_sam2_model,
+    encode_frames,
+    small_sam2_overrides,
+    track_clip,
+)
+from .sam2love import SAM2LOVE
+
+
+@contextlib.contextmanager
+def record_mask_decoder(sam) -> Iterator[list]:
+    """Record every ``sam.sam_mask_decoder`` call's outputs inside the block.
+
+    Yields a list that receives, per call, ``(masks, ious,
+    object_score_logits)``: (B, M, S/4, S/4) mask logits *before* the
+    object-score gating of ``_forward_sam_heads``, (B, M) predicted IoUs and
+    (B, 1) object-score logits. The hook is removed on exit.
+    """
+    calls = []
+
+    def record(module, args, output):
+        masks, ious, _, scores = output
+        calls.append((masks, ious, scores))
+
+    handle = sam.sam_mask_decoder.register_forward_hook(record)
+    try:
+        yield calls
+    finally:
+        handle.remove()
+
+
+@MODELS.register_module()
+class SAM2TrackerPretrainer(BaseSegmentor):
+    """Mask-prompted SAM2 tracking: training and its ceiling evaluation.
+
+    ``inputs`` is ``dict(frames=(B, T, 3, H, W), ...)`` from
+    :class:`~sam2love.models.ClipDataPreprocessor` (audio is ignored); the
+    frame-0 prompt is ``data_samples[i].gt_sem_seg.data[0]``.
+
+    ``predict`` writes the fields of :class:`SAM2LOVE` (``seg_logits``,
+    ``pred_sem_seg`` (T, H, W) and ``pred_eval_logits`` (T, 256, 256)), so
+    ``RefAVSMetric`` scores it: the J&F of SAM2 given a perfect frame-0
+    prompt, the ceiling of stage 2.
+
+    Args:
+        sam2_config (str): ``sam2.1_hiera_{t,s,b+,l}`` or a ``sam2`` config.
+        checkpoint (str, optional): official-format SAM2 ``.pt`` to start
+            from.
+        image_size (int, optional): SAM2 input size; frames of another size
+            are resized to it.
+        sam2_overrides (list[str] | str, optional): Hydra overrides, or
+            ``'small'`` (:func:`~..decode_heads.sam2_tracker.
+            small_sam2_overrides`).
+        frozen (Sequence[str]): ``SAM2Base`` parameter-name prefixes kept
+            frozen (and in eval mode), e.g. ``('image_encoder',)``.
+            Everything else is trained.
+        num_train_frames (int, optional): train on random contiguous
+            sub-clips of this many frames (>= 2); None: whole clips.
+        mask_candidate (str): which of the M candidate masks of a tracked
+            frame the mask loss trains: ``'chosen'``, the one of highest
+            predicted IoU (what SAM2 outputs and stores in memory), or
+            ``'min'``, the one of lowest loss (SAM2's training). With
+            ``'min'`` the small model learned one candidate per salient
+            object without tracking: best candidate IoU 0.63-0.70, chosen
+            one 0.03-0.22.
+        loss_mask (dict): per-mask loss (``BCEDiceLoss``).
+        loss_iou_weight (float): weight of the IoU-prediction L1.
+        loss_obj_weight (float): weight of the object-score BCE.
+        memory_dtype (str): memory-bank dtype when predicting (``'bfloat16'``
+            as ``SAM2VideoPredictor``); training keeps float32.
+        threshold (float): probability threshold of ``pred_sem_seg``.
+    """
+
+    def __init__(self,
+                 sam2_config: str = 'sam2.1_hiera_t',
+                 checkpoint: str | None = None,
+                 image_size: int | None = None,
+                 sam2_overrides: Sequence[str] | str | None = None,
+                 frozen: Sequence[str] = (),
+                 num_train_frames: int | None = None,
+                 mask_candidate: str = 'chosen',
+                 loss_mask: dict | None = None,
+                 loss_iou_weight: float = 1.0,
+                 loss_obj_weight: float = 1.0,
+                 memory_dtype: str = 'bfloat16',
+                 threshold: float = 0.5,
+                 data_preprocessor: dict | None = None,
+                 train_cfg: dict | None = None,
+                 test_cfg: dict | None = None,
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(
+            data_preprocessor=data_preprocessor or dict(
+                type='ClipDataPreprocessor'),
+            init_cfg=init_cfg)
+        if sam2_overrides == 'small':
+            sam2_overrides = small_sam2_overrides()
+        self.sam = build_sam2_model(sam2_config, checkpoint, image_size,
+                                    list(sam2_overrides or []))
+        if num_train_frames is not None and num_train_frames < 2:
+            raise ValueError('num_train_frames must be >= 2 (a prompted '
+                             f'frame and a tracked one), got {num_train_frames}')
+        self.num_train_frames = num_train_frames
+        if mask_candidate not in ('chosen', 'min'):
+            raise ValueError('mask_candidate must be "chosen" or "min", got '
+                             f'{mask_candidate!r}')
+        self.mask_candidate = mask_candidate
+        self.loss_mask = MODELS.build(loss_mask or dict(type='BCEDiceLoss'))
+        self.loss_iou_weight = loss_iou_weight
+        self.loss_obj_weight = loss_obj_weight
+        self.memory_dtype = getattr(torch, memory_dtype)
+        self.threshold = threshold
+        self.frozen = tuple(frozen)
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+        for name, param in self.sam.named_parameters():
+            param.requires_grad_(not name.startswith(self.frozen))
+
+    def train(self, mode: bool = True):
+        """Frozen SAM2 parts stay in eval mode."""
+        super().train(mode)
+        for name, module in self.sam.named_modules():
+            if name and name.startswith(self.frozen):
+                module.eval()
+        return self
+
+    @property
+    def image_encoder_frozen(self) -> bool:
+        return not any(p.requires_grad
+                       for p in self.sam.image_encoder.parameters())
+
+    # ------------------------------------------------------------ inputs
+    def _fit_frames(self, frames: Tensor) -> Tensor:
+        """Resize (B, T, 3, H, W) frames to SAM2's (B, T, 3, S, S)."""
+        size = self.sam.image_size
+        if frames.shape[-2:] == (size, size):
+            return frames
+        b, t = frames.shape[:2]
+        flat = F.interpolate(frames.flatten(0, 1), size=(size, size),
+                             mode='bilinear', align_corners=False)
+        return flat.view(b, t, 3, size, size)
+
+    @staticmethod
+    def _gt_masks(data_samples) -> Tensor:
+        """(B, T, h, w) {0, 1} ground truth of every frame."""
+        return torch.stack([ds.gt_sem_seg.data for ds in data_samples])
+
+    def _sub_clips(self, frames: Tensor, masks: Tensor
+                   ) -> tuple[Tensor, Tensor]:
+        """Random contiguous windows of ``num_train_frames`` per clip.
+
+        Args:
+            frames (Tensor): (B, T, 3, S, S).
+            masks (Tensor): (B, T, h, w).
+
+        Returns:
+            The (B, k, ...) windows of both (the same window per clip).
+        """
+        k, t = self.num_train_frames, frames.size(1)
+        if k is None or k >= t:
+            return frames, masks
+        starts = torch.randint(0, t - k + 1, (frames.size(0), ))
+        index = starts[:, None] + torch.arange(k)
+        rows = torch.arange(frames.size(0))[:, None]
+        index = index.to(frames.device)
+        return frames[rows, index], masks[rows, index.to(masks.device)]
+
+    # ------------------------------------------------------------ tracking
+    def track(self, frames: Tensor, mask0: Tensor, memory_dtype: torch.dtype
+              ) -> tuple[dict, list, list]:
+        """Prompt frame 0 with ``mask0`` and track the clip.
+
+        Args:
+            frames (Tensor): (B, T, 3, S, S) normalised.
+            mask0 (Tensor): (B, 1, h, w) frame-0 masks.
+
+        Returns:
+            ``track_clip``'s dict, then the ungated decoder outputs
+            (:func:`record_mask_decoder`) of frame 0's prompt (the decoder
+            call that makes its object pointer; none when SAM2 does not use
+            pointers) and of frames 1..T-1, in order.
+        """
+        frozen = self.image_encoder_frozen
+        backbone_out = encode_frames(self.sam, frames.flatten(0, 1), frozen)
+        with record_mask_decoder(self.sam) as calls:
+            out = track_clip(self.sam, frames, dict(mask_inputs=mask0),
+                             memory_dtype=memory_dtype, frozen_encoder=frozen,
+                             backbone_out=backbone_out)
+        # every tracked frame calls the decoder exactly once, after frame 0
+        split = len(calls) - (frames.size(1) - 1)
+        return out, calls[:split], calls[split:]
+
+    # ------------------------------------------------------------ losses
+    def loss(self, inputs: dict, data_samples) -> dict:
+        """Tracking losses on frames 1..T-1 of the clips with an object.
+
+        Returns:
+            dict: ``loss_mask`` and, when weighted, ``loss_iou``,
+            ``loss_obj``.
+        """
+        frames = self._fit_frames(inputs['frames'])
+        masks = self._gt_masks(data_samples).to(frames.device)
+        frames, masks = self._sub_clips(frames, masks)
+        keep = masks[:, 0].flatten(1).bool().any(1)
+        if not keep.any():
+            return self._zero_losses()
+        frames, masks = frames[keep], masks[keep]
+        _, prompt_calls, calls = self.track(frames, masks[:, :1],
+                                            torch.float32)
+        return self._tracking_losses(calls, masks[:, 1:], prompt_calls)
+
+    def _tracking_losses(self, calls: list, targets: Tensor,
+                         prompt_calls: list = ()) -> dict:
+        """SAM2-style losses of the tracked frames.
+
+        The object-score BCE also covers frame 0's mask-prompt decoder
+        call (target: present): its object pointer is gated by that score
+        (``fixed_no_obj_ptr``), so while it is <= 0 the pointer is the
+        constant ``no_obj_ptr`` and ``obj_ptr_proj`` gets no gradient.
+
+        Args:
+            calls (list): per tracked frame, ``(masks (B, M, s, s), ious
+                (B, M), scores (B, 1))`` before gating.
+            targets (Tensor): (B, T-1, h, w) {0, 1}.
+            prompt_calls (list): frame 0's decoder outputs (object present).
+        """
+        masks = torch.stack([c[0] for c in calls], 1).float()
+        ious = torch.stack([c[1] for c in calls], 1).float()
+        scores = torch.stack([c[2] for c in calls], 1).float()[..., 0]
+        b, t, m = masks.shape[:3]
+        logits = F.interpolate(masks.flatten(0, 1), size=targets.shape[-2:],
+                               mode='bilinear', align_corners=False)
+        goal = targets.flatten(0, 1).float().unsqueeze(1).expand_as(logits)
+        per_mask = self.loss_mask(logits.flatten(0, 1), goal.flatten(0, 1))
+        per_mask = per_mask.view(b * t, m)
+        if self.mask_candidate == 'min':
+            best = per_mask.argmin(dim=1)
+        else:  # the candidate the tracker outputs and stores in memory
+            best = ious.flatten(0, 1).argmax(dim=1)
+        rows = torch.arange(b * t, device=best.device)
+        losses = dict(loss_mask=per_mask[rows, best].mean())
+        if self.loss_iou_weight:
+            # every candidate's IoU (SAM2's supervise_all_iou): the tracker
+            # picks the candidate of highest predicted IoU, so the head must
+            # also learn which candidates are bad
+            actual = mask_iou(logits.flatten(0, 1) > 0, goal.flatten(0, 1) > 0)
+            losses['loss_iou'] = self.loss_iou_weight * F.l1_loss(
+                ious.flatten(), actual)
+        if self.loss_obj_weight:
+            present = targets.flatten(2).bool().any(2).float()
+            if prompt_calls:
+                prompted = torch.cat([c[2] for c in prompt_calls], 1).float()
+                scores = torch.cat([prompted, scores], 1)
+                present = torch.cat([torch.ones_like(prompted), present], 1)
+            losses['loss_obj'] = self.loss_obj_weight * \
+                F.binary_cross_entropy_with_logits(scores, present)
+        return losses
+
+    def _zero_losses(self) -> dict:
+        """Zero losses connected to every trainable parameter."""
+        zero = sum(p.sum() for p in self.parameters() if p.requires_grad) * 0
+        losses = dict(loss_mask=zero)
+        if self.loss_iou_weight:
+            losses['loss_iou'] = zero.clone()
+        if self.loss_obj_weight:
+            losses['loss_obj'] = zero.clone()
+        return losses
+
+    # ------------------------------------------------------------ inference
+    def _forward(self, inputs: dict, data_samples=None) -> Tensor:
+        """(B, T, S/4, S/4) gated mask logits, frame 0 from the GT prompt."""
+        if data_samples is None:
+            raise ValueError('SAM2TrackerPretrainer needs the data samples: '
+                             'frame 0 is prompted with its ground-truth mask')
+        frames = self._fit_frames(inputs['frames'])
+        mask0 = self._gt_masks(data_samples)[:, :1].to(frames.device)
+        out, _, _ = self.track(frames, mask0, self.memory_dtype)
+        return out['low_res_logits'][:, :, 0]
+
+    def predict(self, inputs: dict, data_samples=None):
+        """Mask-prompt frame 0 with the ground truth and track the clip."""
+        logits = self._forward(inputs, data_samples)
+        return self.postprocess_result(logits, data_samples)
+
+    def postprocess_result(self, logits: Tensor, data_samples):
+        """``SAM2LOVE.postprocess_result`` with this model's threshold.
+
+        Args:
+            logits (Tensor): (B, T, h, w) mask logits.
+        """
+        owner = SimpleNamespace(decode_head=SimpleNamespace(
+            threshold=self.threshold))
+        return SAM2LOVE.postprocess_result(owner, logits, data_samples)
+
+    def extract_feat(self, inputs: dict):
+        """Image features of every frame (``encode_frames`` of B·T)."""
+        frames = self._fit_frames(inputs['frames'])
+        return encode_frames(self.sam, frames.flatten(0, 1),
+                             self.image_encoder_frozen)
+
+    def encode_decode(self, inputs: dict, batch_img_metas=None):
+        raise NotImplementedError(
+            'SAM2TrackerPretrainer prompts frame 0 with the ground truth: '
+            'use predict() or _forward() with data samples')
+
+
+def export_sam2_weights(checkpoint_path: str, out_path: str,
+                        prefix: str = 'sam.') -> dict:
+    """Write a stage-1 checkpoint's SAM2 in the official format.
+
+    Reads an mmengine checkpoint (``{'state_dict': ...}``, e.g.
+    ``work_dir/iter_N.pth``) or a bare state dict, keeps the entries under
+    ``prefix`` (``SAM2TrackerPretrainer.sam``) without the prefix, and saves
+    ``{'model': SAM2Base state_dict}``, which ``SAM2PromptHead(checkpoint=
+    out_path)`` loads with ``weights_only=True``.
+
+    Returns:
+        dict: the exported state dict.
+    """
+    from sam2love.utils import allow_mmengine_checkpoints
+    allow_mmengine_checkpoints()
+    ckpt = torch.load(checkpoint_path, map_location='cpu', weights_only=True)
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        raise RuntimeError(f'{checkpoint_path}: not a checkpoint '
+                           f'(got {type(ckpt).__name__})')
+    model = {k[len(prefix):]: v.detach().clone()
+             for k, v in state.items() if k.startswith(prefix)}
+    if not model:
+        raise RuntimeError(
+            f'{checkpoint_path}: no "{prefix}*" weights (is it a '
+            f'SAM2TrackerPretrainer checkpoint?); first keys: '
+            f'{list(state)[:5]}')
+    torch.save({'model': model}, out_path)
+    return model

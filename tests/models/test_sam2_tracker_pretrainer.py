@@ -1,0 +1,204 @@
+"""Stage 1: the mask-prompted SAM2 tracking pretrainer and its export."""
+import copy
+
+import pytest
+import torch
+from mmengine.dataset import pseudo_collate
+from mmseg.registry import MODELS
+
+from sam2love.datasets import RefAVSDataset, make_synthetic_refavs
+from sam2love.datasets.synthetic import PRESETS
+from sam2love.models.decode_heads.sam2_head import SAM2PromptHead
+from sam2love.models.segmentors.sam2_tracker_pretrainer import (
+    SAM2TrackerPretrainer,
+    export_sam2_weights,
+    record_mask_decoder,
+)
+
+T = PRESETS['tiny']['num_frames']
+SMALL = dict(sam2_config='sam2.1_hiera_t', sam2_overrides='small',
+             image_size=128)
+
+
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    """The 3 M-parameter model runs fastest on one thread; with two
+    threads on a busy 2-core machine a step can take 15x longer."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def batch(tmp_path_factory):
+    """Two synthetic clips whose frame-0 masks hold an object."""
+    root = str(tmp_path_factory.mktemp('synthetic'))
+    make_synthetic_refavs(root, seed=1, **PRESETS['tiny'])
+    pipeline = [
+        dict(type='LoadClipFrames'), dict(type='LoadClipAudio'),
+        dict(type='ResizeClip', scale=128),
+        dict(type='LoadClipMasks', eval_size=(256, 256)),
+        dict(type='PackClipInputs')]
+    dataset = RefAVSDataset(root, 'train', num_frames=T, pipeline=pipeline)
+    samples = [dataset[i] for i in range(len(dataset))]
+    present = [s for s in samples
+               if s['data_samples'].gt_sem_seg.data[0].any()]
+    return pseudo_collate(present[:2])
+
+
+def build_model(seed: int = 0, **kwargs) -> SAM2TrackerPretrainer:
+    torch.manual_seed(seed)
+    model = MODELS.build(dict(type='SAM2TrackerPretrainer', **SMALL,
+                              **kwargs))
+    return model
+
+
+def losses_of(model, batch) -> dict:
+    data = model.data_preprocessor(batch, training=True)
+    return model(**data, mode='loss')
+
+
+def grad_norm(model, prefix: str) -> float:
+    grads = [p.grad.abs().sum() for n, p in model.sam.named_parameters()
+             if n.startswith(prefix) and p.grad is not None]
+    return float(sum(grads)) if grads else 0.0
+
+
+def test_loss_reaches_memory_attention_and_mask_decoder(batch):
+    model = build_model().train()
+    losses = losses_of(model, batch)
+    assert set(losses) == {'loss_mask', 'loss_iou', 'loss_obj'}
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    for part in ('memory_attention', 'memory_encoder', 'sam_mask_decoder',
+                 'image_encoder', 'maskmem_tpos_enc'):
+        assert grad_norm(model, part) > 0, part
+
+
+def test_object_pointers_train_once_object_scores_are_positive(batch):
+    """Pointers are gated by the object score (``fixed_no_obj_ptr``); the
+    score of frame 0's mask-prompt decoder call is trained too, which opens
+    that gate."""
+    model = build_model().train()
+    head = model.sam.sam_mask_decoder.pred_obj_score_head.layers[-1]
+    sum(losses_of(model, batch).values()).backward()
+    assert grad_norm(model, 'obj_ptr_proj') == 0  # random init: scores < 0
+    assert head.bias.grad.item() < 0  # ... and the loss pushes them up
+    model.zero_grad()
+    with torch.no_grad():
+        head.bias.fill_(10.)
+    sum(losses_of(model, batch).values()).backward()
+    assert grad_norm(model, 'obj_ptr_proj') > 0
+
+
+def test_min_candidate_loss_bounds_the_chosen_one(batch):
+    """'chosen' trains the candidate of highest predicted IoU (SAM2's
+    output), 'min' the one of lowest loss."""
+    model = build_model().eval()
+    chosen = losses_of(model, batch)['loss_mask']
+    model.mask_candidate = 'min'
+    assert losses_of(model, batch)['loss_mask'] <= chosen
+
+
+def test_mask_loss_is_taken_before_object_gating(batch):
+    """All object scores negative: SAM2 outputs -1024 everywhere, yet the
+    mask loss still trains the mask decoder and the memory attention."""
+    model = build_model(loss_iou_weight=0, loss_obj_weight=0).train()
+    with torch.no_grad():
+        model.sam.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(
+            -100.)
+    data = model.data_preprocessor(batch, training=True)
+    gt = model._gt_masks(data['data_samples'])
+    with record_mask_decoder(model.sam) as calls:
+        out, _, _ = model.track(data['inputs']['frames'], gt[:, :1],
+                             torch.float32)
+    assert (out['low_res_logits'][:, 1:] == -1024).all()
+    assert all((c[2] < 0).all() for c in calls)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_mask'}
+    losses['loss_mask'].backward()
+    assert grad_norm(model, 'sam_mask_decoder.output_hypernetworks_mlps') > 0
+    assert grad_norm(model, 'memory_attention') > 0
+
+
+def test_null_rows_are_left_out_of_the_loss(batch):
+    model = build_model().eval()  # no dropout: compare two batches
+    one_null = copy.deepcopy(batch)
+    sample = one_null['data_samples'][1]
+    sample.gt_sem_seg.data = torch.zeros_like(sample.gt_sem_seg.data)
+    only_first = pseudo_collate([
+        dict(inputs={k: v[0] for k, v in batch['inputs'].items()},
+             data_samples=batch['data_samples'][0])])
+    mixed, single = losses_of(model, one_null), losses_of(model, only_first)
+    for key in mixed:
+        # batched and single-clip kernels differ in rounding only
+        torch.testing.assert_close(mixed[key], single[key], atol=1e-4,
+                                   rtol=1e-4)
+    all_null = copy.deepcopy(one_null)
+    first = all_null['data_samples'][0]
+    first.gt_sem_seg.data = torch.zeros_like(first.gt_sem_seg.data)
+    zero = losses_of(model, all_null)
+    assert all(v.item() == 0 for v in zero.values())
+    sum(zero.values()).backward()  # an optimiser step sees zero gradients
+
+
+def test_sub_clips_are_seeded_and_deterministic(batch):
+    results = []
+    for _ in range(2):
+        model = build_model(seed=3, num_train_frames=2).train()
+        results.append(losses_of(model, batch))
+    for key in results[0]:
+        assert torch.equal(results[0][key], results[1][key])
+    with pytest.raises(ValueError, match='num_train_frames'):
+        build_model(num_train_frames=1)
+    with pytest.raises(ValueError, match='mask_candidate'):
+        build_model(mask_candidate='best')
+
+
+def test_frozen_prefixes():
+    model = build_model(frozen=('image_encoder', )).train()
+    assert model.image_encoder_frozen
+    assert not model.sam.image_encoder.training
+    assert all(p.requires_grad for p in model.sam.memory_attention.parameters())
+
+
+def test_predict_writes_the_segmentor_fields(batch):
+    model = build_model().eval()
+    with torch.no_grad():
+        data = model.data_preprocessor(batch)
+        samples = model(**data, mode='predict')
+        raw = model(**data, mode='tensor')
+    assert raw.shape == (2, T, 32, 32)
+    for sample in samples:
+        h, w = sample.ori_shape
+        assert sample.seg_logits.data.shape == (T, h, w)
+        assert sample.pred_sem_seg.data.shape == (T, h, w)
+        assert sample.pred_sem_seg.data.dtype == torch.uint8
+        assert sample.pred_eval_logits.data.shape == (T, 256, 256)
+        # frame 0 is the ground-truth prompt itself
+        gt0 = sample.gt_sem_seg.data[0].bool()
+        pred0 = sample.pred_sem_seg.data[0].bool()
+        assert (pred0 == gt0).float().mean() > 0.95
+
+
+def test_export_round_trip_into_the_stage2_head(batch, tmp_path):
+    model = build_model(seed=5)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    sum(losses_of(model, batch).values()).backward()
+    optimizer.step()  # weights differ from any fresh init
+    work_ckpt = tmp_path / 'iter_1.pth'
+    torch.save({'meta': {'iter': 1}, 'state_dict': model.state_dict()},
+               work_ckpt)
+    out = tmp_path / 'sam2_stage1.pt'
+    export_sam2_weights(str(work_ckpt), str(out))
+    head = SAM2PromptHead(in_channels=32, checkpoint=str(out), **SMALL)
+    mine, loaded = model.sam.state_dict(), head.sam.state_dict()
+    assert mine.keys() == loaded.keys()
+    for key in mine:
+        assert torch.equal(mine[key], loaded[key]), key
+    with pytest.raises(RuntimeError, match='no "sam.\\*" weights'):
+        torch.save({'state_dict': {'x.weight': torch.zeros(1)}},
+                   tmp_path / 'other.pth')
+        export_sam2_weights(str(tmp_path / 'other.pth'), str(out))
