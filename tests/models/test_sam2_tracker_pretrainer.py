@@ -6,7 +6,6 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmseg.registry import MODELS
 
-from sam2love.datasets import RefAVSDataset, make_synthetic_refavs
 from sam2love.datasets.synthetic import PRESETS
 from sam2love.models.decode_heads.sam2_head import SAM2PromptHead
 from sam2love.models.segmentors.sam2_tracker_pretrainer import (
@@ -31,18 +30,9 @@ def one_thread():
 
 
 @pytest.fixture(scope='module')
-def batch(tmp_path_factory):
+def batch(tiny_samples):
     """Two synthetic clips whose frame-0 masks hold an object."""
-    root = str(tmp_path_factory.mktemp('synthetic'))
-    make_synthetic_refavs(root, seed=1, **PRESETS['tiny'])
-    pipeline = [
-        dict(type='LoadClipFrames'), dict(type='LoadClipAudio'),
-        dict(type='ResizeClip', scale=128),
-        dict(type='LoadClipMasks', eval_size=(256, 256)),
-        dict(type='PackClipInputs')]
-    dataset = RefAVSDataset(root, 'train', num_frames=T, pipeline=pipeline)
-    samples = [dataset[i] for i in range(len(dataset))]
-    present = [s for s in samples
+    present = [s for s in tiny_samples
                if s['data_samples'].gt_sem_seg.data[0].any()]
     return pseudo_collate(present[:2])
 

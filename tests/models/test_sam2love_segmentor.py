@@ -7,7 +7,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmseg.registry import MODELS
 
-from sam2love.datasets import RefAVSDataset, make_synthetic_refavs
+from sam2love.datasets import RefAVSDataset
 from sam2love.datasets.synthetic import PRESETS
 from sam2love.models.decode_heads import track_clip
 from sam2love.models.decode_heads.sam2_head import mask_iou
@@ -18,20 +18,12 @@ T = PRESETS['tiny']['num_frames']
 
 
 @pytest.fixture(scope='module')
-def batch(tmp_path_factory):
+def batch(tiny_samples):
     """Two synthetic clips with different expressions, as the Runner
     would collate them."""
-    root = str(tmp_path_factory.mktemp('synthetic'))
-    make_synthetic_refavs(root, seed=1, **PRESETS['tiny'])
-    pipeline = [
-        dict(type='LoadClipFrames'), dict(type='LoadClipAudio'),
-        dict(type='ResizeClip', scale=128),
-        dict(type='LoadClipMasks', eval_size=(256, 256)),
-        dict(type='PackClipInputs')]
-    dataset = RefAVSDataset(root, 'train', num_frames=T, pipeline=pipeline)
-    samples = [dataset[i] for i in range(len(dataset))]
-    first = next(s for s in samples if s['data_samples'].gt_sem_seg.data[0].any())
-    other = next(s for s in samples
+    first = next(s for s in tiny_samples
+                 if s['data_samples'].gt_sem_seg.data[0].any())
+    other = next(s for s in tiny_samples
                  if s['data_samples'].text != first['data_samples'].text)
     return pseudo_collate([first, other])
 

@@ -1,0 +1,24 @@
+"""Packed samples of the tiny synthetic preset, shared by model tests."""
+import pytest
+
+from sam2love.datasets import RefAVSDataset, make_synthetic_refavs
+from sam2love.datasets.synthetic import PRESETS
+
+TINY_FRAMES = PRESETS['tiny']['num_frames']
+
+
+@pytest.fixture(scope='session')
+def tiny_samples(tmp_path_factory) -> list[dict]:
+    """Every train expression of a tiny synthetic tree, through a test-style
+    pipeline (frames at 128 px, masks at the frame size), as the Runner's
+    dataloader yields them before collation."""
+    root = str(tmp_path_factory.mktemp('synthetic'))
+    make_synthetic_refavs(root, seed=1, **PRESETS['tiny'])
+    pipeline = [
+        dict(type='LoadClipFrames'), dict(type='LoadClipAudio'),
+        dict(type='ResizeClip', scale=128),
+        dict(type='LoadClipMasks', eval_size=(256, 256)),
+        dict(type='PackClipInputs')]
+    dataset = RefAVSDataset(root, 'train', num_frames=TINY_FRAMES,
+                            pipeline=pipeline)
+    return [dataset[i] for i in range(len(dataset))]
