@@ -139,9 +139,8 @@ def test_optimizer_step_touches_exactly_the_trainable_parameters(batch):
             assert torch.equal(param, before[name]), f'frozen moved: {name}'
             assert param.grad is None, name
     # frozen encoders stay in eval mode through train()
-    assert not model.backbone.training or all(
-        not m.training for m in model.backbone.modules()
-        if m is not model.backbone)
+    assert all(not m.training for m in model.backbone.modules()
+               if m is not model.backbone)
     assert not model.decode_head.sam.image_encoder.training
     assert not model.decode_head.sam.memory_attention.training
     assert model.decode_head.sam.sam_mask_decoder.training

@@ -39,7 +39,6 @@ Choices:
 """
 import contextlib
 from collections.abc import Iterator, Sequence
-from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
@@ -54,7 +53,7 @@ from ..decode_heads.sam2_tracker import (
     small_sam2_overrides,
     track_clip,
 )
-from .sam2love import SAM2LOVE
+from .sam2love import postprocess_clip_logits
 
 
 @contextlib.contextmanager
@@ -332,14 +331,12 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         return self.postprocess_result(logits, data_samples)
 
     def postprocess_result(self, logits: Tensor, data_samples):
-        """``SAM2LOVE.postprocess_result`` with this model's threshold.
+        """The fields SAM2LOVE writes, with this model's threshold.
 
         Args:
             logits (Tensor): (B, T, h, w) mask logits.
         """
-        owner = SimpleNamespace(decode_head=SimpleNamespace(
-            threshold=self.threshold))
-        return SAM2LOVE.postprocess_result(owner, logits, data_samples)
+        return postprocess_clip_logits(logits, data_samples, self.threshold)
 
     def extract_feat(self, inputs: dict):
         """Image features of every frame (``encode_frames`` of B·T)."""

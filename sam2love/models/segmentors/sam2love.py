@@ -77,22 +77,30 @@ class SAM2LOVE(BaseSegmentor):
         return self.postprocess_result(logits, data_samples)
 
     def postprocess_result(self, logits: torch.Tensor, data_samples):
-        """Write ``seg_logits``, ``pred_sem_seg`` and ``pred_eval_logits``.
+        """Write the predictions, see :func:`postprocess_clip_logits`."""
+        return postprocess_clip_logits(logits, data_samples,
+                                       self.decode_head.threshold)
 
-        Args:
-            logits (Tensor): (B, T, h, w) mask logits of the square SAM2
-                input, which covers the whole frame.
-        """
-        threshold = self.decode_head.threshold
-        for clip_logits, sample in zip(logits, data_samples):
-            h, w = sample.ori_shape
-            full = F.interpolate(clip_logits[None], size=(h, w),
-                                 mode='bilinear', align_corners=False)[0]
-            evaluation = F.interpolate(clip_logits[None], size=EVAL_SIZE,
-                                       mode='bilinear', align_corners=False)[0]
-            sample.set_data(dict(
-                seg_logits=PixelData(data=full),
-                pred_sem_seg=PixelData(
-                    data=(full.sigmoid() > threshold).to(torch.uint8)),
-                pred_eval_logits=PixelData(data=evaluation)))
-        return data_samples
+
+def postprocess_clip_logits(logits: torch.Tensor, data_samples,
+                            threshold: float):
+    """Write ``seg_logits``, ``pred_sem_seg`` and ``pred_eval_logits``.
+
+    Args:
+        logits (Tensor): (B, T, h, w) mask logits of the square SAM2
+            input, which covers the whole frame.
+        data_samples (list[SegDataSample]): B samples with ``ori_shape``.
+        threshold (float): probability threshold of ``pred_sem_seg``.
+    """
+    for clip_logits, sample in zip(logits, data_samples):
+        h, w = sample.ori_shape
+        full = F.interpolate(clip_logits[None], size=(h, w),
+                             mode='bilinear', align_corners=False)[0]
+        evaluation = F.interpolate(clip_logits[None], size=EVAL_SIZE,
+                                   mode='bilinear', align_corners=False)[0]
+        sample.set_data(dict(
+            seg_logits=PixelData(data=full),
+            pred_sem_seg=PixelData(
+                data=(full.sigmoid() > threshold).to(torch.uint8)),
+            pred_eval_logits=PixelData(data=evaluation)))
+    return data_samples
