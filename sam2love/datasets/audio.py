@@ -1,8 +1,9 @@
 """Decoding a clip's sound track into 16 kHz mono of the clip's duration.
 
 Ref-AVS tracks are not uniform (48 kHz stereo, 44.1 kHz mono, tracks of 20 s
-or shorter than the clip), so every track goes through :func:`load_clip_audio`,
-which reports what it changed in an :class:`AudioFix`.
+or shorter than the clip), so every track goes through :func:`fit_clip_audio`
+(via :func:`load_clip_audio` for files), which reports what it changed in an
+:class:`AudioFix`.
 """
 import io
 from dataclasses import asdict, dataclass
@@ -82,8 +83,8 @@ def load_clip_audio(path: str,
                     ) -> tuple[np.ndarray, AudioFix]:
     """Decode a track to mono at ``sample_rate`` covering exactly ``seconds``.
 
-    Channels are averaged, the signal resampled with torchaudio's windowed
-    sinc, then zero-padded or trimmed at the end.
+    The file is read with :func:`decode_audio`, then fitted to the clip by
+    :func:`fit_clip_audio`.
 
     Args:
         path (str): the audio file.
@@ -95,6 +96,37 @@ def load_clip_audio(path: str,
         (round(seconds * sample_rate),).
     """
     samples, orig_rate = decode_audio(path, backend_args)
+    return fit_clip_audio(samples, orig_rate, seconds, sample_rate)
+
+
+def fit_clip_audio(samples: np.ndarray,
+                   orig_rate: int,
+                   seconds: float,
+                   sample_rate: int = 16000) -> tuple[np.ndarray, AudioFix]:
+    """Turn decoded samples into mono at ``sample_rate`` of ``seconds``.
+
+    Channels are averaged, the signal resampled with torchaudio's windowed
+    sinc, then zero-padded or trimmed at the end. Every source of audio
+    (a ``.wav`` of the data set, a video's own track, an in-memory array)
+    goes through this one function.
+
+    Args:
+        samples (np.ndarray): float32 (num_samples, num_channels), or
+            (num_samples,) for mono.
+        orig_rate (int): sample rate of ``samples``.
+        seconds (float): the clip's duration.
+        sample_rate (int): the target rate. Defaults to 16000 (VGGish).
+
+    Returns:
+        tuple: ``(waveform, fix)``, waveform float32 of shape
+        (round(seconds * sample_rate),).
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim == 1:
+        samples = samples[:, None]
+    if samples.ndim != 2 or samples.shape[0] == 0:
+        raise ValueError('audio samples must be (num_samples, num_channels) '
+                         f'with num_samples > 0, got {samples.shape}')
     num_samples, channels = samples.shape
     mono = torch.from_numpy(samples.mean(axis=1))
     if orig_rate != sample_rate:

@@ -1,4 +1,4 @@
-"""The error raised for a broken Ref-AVS tree."""
+"""The errors raised for a broken Ref-AVS tree or unusable media."""
 
 
 class RefAVSDataError(ValueError):
@@ -16,3 +16,13 @@ class RefAVSDataError(ValueError):
 
     def __reduce__(self):  # keeps the two fields through DataLoader workers
         return type(self), (self.path, self.reason)
+
+
+class MediaError(RefAVSDataError):
+    """A video, audio file or folder of frames given for inference cannot
+    be used (unreadable, no video or audio track, no frames).
+
+    Args:
+        path (str): the input at fault.
+        reason (str): what is wrong with it.
+    """

@@ -9,6 +9,11 @@ A clip sample flows through a pipeline such as::
 and comes out as ``inputs = dict(frames=(T, 3, H, W) uint8,
 audio=(L,) float32)`` plus a ``SegDataSample`` whose ``gt_sem_seg`` holds
 the (T, H, W) masks and whose metainfo holds the expression (``text``).
+
+For media already in memory (a decoded video, see ``sam2love.apis``),
+``LoadClipFramesFromNDArray`` and ``LoadClipAudioFromNDArray`` stand in for
+the two loading steps, so that the rest of a config's pipeline is reused
+unchanged.
 """
 from collections.abc import Sequence
 
@@ -21,7 +26,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
-from .audio import load_clip_audio
+from .audio import fit_clip_audio, load_clip_audio
 from .media import (
     check_file_count,
     check_same_size,
@@ -87,6 +92,64 @@ class LoadClipAudio(BaseTransform):
         audio, fix = load_clip_audio(results['audio_path'],
                                      results['clip_seconds'],
                                      self.sample_rate, self.backend_args)
+        results['audio'] = audio
+        results['audio_sample_rate'] = self.sample_rate
+        results['audio_fix'] = fix.to_dict()
+        return results
+
+
+@TRANSFORMS.register_module()
+class LoadClipFramesFromNDArray(BaseTransform):
+    """Take the T frames of a clip from memory (``LoadClipFrames``'s
+    in-memory twin, as mmseg's ``LoadImageFromNDArray``).
+
+    Required keys: ``frames`` (list of T uint8 RGB arrays (H, W, 3) of one
+    size, or one (T, H, W, 3) array).
+
+    Modified keys: ``frames`` (a list). Added keys: ``img_path`` (kept if
+    given, else None), ``ori_shape``, ``img_shape`` ((H, W)).
+    """
+
+    def transform(self, results: dict) -> dict:
+        frames = list(results['frames'])
+        if not frames:
+            raise ValueError('LoadClipFramesFromNDArray: no frames')
+        h, w = frames[0].shape[:2]
+        for i, frame in enumerate(frames):
+            if frame.dtype != np.uint8 or frame.ndim != 3 or \
+                    frame.shape[2] != 3:
+                raise ValueError(
+                    f'frame {i}: expected uint8 RGB (H, W, 3), got '
+                    f'{frame.dtype} {frame.shape}')
+            if frame.shape[:2] != (h, w):
+                raise ValueError(f'frame {i} is {frame.shape[1]}x'
+                                 f'{frame.shape[0]}, frame 0 is {w}x{h}')
+        results['frames'] = frames
+        results.setdefault('img_path', None)
+        results['ori_shape'] = results['img_shape'] = (h, w)
+        return results
+
+
+@TRANSFORMS.register_module()
+class LoadClipAudioFromNDArray(BaseTransform):
+    """Fit an in-memory track to the clip (``LoadClipAudio``'s in-memory
+    twin): the same :func:`~sam2love.datasets.audio.fit_clip_audio`
+    downmixes, resamples and pads / trims it.
+
+    Required keys: ``raw_audio`` (float32 (N,) or (N, C)),
+    ``raw_audio_sample_rate``, ``clip_seconds``.
+
+    Added keys: ``audio``, ``audio_sample_rate``, ``audio_fix``, as
+    ``LoadClipAudio``. ``raw_audio`` is removed.
+    """
+
+    def __init__(self, sample_rate: int = 16000) -> None:
+        self.sample_rate = sample_rate
+
+    def transform(self, results: dict) -> dict:
+        audio, fix = fit_clip_audio(results.pop('raw_audio'),
+                                    results['raw_audio_sample_rate'],
+                                    results['clip_seconds'], self.sample_rate)
         results['audio'] = audio
         results['audio_sample_rate'] = self.sample_rate
         results['audio_fix'] = fix.to_dict()
@@ -238,4 +301,5 @@ class PackClipInputs(BaseTransform):
 
 
 __all__ = ['LoadClipFrames', 'LoadClipAudio', 'LoadClipMasks', 'ResizeClip',
-           'PackClipInputs']
+           'PackClipInputs', 'LoadClipFramesFromNDArray',
+           'LoadClipAudioFromNDArray']

@@ -1,0 +1,139 @@
+"""Video IO with PyAV: sampling at the clip rate, audio tracks, writing."""
+import numpy as np
+import pytest
+import soundfile
+
+from sam2love.datasets import MediaError, fit_clip_audio, load_clip_audio
+from sam2love.datasets.transforms import (
+    LoadClipAudioFromNDArray,
+    LoadClipFramesFromNDArray,
+)
+from sam2love.datasets.video import (
+    FrameSampler,
+    read_audio_track,
+    read_video_frames,
+    sample_frame_list,
+    write_video,
+)
+
+
+def frames_of(n, h=24, w=32, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def run_sampler(times, **kwargs):
+    sampler = FrameSampler(**kwargs)
+    for t in times:
+        if not sampler.push(t, t):
+            break
+    else:
+        sampler.finish(times[-1] + (times[1] - times[0]))
+    return [sampler.frames[i] for i in sampler.sampled], sampler.frames
+
+
+@pytest.mark.parametrize('times,kwargs,expected', [
+    # 25 fps: the frame shown at second i is the one stamped i
+    (np.arange(250) / 25, dict(num_frames=10), list(range(10))),
+    # 29.97 fps: frames never fall on whole seconds; the last one before
+    (np.arange(300) * 1001 / 30000, dict(num_frames=3),
+     [0.0, 29 * 1001 / 30000, 59 * 1001 / 30000]),
+    # 0.5 fps: a frame is shown for two sampling times
+    (np.arange(5) * 2.0, dict(num_frames=4), [0.0, 0.0, 2.0, 2.0]),
+    # a 4 s video gives 4 frames, not 10
+    (np.arange(4.0), dict(num_frames=10), [0.0, 1.0, 2.0, 3.0]),
+    # start inside a frame's display
+    (np.arange(100) / 10, dict(num_frames=2, start=2.55), [2.5, 3.5]),
+])
+def test_frame_sampler_picks_the_frame_shown(times, kwargs, expected):
+    sampled, _ = run_sampler(list(times), **kwargs)
+    np.testing.assert_allclose(sampled, expected)
+
+
+def test_frame_sampler_keeps_the_window_when_asked():
+    _, kept = run_sampler(list(np.arange(250) / 25), num_frames=3, start=1,
+                          keep_all=True)
+    np.testing.assert_allclose(kept, np.arange(25, 100) / 25)
+
+
+def test_lossless_round_trip_of_frames_and_16_and_24_bit_audio(tmp_path):
+    frames = frames_of(5, 23, 31)  # odd sizes stay exact
+    rng = np.random.default_rng(1)
+    for bits, channels, rate in ((16, 1, 16000), (24, 2, 48000)):
+        scale = 2.0 ** (bits - 1)
+        audio = (rng.integers(-scale, scale, (rate * 5, channels))
+                 / scale).astype(np.float32)
+        path = str(tmp_path / f'clip{bits}.mp4')
+        assert write_video(path, frames, 1, audio, rate, lossless=True) == 5
+        video = read_video_frames(path, num_frames=10)
+        assert video.times == [0, 1, 2, 3, 4] and video.fps == 1
+        for a, b in zip(video.sampled_frames, frames):
+            np.testing.assert_array_equal(a, b)
+        track, track_rate = read_audio_track(path)
+        assert track_rate == rate
+        np.testing.assert_array_equal(track, audio)
+
+
+def test_playable_video_keeps_timing_and_sound(tmp_path):
+    """H.264 4:2:0 + AAC: lossy, but aligned (AAC priming removed)."""
+    rate = 16000
+    t = np.arange(3 * rate) / rate
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t) * (t > 1)).astype(np.float32)
+    frames = [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(6)]
+    path = str(tmp_path / 'play.mp4')
+    write_video(path, [f for f in frames for _ in range(2)], 4, tone, rate)
+    video = read_video_frames(path, num_frames=3, all_frames=True)
+    assert len(video.frames) == 12 and video.sampled == [0, 4, 8]
+    assert [int(video.frames[i].mean()) for i in video.sampled] == \
+        pytest.approx([0, 80, 160], abs=3)
+    track, _ = read_audio_track(path, 0.0, 3.0)
+    onset = np.flatnonzero(np.abs(track[:, 0]) > 0.1)[0] / rate
+    assert onset == pytest.approx(1.0, abs=0.01)
+    later, _ = read_audio_track(path, 0.5, 1.0, margin=0)
+    assert len(later) == rate
+    np.testing.assert_allclose(later[:, 0], track[rate // 2:rate * 3 // 2, 0],
+                               atol=1e-6)
+
+
+def test_read_errors_name_the_file(tmp_path):
+    bad = tmp_path / 'bad.mkv'
+    bad.write_bytes(b'\x00' * 1000)
+    with pytest.raises(MediaError, match='bad.mkv: cannot open the video'):
+        read_video_frames(str(bad), 10)
+    silent = str(tmp_path / 'silent.mp4')
+    write_video(silent, frames_of(2), 1)
+    with pytest.raises(MediaError, match='silent.mp4: holds no audio track'):
+        read_audio_track(silent)
+    with pytest.raises(MediaError, match='ends before start'):
+        read_video_frames(silent, 10, start=5)
+
+
+def test_in_memory_frames_sample_like_a_video():
+    frames = frames_of(8)
+    clip = sample_frame_list(frames, fps=2, num_frames=3)
+    assert clip.times == [0.0, 1.0, 2.0] and clip.sampled == [0, 1, 2]
+    assert all(a is b for a, b in zip(clip.sampled_frames, frames[::2]))
+    every = sample_frame_list(frames, fps=2, num_frames=3, all_frames=True)
+    assert every.times == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]  # [0, 3 s)
+    assert every.sampled == [0, 2, 4]
+
+
+def test_in_memory_transforms_match_the_file_loaders(tmp_path):
+    """A track fitted in memory is the dataset's fitted wav; frames of
+    mixed sizes are refused."""
+    rng = np.random.default_rng(0)
+    samples = rng.uniform(-0.5, 0.5, (44100 * 3, 2)).astype(np.float32)
+    path = str(tmp_path / 'a.wav')
+    soundfile.write(path, samples, 44100, subtype='FLOAT')
+    from_file, fix = load_clip_audio(path, 4.0)
+    results = LoadClipAudioFromNDArray()(dict(
+        raw_audio=samples, raw_audio_sample_rate=44100, clip_seconds=4.0))
+    np.testing.assert_array_equal(results['audio'], from_file)
+    assert results['audio_fix'] == fix.to_dict()
+    assert fix.resampled and fix.downmixed and fix.padded_samples > 0
+    assert np.array_equal(fit_clip_audio(samples, 44100, 4.0)[0], from_file)
+    out = LoadClipFramesFromNDArray()(dict(frames=np.stack(frames_of(3))))
+    assert out['ori_shape'] == (24, 32) and len(out['frames']) == 3
+    with pytest.raises(ValueError, match='frame 1 is 16x24'):
+        LoadClipFramesFromNDArray()(dict(
+            frames=[frames_of(1)[0], frames_of(1, 24, 16)[0]]))
