@@ -101,3 +101,24 @@ def test_mean_fusion_and_audio_order_matters():
 def test_rejects_unknown_fusion():
     with pytest.raises(ValueError, match='fusion'):
         make_neck(fusion='sum')
+
+
+@pytest.mark.parametrize('removed', ['audio', 'text'])
+def test_removed_modality_is_ignored(removed):
+    neck = make_neck(**{f'use_{removed}': False})
+    names = {n.split('.')[0] for n, _ in neck.named_parameters()}
+    unused = {'audio': {'audio_proj', 'aud_token', 'audio_pos'},
+              'text': {'text_proj'}}[removed]
+    assert not names & unused
+    feats = make_feats()
+    changed = dict(feats, **{removed: torch.randn_like(feats[removed])})
+    other = make_neck()
+    with torch.no_grad():
+        torch.testing.assert_close(neck(feats)['prompt'],
+                                   neck(changed)['prompt'])
+        # the full model does read it
+        assert (other(feats)['prompt']
+                - other(changed)['prompt']).abs().max() > 1e-4
+        # and the vision path still matters
+        frames = dict(feats, patches=torch.randn_like(feats['patches']))
+        assert (neck(feats)['prompt'] - neck(frames)['prompt']).abs().max() > 1e-4

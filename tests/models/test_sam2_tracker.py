@@ -368,3 +368,71 @@ def test_gradients_reach_tracked_frames(sam):
     assert has_grad(sam.memory_encoder)
     assert all(p.grad is None for p in sam.image_encoder.parameters())
     sam.zero_grad(set_to_none=True)
+
+
+# --------------------------------------------------------------------------
+# Tracking with other heads
+# --------------------------------------------------------------------------
+def test_tracking_heads_serve_every_frame_after_the_first(sam):
+    """Frame 0 uses ``sam``'s heads, frames 1..T-1 the given ones (also
+    their ``conv_s0`` / ``conv_s1``); ``sam``'s own are put back."""
+    import copy
+
+    frames = random_clip(2, 4, seed=11)[0]
+    tokens = torch.randn(2, 1, sam.sam_prompt_embed_dim,
+                         generator=torch.Generator().manual_seed(4))
+    heads = (copy.deepcopy(sam.sam_prompt_encoder),
+             copy.deepcopy(sam.sam_mask_decoder))
+    calls = {'own': 0, 'tracking': 0, 'own_conv': 0, 'tracking_conv': 0}
+
+    def counter(key):
+        def hook(module, args, output):
+            calls[key] += 1
+        return hook
+
+    handles = [
+        sam.sam_mask_decoder.register_forward_hook(counter('own')),
+        heads[1].register_forward_hook(counter('tracking')),
+        sam.sam_mask_decoder.conv_s0.register_forward_hook(counter('own_conv')),
+        heads[1].conv_s0.register_forward_hook(counter('tracking_conv')),
+    ]
+    own = sam.sam_prompt_encoder, sam.sam_mask_decoder
+    try:
+        with torch.no_grad():
+            plain = track_clip(sam, frames, dict(sparse_tokens=tokens))
+            calls.update(own=0, own_conv=0)
+            swapped = track_clip(sam, frames, dict(sparse_tokens=tokens),
+                                 tracking_heads=heads)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert calls == {'own': 1, 'tracking': 3, 'own_conv': 1, 'tracking_conv': 3}
+    assert (sam.sam_prompt_encoder, sam.sam_mask_decoder) == own
+    # identical weights: identical results
+    for key in ('low_res_logits', 'object_score_logits', 'ious'):
+        torch.testing.assert_close(swapped[key], plain[key], rtol=0, atol=0)
+    # other weights change the tracked frames only
+    with torch.no_grad():
+        for p in heads[1].parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        other = track_clip(sam, frames, dict(sparse_tokens=tokens),
+                           tracking_heads=heads)
+    torch.testing.assert_close(other['low_res_logits'][:, 0],
+                               plain['low_res_logits'][:, 0], rtol=0, atol=0)
+    assert (other['low_res_logits'][:, 1:]
+            - plain['low_res_logits'][:, 1:]).abs().max() > 1e-3
+    with pytest.raises(ValueError, match='backbone_out'):
+        track_clip(sam, frames, dict(sparse_tokens=tokens), tracking_heads=heads,
+                   backbone_out=encode_frames(sam, frames.flatten(0, 1)))
+    assert (sam.sam_prompt_encoder, sam.sam_mask_decoder) == own
+
+
+def test_expand_sam2_overrides():
+    from sam2love.models.decode_heads.sam2_tracker import expand_sam2_overrides
+
+    small = small_sam2_overrides()
+    assert expand_sam2_overrides(None) == []
+    assert expand_sam2_overrides('small') == small
+    extra = '++model.num_maskmem=4'
+    assert expand_sam2_overrides(['small', extra]) == small + [extra]
+    assert expand_sam2_overrides([extra]) == [extra]

@@ -195,3 +195,37 @@ def test_predictions_work_with_mmseg_visualizer(batch, tmp_path):
     drawn = mmcv.imread(out_file)
     assert drawn.shape[0] == image.shape[0]
     assert drawn.shape[1] == 2 * image.shape[1]  # ground truth | prediction
+
+
+def test_pretrained_tracking_decoder_stays_as_loaded(batch):
+    """``tracking_decoder='pretrained'``: frozen copies of SAM2's heads
+    track frames 1..T-1 while frame 0's are fine-tuned."""
+    model = build_model(tracking_decoder='pretrained')
+    head = model.decode_head
+    assert trainable_modules(model) == PAPER_TRAINABLE
+    copies = head.tracking_heads
+    for name, module in (('prompt_encoder', head.sam.sam_prompt_encoder),
+                         ('mask_decoder', head.sam.sam_mask_decoder)):
+        assert copies[name] is not module
+        for a, b in zip(copies[name].state_dict().values(),
+                        module.state_dict().values()):
+            assert torch.equal(a, b)
+    model.train()
+    assert not copies.training
+    before = {k: v.clone() for k, v in copies.state_dict().items()}
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    sum(forward_loss(model, batch).values()).backward()
+    optimizer.step()
+    after = copies.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    moved = head.sam.sam_mask_decoder.state_dict()
+    assert any(not torch.equal(before[f'mask_decoder.{k}'], v)
+               for k, v in moved.items())
+    model.eval()
+    with torch.no_grad():
+        data = model.data_preprocessor(batch)
+        logits = model(**data, mode='tensor')
+    assert logits.shape[:2] == (2, T) and torch.isfinite(logits).all()
+    with pytest.raises(ValueError, match='tracking_decoder'):
+        build_model(tracking_decoder='copy')

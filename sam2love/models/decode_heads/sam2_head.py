@@ -16,26 +16,34 @@ Choices the paper leaves open, made as SAM2 does:
 - SAM2's IoU head picks among the candidates and its object-score head
   gates the masks (scores <= 0 turn them into "no object"). BCE + Dice give
   neither a gradient, so they are trained with SAM2's own losses (L1 on
-  the best candidate's IoU, BCE on object presence). Setting their weights
+  every candidate's IoU, BCE on object presence). Setting their weights
   to 0 gives the paper's loss alone and freezes those heads (otherwise DDP
   would see unused parameters). For the same reason every other part that
   no loss reaches stays frozen (the prompt encoder's point and mask
   embedders, the single-mask token's hypernetwork under multimask).
 - The loss is taken on the mask logits before the object-score gating,
   which would otherwise replace them with a constant and stop the gradient.
+
+Beyond the paper, ``tracking_decoder='pretrained'`` tracks frames 1..T-1
+with frozen copies of SAM2's own prompt encoder and mask decoder (as loaded,
+before fine-tuning), so that fitting the decoder to the token on frame 0
+cannot disturb how SAM2 tracks. On the CPU demo's small SAM2, the shared
+fine-tuned decoder lost most of its tracking (``shared/FEASIBILITY.md``).
 """
+import copy
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
+from torch import nn
 
 from ..necks.fusion_token import ProjectionMLP
 from .sam2_tracker import (
     build_sam2_model,
     encode_frames,
-    small_sam2_overrides,
+    expand_sam2_overrides,
     track_clip,
 )
 
@@ -58,10 +66,11 @@ class SAM2PromptHead(BaseModule):
         checkpoint (str, optional): official SAM2 checkpoint (``.pt``).
         image_size (int, optional): SAM2 input size override (small test
             models); frames of another size are resized to it.
-        sam2_overrides (list[str] | str, optional): extra Hydra overrides,
-            or ``'small'`` for the ~3 M-parameter CPU model of
-            :func:`~.sam2_tracker.small_sam2_overrides` (use with
-            ``sam2_config='sam2.1_hiera_t'`` and ``image_size=128``).
+        sam2_overrides (list[str] | str, optional): extra Hydra overrides;
+            ``'small'`` (alone or as an item) stands for the ~3 M-parameter
+            CPU model of :func:`~..decode_heads.sam2_tracker.
+            small_sam2_overrides` (use with ``sam2_config='sam2.1_hiera_t'``
+            and ``image_size=128``).
         trainable (str | Sequence[str]): SAM2 parts trained: a preset of
             :data:`TRAINABLE_PRESETS` (``'paper'``: prompt encoder + mask
             decoder; ``'decoder'``; ``'frozen'``) or parameter-name
@@ -74,6 +83,10 @@ class SAM2PromptHead(BaseModule):
         memory_dtype (str): dtype of the memory bank during tracking
             (``'bfloat16'`` as ``SAM2VideoPredictor``, or ``'float32'``).
         threshold (float): probability threshold of the predicted masks.
+        tracking_decoder (str): which prompt encoder and mask decoder track
+            frames 1..T-1: ``'shared'`` (the paper: the fine-tuned ones of
+            frame 0) or ``'pretrained'`` (frozen copies of SAM2's as
+            built / loaded from ``checkpoint``).
     """
 
     def __init__(self,
@@ -89,12 +102,11 @@ class SAM2PromptHead(BaseModule):
                  loss_obj_weight: float = 1.0,
                  memory_dtype: str = 'bfloat16',
                  threshold: float = 0.5,
+                 tracking_decoder: str = 'shared',
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
-        if sam2_overrides == 'small':
-            sam2_overrides = small_sam2_overrides()
         self.sam = build_sam2_model(sam2_config, checkpoint, image_size,
-                                    list(sam2_overrides or []))
+                                    expand_sam2_overrides(sam2_overrides))
         self.prompt_dim = self.sam.sam_prompt_embed_dim
         self.prompt_proj = ProjectionMLP(in_channels, self.prompt_dim)
         if multimask_output is None:
@@ -109,6 +121,15 @@ class SAM2PromptHead(BaseModule):
         self.trainable = tuple(TRAINABLE_PRESETS.get(trainable, trainable)) \
             if isinstance(trainable, str) else tuple(trainable)
         self._freeze()
+        if tracking_decoder not in ('shared', 'pretrained'):
+            raise ValueError('tracking_decoder must be "shared" or '
+                             f'"pretrained", got {tracking_decoder!r}')
+        self.tracking_decoder = tracking_decoder
+        if tracking_decoder == 'pretrained':
+            self.tracking_heads = nn.ModuleDict(dict(
+                prompt_encoder=copy.deepcopy(self.sam.sam_prompt_encoder),
+                mask_decoder=copy.deepcopy(self.sam.sam_mask_decoder)))
+            self.tracking_heads.requires_grad_(False)
 
     # ------------------------------------------------------------ freezing
     def _unreached(self) -> tuple[str, ...]:
@@ -142,6 +163,8 @@ class SAM2PromptHead(BaseModule):
         for name, module in self.sam.named_children():
             if not name.startswith(self.trainable):
                 module.eval()
+        if self.tracking_decoder == 'pretrained':
+            self.tracking_heads.eval()
         return self
 
     @property
@@ -229,9 +252,13 @@ class SAM2PromptHead(BaseModule):
         rows = torch.arange(b, device=best.device)
         losses = dict(loss_mask=per_mask[rows, best].mean())
         if self.loss_iou_weight:
-            actual = mask_iou(logits[rows, best] > 0, targets[rows, best] > 0)
+            # every candidate's IoU (SAM2's supervise_all_iou): inference
+            # keeps the candidate of highest predicted IoU, so the head must
+            # also learn which candidates are bad
+            actual = mask_iou(logits.flatten(0, 1) > 0,
+                              targets.flatten(0, 1) > 0).view(b, m)
             losses['loss_iou'] = self.loss_iou_weight * F.l1_loss(
-                out['ious'][rows, best], actual)
+                out['ious'], actual)
         if self.loss_obj_weight:
             present = gt_masks.flatten(1).any(1, keepdim=True).float()
             losses['loss_obj'] = self.loss_obj_weight * \
@@ -255,8 +282,16 @@ class SAM2PromptHead(BaseModule):
             dict(sparse_tokens=self.prompt_proj(prompt)),
             memory_dtype=self.memory_dtype,
             frozen_encoder=self.image_encoder_frozen,
-            multimask_output=self.multimask_output)
+            multimask_output=self.multimask_output,
+            tracking_heads=self._tracking_heads())
         return out['low_res_logits'][:, :, 0]
+
+
+    def _tracking_heads(self) -> tuple[nn.Module, nn.Module] | None:
+        if self.tracking_decoder == 'shared':
+            return None
+        return (self.tracking_heads['prompt_encoder'],
+                self.tracking_heads['mask_decoder'])
 
 
 def mask_iou(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 from sam2.modeling.sam2_base import SAM2Base
-from torch import Tensor
+from torch import Tensor, nn
 
 #: Short model names and the ``sam2`` package's Hydra config of each.
 SAM2_CONFIGS = {
@@ -138,6 +138,23 @@ def small_sam2_overrides() -> list[str]:
         f'++{mem}.fuser.layer.dim={d}',
         '++model.num_maskmem=7',
     ]
+
+
+def expand_sam2_overrides(overrides: list[str] | str | None) -> list[str]:
+    """Config-level overrides: ``'small'`` (alone or as a list item) stands
+    for :func:`small_sam2_overrides`; other items are Hydra overrides.
+
+    ``expand_sam2_overrides(['small', '++model.num_maskmem=4'])`` gives the
+    small model with 4 memory frames.
+    """
+    if overrides is None:
+        return []
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    out = []
+    for item in overrides:
+        out += small_sam2_overrides() if item == 'small' else [item]
+    return out
 
 
 def sam2_hydra_overrides(
@@ -518,6 +535,7 @@ def track_clip(
     frozen_encoder: bool = True,
     multimask_output: bool | None = None,
     backbone_out: dict | None = None,
+    tracking_heads: tuple[nn.Module, nn.Module] | None = None,
 ) -> dict:
     """Prompt SAM2 on frame 0 and track the object through the clip.
 
@@ -549,6 +567,12 @@ def track_clip(
         backbone_out: optional :func:`encode_frames` output for
             ``frames.flatten(0, 1)`` (B·T frames in (B, T) order); by default
             each time step's B frames are encoded in turn.
+        tracking_heads: optional ``(prompt_encoder, mask_decoder)`` used
+            instead of ``sam``'s own for frames 1..T-1 (and for their
+            ``conv_s0`` / ``conv_s1`` high-resolution features), e.g. frozen
+            copies of the pre-trained ones while ``sam``'s were fine-tuned
+            on frame 0. Not combinable with ``backbone_out``, whose
+            high-resolution features were projected by ``sam``'s decoder.
 
     Returns:
         dict with
@@ -564,6 +588,11 @@ def track_clip(
     """
     B, T = _check_frames(sam, frames)
     mask_inputs, tokens = _parse_frame0(sam, frame0, B, frames.device)
+    if tracking_heads is not None and backbone_out is not None:
+        raise ValueError(
+            'tracking_heads needs the tracked frames encoded with its own '
+            'conv_s0 / conv_s1: do not pass backbone_out with it'
+        )
     output_dict = _empty_output_dict()
 
     def features(t: int) -> tuple:
@@ -587,12 +616,36 @@ def track_clip(
     encode_conditioning_memory(sam, feats, sizes, out, memory_dtype)
     output_dict['cond_frame_outputs'][0] = out
     outs = [out]
-    for t in range(1, T):
-        feats, pos, sizes = features(t)
-        out = track_frame(sam, t, feats, pos, sizes, output_dict, T, memory_dtype)
-        output_dict['non_cond_frame_outputs'][t] = out
-        outs.append(out)
+    heads = (
+        swapped_heads(sam, *tracking_heads)
+        if tracking_heads is not None
+        else contextlib.nullcontext()
+    )
+    with heads:
+        for t in range(1, T):
+            feats, pos, sizes = features(t)
+            out = track_frame(sam, t, feats, pos, sizes, output_dict, T, memory_dtype)
+            output_dict['non_cond_frame_outputs'][t] = out
+            outs.append(out)
     return _collect(sam_outputs, outs, output_dict)
+
+
+@contextlib.contextmanager
+def swapped_heads(
+    sam: SAM2Base, prompt_encoder: nn.Module, mask_decoder: nn.Module
+) -> Iterator[None]:
+    """Use another prompt encoder and mask decoder inside the block.
+
+    ``SAM2Base`` calls ``self.sam_prompt_encoder`` / ``self.sam_mask_decoder``
+    by attribute, so swapping them re-routes every SAM-head call; the
+    originals are put back on exit, also when the block raises.
+    """
+    saved = sam.sam_prompt_encoder, sam.sam_mask_decoder
+    sam.sam_prompt_encoder, sam.sam_mask_decoder = prompt_encoder, mask_decoder
+    try:
+        yield
+    finally:
+        sam.sam_prompt_encoder, sam.sam_mask_decoder = saved
 
 
 def _check_frames(sam: SAM2Base, frames: Tensor) -> tuple[int, int]:

@@ -47,6 +47,11 @@ class FusionTokenNeck(BaseModule):
         max_audio_len (int): audio positions with a learnable embedding.
         max_frames (int): frame positions with a learnable embedding.
         dropout (float): dropout in the blocks. Defaults to 0.
+        use_audio (bool): put ``F_A ; [aud]`` in the sequence. False is
+            the audio-removed ablation (not in the paper): the audio
+            features are ignored and their projection is not built.
+        use_text (bool): put ``F_T`` in the sequence; False is the
+            text-removed ablation.
 
     The paper's fusion transformer has no positional encoding of its own.
     ViT patch tokens and text tokens carry their encoders' positions, but
@@ -70,6 +75,8 @@ class FusionTokenNeck(BaseModule):
                  max_audio_len: int = 64,
                  max_frames: int = 64,
                  dropout: float = 0.0,
+                 use_audio: bool = True,
+                 use_text: bool = True,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         if fusion not in ('token', 'mean'):
@@ -80,13 +87,18 @@ class FusionTokenNeck(BaseModule):
         self.num_seg_tokens = num_seg_tokens
         self.use_history = use_history
         self.fusion = fusion
-        self.audio_proj = ProjectionMLP(audio_dim, embed_dim)
-        self.text_proj = ProjectionMLP(text_dim, embed_dim)
+        self.use_audio = use_audio
+        self.use_text = use_text
+        if use_audio:
+            self.audio_proj = ProjectionMLP(audio_dim, embed_dim)
+            self.aud_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+            self.audio_pos = nn.Parameter(
+                torch.zeros(1, max_audio_len, embed_dim))
+        if use_text:
+            self.text_proj = ProjectionMLP(text_dim, embed_dim)
         self.vision_proj = ProjectionMLP(vision_dim, embed_dim)
         self.seg_tokens = nn.Parameter(torch.zeros(1, num_seg_tokens, embed_dim))
-        self.aud_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.vis_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
-        self.audio_pos = nn.Parameter(torch.zeros(1, max_audio_len, embed_dim))
         self.frame_pos = nn.Parameter(torch.zeros(1, max_frames, embed_dim))
         layer = nn.TransformerEncoderLayer(
             embed_dim, num_heads, int(embed_dim * mlp_ratio), dropout,
@@ -94,11 +106,13 @@ class FusionTokenNeck(BaseModule):
         self.blocks = nn.TransformerEncoder(
             layer, num_layers, norm=nn.LayerNorm(embed_dim),
             enable_nested_tensor=False)
-        for token in (self.seg_tokens, self.aud_token, self.vis_token):
-            nn.init.trunc_normal_(token, std=0.02)
+        for token in (self.seg_tokens, self.vis_token,
+                      getattr(self, 'aud_token', None)):
+            if token is not None:
+                nn.init.trunc_normal_(token, std=0.02)
 
     def project(self, feats: dict) -> dict:
-        """Eq. 1 on every modality.
+        """Eq. 1 on every used modality.
 
         Args:
             feats (dict): ``audio`` (B, N, audio_dim), ``text`` (B, P,
@@ -107,35 +121,44 @@ class FusionTokenNeck(BaseModule):
                 vision_dim).
 
         Returns:
-            dict: the same keys projected to D; audio with its time
-            embedding, ``cls`` with its frame embedding.
+            dict: the same keys projected to D (audio and text only when
+            used); audio with its time embedding, ``cls`` with its frame
+            embedding.
         """
-        audio = self.audio_proj(feats['audio'])
-        num_audio, num_frames = audio.size(1), feats['cls'].size(1)
-        if num_audio > self.audio_pos.size(1) or \
-                num_frames > self.frame_pos.size(1):
-            raise ValueError(
-                f'{num_audio} audio vectors / {num_frames} frames exceed '
-                'max_audio_len / max_frames of FusionTokenNeck')
-        return dict(
-            audio=audio + self.audio_pos[:, :num_audio],
-            text=self.text_proj(feats['text']),
-            text_mask=feats['text_mask'].bool(),
+        num_frames = feats['cls'].size(1)
+        if num_frames > self.frame_pos.size(1):
+            raise ValueError(f'{num_frames} frames exceed max_frames '
+                             f'({self.frame_pos.size(1)}) of FusionTokenNeck')
+        proj = dict(
             patches=self.vision_proj(feats['patches']),
             cls=self.vision_proj(feats['cls']) + self.frame_pos[:, :num_frames])
+        if self.use_audio:
+            audio = self.audio_proj(feats['audio'])
+            if audio.size(1) > self.audio_pos.size(1):
+                raise ValueError(
+                    f'{audio.size(1)} audio vectors exceed max_audio_len '
+                    f'({self.audio_pos.size(1)}) of FusionTokenNeck')
+            proj['audio'] = audio + self.audio_pos[:, :audio.size(1)]
+        if self.use_text:
+            proj['text'] = self.text_proj(feats['text'])
+            proj['text_mask'] = feats['text_mask'].bool()
+        return proj
 
     def _context(self, proj: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """``F_A ; [aud] ; F_T ; [vis]`` (B, S, D) and its padding mask
-        (B, S), True where padded."""
-        b = proj['audio'].size(0)
-        context = torch.cat([
-            proj['audio'], self.aud_token.expand(b, -1, -1), proj['text'],
-            self.vis_token.expand(b, -1, -1)], dim=1)
-        valid = torch.cat([
-            proj['audio'].new_ones(b, proj['audio'].size(1) + 1, dtype=bool),
-            proj['text_mask'],
-            proj['audio'].new_ones(b, 1, dtype=bool)], dim=1)
-        return context, ~valid
+        (B, S), True where padded (without the removed modalities)."""
+        b = proj['cls'].size(0)
+        parts, valid = [], []
+        if self.use_audio:
+            parts += [proj['audio'], self.aud_token.expand(b, -1, -1)]
+            valid.append(proj['cls'].new_ones(
+                b, proj['audio'].size(1) + 1, dtype=torch.bool))
+        if self.use_text:
+            parts.append(proj['text'])
+            valid.append(proj['text_mask'])
+        parts.append(self.vis_token.expand(b, -1, -1))
+        valid.append(proj['cls'].new_ones(b, 1, dtype=torch.bool))
+        return torch.cat(parts, dim=1), ~torch.cat(valid, dim=1)
 
     def forward(self, feats: dict) -> dict:
         """Fuse a batch of clips.

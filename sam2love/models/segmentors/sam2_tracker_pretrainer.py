@@ -50,7 +50,7 @@ from ..decode_heads.sam2_head import mask_iou
 from ..decode_heads.sam2_tracker import (
     build_sam2_model,
     encode_frames,
-    small_sam2_overrides,
+    expand_sam2_overrides,
     track_clip,
 )
 from .sam2love import postprocess_clip_logits
@@ -97,9 +97,11 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             from.
         image_size (int, optional): SAM2 input size; frames of another size
             are resized to it.
-        sam2_overrides (list[str] | str, optional): Hydra overrides, or
-            ``'small'`` (:func:`~..decode_heads.sam2_tracker.
-            small_sam2_overrides`).
+        sam2_overrides (list[str] | str, optional): extra Hydra overrides;
+            ``'small'`` (alone or as an item) stands for the ~3 M-parameter
+            CPU model of :func:`~..decode_heads.sam2_tracker.
+            small_sam2_overrides` (use with ``sam2_config='sam2.1_hiera_t'``
+            and ``image_size=128``).
         frozen (Sequence[str]): ``SAM2Base`` parameter-name prefixes kept
             frozen (and in eval mode), e.g. ``('image_encoder',)``.
             Everything else is trained.
@@ -141,10 +143,8 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             data_preprocessor=data_preprocessor or dict(
                 type='ClipDataPreprocessor'),
             init_cfg=init_cfg)
-        if sam2_overrides == 'small':
-            sam2_overrides = small_sam2_overrides()
         self.sam = build_sam2_model(sam2_config, checkpoint, image_size,
-                                    list(sam2_overrides or []))
+                                    expand_sam2_overrides(sam2_overrides))
         if num_train_frames is not None and num_train_frames < 2:
             raise ValueError('num_train_frames must be >= 2 (a prompted '
                              f'frame and a tracked one), got {num_train_frames}')
