@@ -6,6 +6,11 @@ Importing the package registers every component into mmseg's registries
     default_scope = 'mmseg'
     custom_imports = dict(imports=['sam2love'], allow_failed_imports=False)
 """
-from . import datasets, evaluation, models  # noqa: F401  (registers components)
+from . import (  # noqa: F401  (registers components)
+    datasets,
+    evaluation,
+    models,
+    visualization,
+)
 
 __version__ = '0.1.0'

@@ -6,8 +6,9 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),  # tools/ switch to gloo without CUDA
 )
 vis_backends = [dict(type='LocalVisBackend')]
+# draws whole clips: a contact sheet per sample with tools/test.py --show-dir
 visualizer = dict(
-    type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+    type='RefAVSVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
