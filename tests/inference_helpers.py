@@ -25,9 +25,11 @@ def make_tiny_tree(root: str) -> str:
 
 def build_tiny_model(seed: int = 0):
     """The tiny SAM2-LOVE of :data:`CONFIG`, random init, eval mode."""
+    from mmengine.registry import DefaultScope
     from mmseg.registry import MODELS
     torch.manual_seed(seed)
-    model = MODELS.build(Config.fromfile(CONFIG).model)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(Config.fromfile(CONFIG).model)
     with torch.no_grad():
         model.state_dict()[OBJ_SCORE_BIAS].add_(20.0)
     return model.eval()

@@ -1,0 +1,207 @@
+"""Turning a user's video and audio into a clip's frames and track.
+
+A video is an mp4 (any container / codec PyAV reads), a folder of frames
+(a Ref-AVS clip folder ``<name>/`` with ``frames/`` and ``audio.wav``, or
+a plain folder of images), or frames in memory. The audio is the video's
+own track unless a file or an in-memory ``(samples, rate)`` is given.
+Frames are sampled at the clip rate (:mod:`sam2love.datasets.video`); the
+track is cut at the same start and fitted to the clip later by the
+pipeline (``LoadClipAudioFromNDArray``), as a dataset ``.wav`` is.
+"""
+import os
+import os.path as osp
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..datasets.audio import decode_audio
+from ..datasets.errors import MediaError, RefAVSDataError
+from ..datasets.media import load_frame
+from ..datasets.video import (
+    SampledVideo,
+    read_audio_track,
+    read_video_frames,
+    sample_frame_list,
+)
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif',
+                    '.tiff')
+
+
+@dataclass
+class ClipMedia:
+    """A clip ready for the pipeline.
+
+    Attributes:
+        video (SampledVideo): frames (uint8 RGB (H, W, 3)), their times and
+            which of them are the T sampled frames.
+        audio (np.ndarray): float32 (N, C) track from the clip's start.
+        sample_rate (int): rate of ``audio``.
+        clip_seconds (float): T * seconds per frame.
+        source (str | None): the video's path.
+        audio_source (str): where the track came from.
+    """
+
+    video: SampledVideo
+    audio: np.ndarray
+    sample_rate: int
+    clip_seconds: float
+    source: str | None
+    audio_source: str
+
+
+def _natural_key(name: str):
+    return [int(p) if p.isdigit() else p for p in re.split(r'(\d+)', name)]
+
+
+def list_frame_files(folder: str) -> list[str]:
+    """Image files of ``folder`` in natural order (``2.jpg`` before
+    ``10.jpg``)."""
+    names = [n for n in os.listdir(folder)
+             if n.lower().endswith(IMAGE_EXTENSIONS)]
+    if not names:
+        raise MediaError(folder, 'holds no image files ('
+                         f'{", ".join(IMAGE_EXTENSIONS)})')
+    return [osp.join(folder, n) for n in sorted(names, key=_natural_key)]
+
+
+def _audio_from_file(path: str, start: float,
+                     seconds: float) -> tuple[np.ndarray, int]:
+    """Read an audio file as the dataset does (libsndfile), or any file
+    with a track through PyAV (mp3, m4a, another video), from ``start``."""
+    if not osp.isfile(path):
+        raise MediaError(path, 'audio file does not exist')
+    try:
+        samples, rate = decode_audio(path)
+    except RefAVSDataError:
+        return read_audio_track(path, start, seconds)
+    return samples[int(round(start * rate)):], rate
+
+
+def load_clip_media(video, audio=None, *, num_frames: int,
+                    seconds_per_frame: float = 1.0, start: float = 0.0,
+                    all_frames: bool = False,
+                    video_fps: float | None = None) -> ClipMedia:
+    """Decode the frames and the track of a clip.
+
+    Args:
+        video (str | np.ndarray | Sequence[np.ndarray]): a video file, a
+            folder of frames, or uint8 RGB frames ((T, H, W, 3) or a list
+            of (H, W, 3)).
+        audio (str | tuple, optional): an audio (or video) file, or
+            ``(samples, sample_rate)`` with float samples (N,) or (N, C)
+            in [-1, 1]. Defaults to the video's own track (``audio.wav``
+            of a Ref-AVS clip folder).
+        num_frames (int): T, the model's frames per clip.
+        seconds_per_frame (float): the model's frame spacing.
+        start (float): where the clip starts in the video (s).
+        all_frames (bool): keep every frame of the clip's window too.
+        video_fps (float, optional): frame rate of a folder / list of
+            frames; by default they are the sampled frames themselves
+            (one per ``seconds_per_frame``), as in Ref-AVS.
+
+    Raises:
+        MediaError: the video cannot be read, or it has no track and no
+            audio was given.
+    """
+    sample = dict(num_frames=num_frames, seconds_per_frame=seconds_per_frame,
+                  start=start, all_frames=all_frames)
+    fps = video_fps or 1 / seconds_per_frame
+    source = video if isinstance(video, str) else None
+    default_audio = None
+    if isinstance(video, (str, os.PathLike)):
+        video = source = str(video)
+        if osp.isdir(video):
+            frames_dir = osp.join(video, 'frames')
+            if osp.isdir(frames_dir):  # a Ref-AVS clip folder
+                wav = osp.join(video, 'audio.wav')
+                default_audio = wav if osp.isfile(wav) else None
+            else:
+                frames_dir = video
+            sampled = sample_frame_list(list_frame_files(frames_dir), fps,
+                                        convert=load_frame, **sample)
+        elif osp.isfile(video):
+            sampled = read_video_frames(video, **sample)
+        else:
+            raise MediaError(video, 'video does not exist')
+    else:
+        frames = list(video) if not isinstance(video, np.ndarray) \
+            else list(video) if video.ndim == 4 else None
+        if frames is None:
+            raise ValueError('in-memory frames must be (T, H, W, 3) or a '
+                             f'list of (H, W, 3), got {video.shape}')
+        sampled = sample_frame_list(frames, fps, **sample)
+    clip_seconds = sampled.num_sampled * seconds_per_frame
+    if audio is None and default_audio is not None:
+        audio = default_audio
+    if audio is None:
+        if source is None or osp.isdir(source):
+            raise MediaError(source or '<frames in memory>',
+                             'frames have no audio track: give a .wav '
+                             '(audio=..., --audio)')
+        samples, rate = read_audio_track(
+            source, sampled.origin + start, clip_seconds)
+        audio_source = source
+    elif isinstance(audio, (str, os.PathLike)):
+        samples, rate = _audio_from_file(str(audio), start, clip_seconds)
+        audio_source = str(audio)
+    else:
+        samples, rate = audio
+        samples = np.asarray(samples, np.float32)
+        samples = samples[int(round(start * rate)):]
+        audio_source = '<samples in memory>'
+    if samples.ndim == 1:
+        samples = samples[:, None]
+    if len(samples) == 0:
+        raise MediaError(audio_source, f'the audio ends before {start} s')
+    return ClipMedia(video=sampled, audio=samples, sample_rate=int(rate),
+                     clip_seconds=clip_seconds, source=source,
+                     audio_source=audio_source)
+
+
+@dataclass
+class OutputFrames:
+    """The N frames that get masks: the T sampled ones, or every frame of
+    the clip when propagating.
+
+    Attributes:
+        frames (list[np.ndarray]): N uint8 RGB (H, W, 3).
+        times (list[float]): their times (s from the video's start).
+        sampled (list[int]): the T sampled frames among them.
+        fps (float): their rate (for an overlay video).
+    """
+
+    frames: list
+    times: list
+    sampled: list
+    fps: float
+
+
+def output_frames(media: ClipMedia, propagate: bool,
+                  seconds_per_frame: float) -> OutputFrames:
+    """The frames the model's masks belong to."""
+    video = media.video
+    if propagate:
+        fps = video.fps or (len(video.frames) / media.clip_seconds)
+        return OutputFrames(video.frames, list(video.times),
+                            list(video.sampled), fps)
+    return OutputFrames(video.sampled_frames,
+                        [video.times[i] for i in video.sampled],
+                        list(range(video.num_sampled)),
+                        1 / seconds_per_frame)
+
+
+def check_texts(texts: str | Sequence[str]) -> list[str]:
+    """One or several expressions as a list; raise on an empty one."""
+    if isinstance(texts, str):
+        texts = [texts]
+    texts = list(texts)
+    if not texts:
+        raise ValueError('give at least one expression')
+    for i, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f'expression {i} is empty ({text!r}): give a '
+                             'sentence that names the object')
+    return [t.strip() for t in texts]
