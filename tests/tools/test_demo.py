@@ -1,0 +1,127 @@
+"""tools/demo.py and tools/clip_to_video.py on a synthetic clip."""
+import importlib.util
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import av
+import cv2
+import pytest
+from inference_helpers import (
+    CONFIG,
+    ROOT,
+    build_tiny_model,
+    clip_dir_of,
+    make_tiny_tree,
+    save_checkpoint,
+    tiny_dataset,
+)
+
+T = 4  # frames (seconds) of the tiny preset's clips
+
+
+def load_tool(name: str):
+    spec = importlib.util.spec_from_file_location(
+        f'sam2love_tool_{name}', osp.join(ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def clip(tmp_path_factory):
+    """A synthetic clip written as a (playable) mp4 by the tool, its
+    metadata expressions, and a random checkpoint of the tiny model."""
+    tmp = tmp_path_factory.mktemp('demo')
+    root = make_tiny_tree(str(tmp / 'tree'))
+    clip_dir = clip_dir_of(tiny_dataset(root)[0])
+    mp4 = str(tmp / 'clip.mp4')
+    assert load_tool('clip_to_video').main([clip_dir, mp4]) == 0
+    expressions = load_tool('clip_to_video').clip_expressions(clip_dir)
+    ckpt = save_checkpoint(build_tiny_model(), str(tmp / 'tiny.pth'))
+    return dict(tmp=tmp, clip_dir=clip_dir, mp4=mp4, ckpt=ckpt,
+                texts=[e['exp'] for e in expressions])
+
+
+def test_clip_to_video_writes_the_clip_with_its_sound(clip, capsys):
+    with av.open(clip['mp4']) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert video.codec_context.name == 'h264' and audio.rate == 16000
+        assert sum(1 for _ in container.decode(video=0)) == T
+    assert len(clip['texts']) >= 2
+    out = str(clip['tmp'] / 'again.mp4')
+    assert load_tool('clip_to_video').main([clip['clip_dir'], out,
+                                            '--lossless']) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary['frames'] == T and summary['audio_seconds'] == T
+    assert summary['lossless'] and summary['expressions']
+
+
+def test_demo_writes_all_outputs_for_two_expressions(clip):
+    out = str(clip['tmp'] / 'out')
+    texts = clip['texts'][:2]
+    args = [sys.executable, 'tools/demo.py', clip['mp4'],
+            '--text', texts[0], '--text', texts[1], '--config', CONFIG,
+            '--checkpoint', clip['ckpt'], '--out', out, '--device', 'cpu']
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True,
+                            env=dict(os.environ, HF_HUB_OFFLINE='1'),
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'overlay video:' in result.stdout and 'wall time' in result.stdout
+    # overlay video: every sampled frame, with the clip's sound
+    with av.open(osp.join(out, 'overlay.mp4')) as container:
+        assert container.streams.audio
+        frames = [f.to_ndarray(format='rgb24')
+                  for f in container.decode(video=0)]
+    assert len(frames) == T
+    assert frames[0].shape[0] > 360  # 48 px enlarged, plus the legend
+    # per-frame mask PNGs of each expression, at the frame size
+    for k in (1, 2):
+        folder = osp.join(out, 'masks', f'expression_{k}')
+        assert sorted(os.listdir(folder)) == [f'{i:05d}.png'
+                                             for i in range(T)]
+        mask = cv2.imread(osp.join(folder, '00000.png'), cv2.IMREAD_UNCHANGED)
+        assert mask.shape == (48, 64) and set(mask.flat) <= {0, 255}
+    # contact sheet of the sampled frames
+    sheet = cv2.imread(osp.join(out, 'contact_sheet.png'))
+    assert sheet.shape[1] > T * 144  # 4 thumbnails in a row
+    summary = json.load(open(osp.join(out, 'predictions.json')))
+    assert [e['text'] for e in summary['expressions']] == texts
+    assert summary['frame_times'] == [0.0, 1.0, 2.0, 3.0]
+    assert summary['expressions'][0]['colour'] != \
+        summary['expressions'][1]['colour']
+
+
+@pytest.mark.parametrize('case,message', [
+    ('no_audio', 'holds no audio track'),
+    ('empty_text', 'expression 0 is empty'),
+    ('bad_video', 'cannot open the video'),
+])
+def test_demo_reports_bad_input(clip, case, message, capsys):
+    demo = load_tool('demo')
+    video, text = clip['mp4'], 'the red square'
+    if case == 'no_audio':
+        video = str(clip['tmp'] / 'frames_only')
+        os.makedirs(video, exist_ok=True)
+        cv2.imwrite(osp.join(video, '0.png'), cv2.imread(osp.join(
+            clip['clip_dir'], 'frames', '0.jpg')))
+        message = 'frames have no audio track'
+    elif case == 'empty_text':
+        text = ' '
+    else:
+        video = str(clip['tmp'] / 'bad.mp4')
+        open(video, 'wb').write(b'not a video')
+    code = demo.main([video, '--text', text, '--config', CONFIG,
+                      '--checkpoint', clip['ckpt'], '--no-progress',
+                      '--out', str(clip['tmp'] / 'bad_out')])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_describe_runs():
+    describe = load_tool('demo').describe_runs
+    times = [0.0, 0.5, 1.0, 1.5, 2.0]
+    assert describe([0, 1, 2, 4], times) == ': 0-1, 2 s'
+    assert describe([], times) == ''

@@ -1,0 +1,113 @@
+"""Segment what sentences refer to in a video with sound (SAM2-LOVE demo).
+
+    python tools/demo.py VIDEO --text "the red square" [--text "..."] \\
+        --config CONFIG --checkpoint CKPT [--out DIR] [--audio WAV] \\
+        [--device cpu] [--propagate] [--start S] [--fps F] \\
+        [--opacity A] [--sheet-colours N] [--batch-size B] [--no-progress]
+
+VIDEO is a video file (any container / codec PyAV reads: mp4, mkv, webm,
+mov, avi, ...), a Ref-AVS clip folder (``frames/`` + ``audio.wav``) or a
+folder of frames. The sound is the video's own track unless ``--audio`` is
+given. The model sees ``num_frames`` frames at its clip rate (10 frames,
+one a second, for Ref-AVS) from ``--start`` on; ``--propagate`` also tracks
+the objects through every decoded frame of that window.
+
+Writes to ``--out`` (default ``demo_out``):
+
+    overlay.mp4                     masks of every expression in its own
+                                    colour, with a legend, and the sound
+    contact_sheet.png               the sampled frames with overlays
+    masks/expression_<k>/00000.png  0/255 masks at the frame size
+    predictions.json                expressions, colours, frame times
+"""
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('video', help='video file, clip folder or folder '
+                        'of frames')
+    parser.add_argument('--text', action='append', required=True,
+                        help='a referring expression (repeat for several)')
+    parser.add_argument('--config', required=True, help='model config')
+    parser.add_argument('--checkpoint', required=True,
+                        help='checkpoint of that config')
+    parser.add_argument('--out', default='demo_out', help='output folder')
+    parser.add_argument('--audio', help='audio file to use instead of the '
+                        "video's own track")
+    parser.add_argument('--device', default=None,
+                        help='e.g. cpu, cuda:0 (default: CUDA if available)')
+    parser.add_argument('--propagate', action='store_true',
+                        help='track through every decoded frame, not only '
+                        'the sampled ones')
+    parser.add_argument('--start', type=float, default=0.0,
+                        help='where the clip starts in the video (s)')
+    parser.add_argument('--fps', type=float, default=None,
+                        help='frame rate of a folder of frames (default: '
+                        'the frames are already at the clip rate)')
+    parser.add_argument('--opacity', type=float, default=0.5,
+                        help='mask opacity in the drawings')
+    parser.add_argument('--sheet-colours', type=int, default=None,
+                        help='save the contact sheet with a palette of this '
+                        'many colours (e.g. 256: a third of the size)')
+    parser.add_argument('--batch-size', type=int, default=1,
+                        help='expressions per forward pass')
+    parser.add_argument('--no-progress', action='store_true',
+                        help='hide the progress bars')
+    return parser.parse_args(argv)
+
+
+def describe_runs(indices: list[int], times: list[float]) -> str:
+    """``': 0-3, 5 s'``: the times of runs of consecutive frames."""
+    runs, first = [], None
+    for j, i in enumerate(indices):
+        first = i if first is None else first
+        if j + 1 == len(indices) or indices[j + 1] != i + 1:
+            runs.append(f'{times[first]:g}' if first == i
+                        else f'{times[first]:g}-{times[i]:g}')
+            first = None
+    return f': {", ".join(runs)} s' if runs else ''
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    from sam2love.apis import CheckpointMismatchError, RefAVSInferencer
+    from sam2love.datasets import RefAVSDataError
+    try:
+        inferencer = RefAVSInferencer(
+            args.config, weights=args.checkpoint, device=args.device,
+            show_progress=not args.no_progress)
+        result = inferencer(
+            args.video, args.text, audio=args.audio, start=args.start,
+            propagate=args.propagate, video_fps=args.fps,
+            batch_size=args.batch_size, out_dir=args.out,
+            opacity=args.opacity, sheet_colours=args.sheet_colours)
+    except (RefAVSDataError, CheckpointMismatchError, FileNotFoundError,
+            ValueError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    outputs = result['visualization']['outputs']
+    times = result['frame_times']
+    print(f'{len(times)} frames ({result["clip_seconds"]:g} s clip, audio '
+          f'from {result["audio_source"]})')
+    for k, pred in enumerate(result['predictions'], 1):
+        found = [i for i, m in enumerate(pred['masks']) if m.any()]
+        print(f'  {k}. {pred["text"]!r}: object in {len(found)} of '
+              f'{len(times)} frames{describe_runs(found, times)}')
+    print(f'overlay video: {outputs["overlay"]}')
+    print(f'contact sheet: {outputs["contact_sheet"]}')
+    print(f'mask PNGs:     {os.path.dirname(outputs["masks"][0])}/')
+    print(f'summary:       {outputs["summary"]}')
+    print(f'wall time: {time.perf_counter() - start:.1f} s')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
