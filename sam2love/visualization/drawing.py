@@ -87,7 +87,7 @@ def overlay_masks(frame: np.ndarray, masks: Sequence[np.ndarray],
         colours (Sequence[tuple]): K RGB colours.
         opacity (float): weight of the colour inside a mask.
         outline (int, optional): outline width in px; by default about
-            1/200 of the frame's larger side (at least 1). Earlier
+            1/128 of the frame's larger side (at least 1). Earlier
             expressions get wider outlines, so that masks of several
             expressions on one object show as concentric rings.
 
@@ -97,7 +97,7 @@ def overlay_masks(frame: np.ndarray, masks: Sequence[np.ndarray],
     out = frame.astype(np.float32)
     h, w = frame.shape[:2]
     if outline is None:
-        outline = max(1, round(max(h, w) / 200))
+        outline = max(1, round(max(h, w) / 128))
     edges = []
     for mask, colour in zip(masks, colours):
         m = resize_mask(mask, (h, w))
@@ -111,7 +111,7 @@ def overlay_masks(frame: np.ndarray, masks: Sequence[np.ndarray],
     out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     for k, (contours, colour) in enumerate(edges):
         cv2.drawContours(out, contours, -1, tuple(int(c) for c in colour),
-                         outline * (len(edges) - k))
+                         outline * (2 * (len(edges) - k) - 1))
     return out
 
 
