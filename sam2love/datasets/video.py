@@ -14,6 +14,8 @@ extracted. Its audio track is read from the same ``start`` on
 (H.264 4:2:0 + AAC) or lossless (H.264 RGB at qp 0 + FLAC), which decodes
 back to the exact pixels and samples.
 """
+import collections
+import heapq
 import math
 import os
 import os.path as osp
@@ -32,6 +34,8 @@ from .media import load_frames
 
 #: Tolerance (s) when comparing frame timestamps with sampling times.
 TIME_EPS = 1e-4
+#: Frames over which decode-order timestamps are put back in order.
+REORDER_WINDOW = 16
 
 
 @dataclass
@@ -165,6 +169,25 @@ def _frame_seconds(frame, stream, index: int) -> float:
     return index / float(rate)
 
 
+def timed_frames(container, stream, window: int = REORDER_WINDOW):
+    """Yield ``(seconds, frame)`` in presentation order.
+
+    Decoders output frames in presentation order, but some containers
+    (AVI with B-frames) attach decode-order timestamps to them. As FFmpeg
+    does for such streams, the k-th frame out gets the k-th smallest
+    timestamp, found within a window of ``window`` frames (H.264's largest
+    reordering depth); well-stamped streams keep their own timestamps.
+    """
+    pending, stamps = collections.deque(), []
+    for i, frame in enumerate(container.decode(stream)):
+        heapq.heappush(stamps, _frame_seconds(frame, stream, i))
+        pending.append(frame)
+        if len(pending) > window:
+            yield heapq.heappop(stamps), pending.popleft()
+    while pending:
+        yield heapq.heappop(stamps), pending.popleft()
+
+
 def _open(path: str):
     try:
         return av.open(str(path))
@@ -204,8 +227,7 @@ def read_video_frames(path: str, num_frames: int,
         origin = None
         last = None
         try:
-            for i, frame in enumerate(container.decode(stream)):
-                t = _frame_seconds(frame, stream, i)
+            for t, frame in timed_frames(container, stream):
                 origin = t if origin is None else origin
                 last = t - origin
                 if not sampler.push(last, frame):
@@ -437,8 +459,9 @@ def write_video(path: str, frames: Iterable[np.ndarray], fps: float,
                 raise ValueError(f'frame {count} is {frame.shape[1]}x'
                                  f'{frame.shape[0]}, the first was '
                                  f'{vstream.width}x{vstream.height}')
-            container.mux(vstream.encode(
-                av.VideoFrame.from_ndarray(frame, format='rgb24')))
+            vframe = av.VideoFrame.from_ndarray(frame, format='rgb24')
+            vframe.pts = count  # in 1 / rate: no gaps whatever the muxer
+            container.mux(vstream.encode(vframe))
             count += 1
         if count == 0:
             raise ValueError('write_video: no frames')

@@ -137,3 +137,20 @@ def test_in_memory_transforms_match_the_file_loaders(tmp_path):
     with pytest.raises(ValueError, match='frame 1 is 16x24'):
         LoadClipFramesFromNDArray()(dict(
             frames=[frames_of(1)[0], frames_of(1, 24, 16)[0]]))
+
+
+@pytest.mark.parametrize('ext', ['mkv', 'mov', 'avi'])
+def test_other_containers_sample_the_same_frames(tmp_path, ext):
+    """AVI stores B-frames with decode-order timestamps: they are put back
+    in presentation order."""
+    frames = [np.full((48, 64, 3), 60 * (i // 10), np.uint8)
+              for i in range(30)]
+    path = str(tmp_path / f'clip.{ext}')
+    tone = np.zeros(48000 * 3, np.float32)
+    write_video(path, frames, 10, tone, 48000)
+    video = read_video_frames(path, num_frames=10, all_frames=True)
+    np.testing.assert_allclose(video.times, np.arange(30) / 10, atol=1e-6)
+    assert [int(round(video.frames[i].mean())) for i in video.sampled] == \
+        pytest.approx([0, 60, 120], abs=2)
+    track, rate = read_audio_track(path, video.origin, 3.0)
+    assert rate == 48000 and len(track) >= 48000 * 2.9
