@@ -21,6 +21,7 @@ from ..datasets.errors import MediaError, RefAVSDataError
 from ..datasets.media import load_frame
 from ..datasets.video import (
     SampledVideo,
+    has_audio_track,
     read_audio_track,
     read_video_frames,
     sample_frame_list,
@@ -109,8 +110,7 @@ def load_clip_media(video, audio=None, *, num_frames: int,
     sample = dict(num_frames=num_frames, seconds_per_frame=seconds_per_frame,
                   start=start, all_frames=all_frames)
     fps = video_fps or 1 / seconds_per_frame
-    source = video if isinstance(video, str) else None
-    default_audio = None
+    source = default_audio = None
     if isinstance(video, (str, os.PathLike)):
         video = source = str(video)
         if osp.isdir(video):
@@ -127,12 +127,10 @@ def load_clip_media(video, audio=None, *, num_frames: int,
         else:
             raise MediaError(video, 'video does not exist')
     else:
-        frames = list(video) if not isinstance(video, np.ndarray) \
-            else list(video) if video.ndim == 4 else None
-        if frames is None:
+        if isinstance(video, np.ndarray) and video.ndim != 4:
             raise ValueError('in-memory frames must be (T, H, W, 3) or a '
                              f'list of (H, W, 3), got {video.shape}')
-        sampled = sample_frame_list(frames, fps, **sample)
+        sampled = sample_frame_list(list(video), fps, **sample)
     clip_seconds = sampled.num_sampled * seconds_per_frame
     if audio is None and default_audio is not None:
         audio = default_audio
@@ -141,6 +139,9 @@ def load_clip_media(video, audio=None, *, num_frames: int,
             raise MediaError(source or '<frames in memory>',
                              'frames have no audio track: give a .wav '
                              '(audio=..., --audio)')
+        if not has_audio_track(source):
+            raise MediaError(source, 'holds no audio track and no audio was '
+                             'given: give a .wav (audio=..., --audio)')
         samples, rate = read_audio_track(
             source, sampled.origin + start, clip_seconds)
         audio_source = source
