@@ -78,7 +78,7 @@ def describe_runs(indices: list[int], times: list[float]) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
-    from sam2love.apis import CheckpointMismatchError, RefAVSInferencer
+    from sam2love.apis import CheckpointError, RefAVSInferencer
     from sam2love.datasets import RefAVSDataError
     try:
         inferencer = RefAVSInferencer(
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
             propagate=args.propagate, video_fps=args.fps,
             batch_size=args.batch_size, out_dir=args.out,
             opacity=args.opacity, sheet_colours=args.sheet_colours)
-    except (RefAVSDataError, CheckpointMismatchError, FileNotFoundError,
+    except (RefAVSDataError, CheckpointError, FileNotFoundError,
             ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

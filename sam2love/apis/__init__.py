@@ -1,8 +1,12 @@
 """Inference on a user's video: ``RefAVSInferencer`` and its pieces."""
-from .checkpoint import CheckpointMismatchError, load_weights_strict
+from .checkpoint import (
+    CheckpointError,
+    CheckpointMismatchError,
+    load_weights_strict,
+)
 from .inferencer import RefAVSInferencer
 from .media import ClipMedia, check_texts, load_clip_media
 
-__all__ = ['RefAVSInferencer', 'CheckpointMismatchError',
+__all__ = ['RefAVSInferencer', 'CheckpointError', 'CheckpointMismatchError',
            'load_weights_strict', 'ClipMedia', 'check_texts',
            'load_clip_media']

@@ -20,7 +20,11 @@ from ..utils import allow_mmengine_checkpoints
 MAX_LISTED = 10
 
 
-class CheckpointMismatchError(RuntimeError):
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be used for inference."""
+
+
+class CheckpointMismatchError(CheckpointError):
     """A checkpoint's state dict does not fit the model of a config.
 
     Attributes:
@@ -70,14 +74,14 @@ def read_state_dict(path: str) -> tuple[dict, dict]:
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
-        raise RuntimeError(
+        raise CheckpointError(
             f'checkpoint {path} cannot be read with weights_only=True: '
             f'{str(e).splitlines()[0]}') from None
     except (RuntimeError, EOFError) as e:
-        raise RuntimeError(f'checkpoint {path} is not a readable torch '
+        raise CheckpointError(f'checkpoint {path} is not a readable torch '
                            f'file ({e})') from None
     if not isinstance(ckpt, dict):
-        raise RuntimeError(f'checkpoint {path} holds a {type(ckpt).__name__}'
+        raise CheckpointError(f'checkpoint {path} holds a {type(ckpt).__name__}'
                            ', not a state dict')
     state = ckpt.get('state_dict', ckpt)
     meta = ckpt.get('meta', {}) if 'state_dict' in ckpt else {}

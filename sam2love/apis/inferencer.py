@@ -53,6 +53,32 @@ def _type_name(step: dict) -> str:
     return (t if isinstance(t, str) else t.__name__).split('.')[-1]
 
 
+#: Config keys of component weight files that a full checkpoint replaces.
+INIT_CHECKPOINT_KEYS = ('checkpoint', 'pca_checkpoint')
+
+
+def drop_init_checkpoints(model_cfg: dict) -> list[str]:
+    """Set the component weight files of a model config to None (not in
+    ``init_cfg``); returns the dotted keys changed."""
+    dropped = []
+
+    def walk(node, prefix):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                path = f'{prefix}{key}'
+                if key in INIT_CHECKPOINT_KEYS and isinstance(value, str):
+                    node[key] = None
+                    dropped.append(path)
+                elif key != 'init_cfg':
+                    walk(value, path + '.')
+        elif isinstance(node, (list, tuple)):
+            for i, item in enumerate(node):
+                walk(item, f'{prefix}{i}.')
+
+    walk(model_cfg, '')
+    return dropped
+
+
 class RefAVSInferencer(BaseInferencer):
     """Segment the objects that sentences refer to in a video with sound.
 
@@ -98,6 +124,13 @@ class RefAVSInferencer(BaseInferencer):
     # ------------------------------------------------------------ set-up
     def _init_model(self, cfg: ConfigDict, weights: str | None,
                     device: str = 'cpu') -> torch.nn.Module:
+        """Build the model and load ``weights``. With weights, the
+        component weight files the config names (``checkpoint`` /
+        ``pca_checkpoint``: SAM2 ``.pt``, VGGish) are not read: every
+        weight comes from the checkpoint (as mmengine's inferencer drops
+        ``pretrained``)."""
+        if weights is not None:
+            drop_init_checkpoints(cfg.model)
         model = MODELS.build(cfg.model)
         model.cfg = cfg
         self._load_weights_to_model(model, weights, cfg)

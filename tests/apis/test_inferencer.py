@@ -14,6 +14,7 @@ from inference_helpers import (
     save_checkpoint,
     tiny_dataset,
 )
+from mmengine.config import Config
 
 from sam2love.apis import CheckpointMismatchError, RefAVSInferencer
 from sam2love.datasets import MediaError
@@ -204,3 +205,15 @@ def test_checkpoint_of_another_model_names_the_keys(setup, tmp_path):
     assert '1 unexpected key(s) (in the checkpoint, not in the model): ' \
         'neck.extra.weight' in message
     assert f'{proj} (checkpoint (3, 3), model (128, 32))' in message
+
+
+def test_component_weight_files_are_not_needed_with_a_checkpoint(setup):
+    """A config that names a SAM2 .pt (stage 2 on top of stage 1) builds
+    without that file: the checkpoint holds every weight."""
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.decode_head.checkpoint = '/nowhere/sam2_stage1.pt'
+    inferencer = RefAVSInferencer(cfg, setup['ckpt'], device='cpu',
+                                  show_progress=False)
+    assert inferencer.cfg.model.decode_head.checkpoint is None
+    assert_same(inferencer(setup['mp4'], setup['texts'][:1]),
+                setup['reference'][:1])

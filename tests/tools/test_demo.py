@@ -9,6 +9,7 @@ import sys
 import av
 import cv2
 import pytest
+import torch
 from inference_helpers import (
     CONFIG,
     ROOT,
@@ -98,11 +99,18 @@ def test_demo_writes_all_outputs_for_two_expressions(clip):
     ('no_audio', 'holds no audio track'),
     ('empty_text', 'expression 0 is empty'),
     ('bad_video', 'cannot open the video'),
+    ('other_checkpoint', '1 missing key(s) (in the model, not in the '
+     'checkpoint): neck.'),
 ])
 def test_demo_reports_bad_input(clip, case, message, capsys):
     demo = load_tool('demo')
-    video, text = clip['mp4'], 'the red square'
-    if case == 'no_audio':
+    video, text, ckpt = clip['mp4'], 'the red square', clip['ckpt']
+    if case == 'other_checkpoint':
+        state = torch.load(ckpt, weights_only=True)['state_dict']
+        del state[sorted(k for k in state if k.startswith('neck.'))[0]]
+        ckpt = str(clip['tmp'] / 'other.pth')
+        torch.save({'state_dict': state}, ckpt)
+    elif case == 'no_audio':
         video = str(clip['tmp'] / 'frames_only')
         os.makedirs(video, exist_ok=True)
         cv2.imwrite(osp.join(video, '0.png'), cv2.imread(osp.join(
@@ -110,11 +118,11 @@ def test_demo_reports_bad_input(clip, case, message, capsys):
         message = 'frames have no audio track'
     elif case == 'empty_text':
         text = ' '
-    else:
+    elif case == 'bad_video':
         video = str(clip['tmp'] / 'bad.mp4')
         open(video, 'wb').write(b'not a video')
     code = demo.main([video, '--text', text, '--config', CONFIG,
-                      '--checkpoint', clip['ckpt'], '--no-progress',
+                      '--checkpoint', ckpt, '--no-progress',
                       '--out', str(clip['tmp'] / 'bad_out')])
     assert code == 2
     assert message in capsys.readouterr().err
