@@ -436,3 +436,30 @@ def test_expand_sam2_overrides():
     extra = '++model.num_maskmem=4'
     assert expand_sam2_overrides(['small', extra]) == small + [extra]
     assert expand_sam2_overrides([extra]) == [extra]
+
+
+def test_local_memory_init_attends_to_the_same_place():
+    """With zero content, every query's attention over one memory frame
+    peaks at its own position and falls off with distance."""
+    from sam2.modeling.position_encoding import apply_rotary_enc
+
+    from sam2love.models.decode_heads.sam2_tracker import init_local_memory_attention
+
+    sam = make_sam(seed=1)
+    init_local_memory_attention(sam, strength=10.0)
+    attn = sam.memory_attention.layers[0].cross_attn_image
+    n = (S // 16) ** 2
+    q = attn.q_proj(torch.zeros(1, n, attn.q_proj.in_features))
+    k = attn.k_proj(torch.zeros(1, n, attn.k_proj.in_features))
+    q, k = apply_rotary_enc(q[:, None], k[:, None], freqs_cis=attn.freqs_cis)
+    weights = (q @ k.transpose(-1, -2) / q.size(-1) ** 0.5).softmax(-1)[0, 0]
+    assert torch.equal(weights.argmax(-1), torch.arange(n))
+    side = S // 16
+    centre = (side // 2) * side + side // 2
+    grid = weights[centre].view(side, side)
+    c = side // 2
+    assert grid[c, c] > 0.3
+    assert grid[c, c] > grid[c, c + 1] > grid[c, c + 3]
+    assert grid[c, c] > grid[c + 1, c] > grid[c + 3, c]
+    with pytest.raises(ValueError, match='num_freqs'):
+        init_local_memory_attention(sam, num_freqs=1000)

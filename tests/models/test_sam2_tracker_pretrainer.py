@@ -192,3 +192,17 @@ def test_export_round_trip_into_the_stage2_head(batch, tmp_path):
         torch.save({'state_dict': {'x.weight': torch.zeros(1)}},
                    tmp_path / 'other.pth')
         export_sam2_weights(str(tmp_path / 'other.pth'), str(out))
+
+
+def test_local_memory_init_comes_before_the_checkpoint(tmp_path):
+    def cross_bias(model):
+        return model.sam.memory_attention.layers[0].cross_attn_image.q_proj.bias
+
+    fresh = build_model(seed=2)
+    local = build_model(seed=2, local_memory_init=10.0)
+    assert cross_bias(local).norm().item() == pytest.approx(10.0)
+    assert cross_bias(fresh).norm() < 2
+    path = tmp_path / 'sam2.pt'
+    torch.save({'model': fresh.sam.state_dict()}, path)
+    loaded = build_model(seed=3, local_memory_init=10.0, checkpoint=str(path))
+    assert torch.equal(cross_bias(loaded), cross_bias(fresh))

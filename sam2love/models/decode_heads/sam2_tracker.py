@@ -213,6 +213,47 @@ def build_sam2_model(
     return sam.to(device)
 
 
+def init_local_memory_attention(
+    sam: SAM2Base, strength: float = 10.0, num_freqs: int = 4
+) -> None:
+    """Make memory attention start by reading the same place in memory.
+
+    SAM2 trained from scratch with little compute never learns to read its
+    memory bank: at init every query attends almost uniformly over the
+    memory tokens, so what it reads is an average that hardly depends on
+    where the prompted object was, the mask decoder learns to ignore it, and
+    the tracked frames end up exactly independent of the prompt (segmenting
+    every salient object instead). This sets the query and key biases of
+    each cross-attention (``RoPEAttention``) to the same vector, on the
+    ``num_freqs`` highest RoPE frequencies of each axis. After the rotary
+    encoding their product is ``strength² / √d · mean_k cos(ω_k Δ)``, which
+    peaks where query and memory positions coincide (Δ = 0) and falls off
+    within ~2 feature cells; object-pointer tokens, which get no rotation,
+    receive the peak value. Content terms stay as initialised.
+
+    Only for random-init models (official checkpoints overwrite it).
+
+    Args:
+        strength: norm of the bias vector (10: ~9 logits at Δ = 0 for 128-d
+            heads, ~1 less one cell away, ~6 less three cells away).
+        num_freqs: rotary frequency pairs used per axis.
+    """
+    for layer in sam.memory_attention.layers:
+        attn = layer.cross_attn_image
+        head_dim = attn.internal_dim // attn.num_heads
+        # compute_axial_cis: complex pairs (2j, 2j+1); the first head_dim/4
+        # pairs rotate with x, the next head_dim/4 with y, fastest first
+        if num_freqs > head_dim // 4:
+            raise ValueError(f'num_freqs must be <= {head_dim // 4}, got {num_freqs}')
+        bias = torch.zeros(head_dim)
+        for k in range(num_freqs):
+            bias[2 * k] = bias[2 * (head_dim // 4 + k)] = 1.0
+        bias = (bias * strength / bias.norm()).repeat(attn.num_heads)
+        with torch.no_grad():
+            attn.q_proj.bias.copy_(bias)
+            attn.k_proj.bias.copy_(bias)
+
+
 def load_sam2_checkpoint(sam: SAM2Base, path: str) -> None:
     """Load an official SAM2 checkpoint (``torch.load(path)['model']``).
 

@@ -51,6 +51,8 @@ from ..decode_heads.sam2_tracker import (
     build_sam2_model,
     encode_frames,
     expand_sam2_overrides,
+    init_local_memory_attention,
+    load_sam2_checkpoint,
     track_clip,
 )
 from .sam2love import postprocess_clip_logits
@@ -120,6 +122,10 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         memory_dtype (str): memory-bank dtype when predicting (``'bfloat16'``
             as ``SAM2VideoPredictor``); training keeps float32.
         threshold (float): probability threshold of ``pred_sem_seg``.
+        local_memory_init (float): when > 0, the strength of
+            :func:`~..decode_heads.sam2_tracker.init_local_memory_attention`
+            applied to the freshly built SAM2 (before ``checkpoint`` is
+            loaded); 0 keeps SAM2's initialisation.
     """
 
     def __init__(self,
@@ -135,6 +141,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
                  loss_obj_weight: float = 1.0,
                  memory_dtype: str = 'bfloat16',
                  threshold: float = 0.5,
+                 local_memory_init: float = 0.0,
                  data_preprocessor: dict | None = None,
                  train_cfg: dict | None = None,
                  test_cfg: dict | None = None,
@@ -143,8 +150,12 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             data_preprocessor=data_preprocessor or dict(
                 type='ClipDataPreprocessor'),
             init_cfg=init_cfg)
-        self.sam = build_sam2_model(sam2_config, checkpoint, image_size,
+        self.sam = build_sam2_model(sam2_config, None, image_size,
                                     expand_sam2_overrides(sam2_overrides))
+        if local_memory_init:
+            init_local_memory_attention(self.sam, local_memory_init)
+        if checkpoint is not None:
+            load_sam2_checkpoint(self.sam, checkpoint)
         if num_train_frames is not None and num_train_frames < 2:
             raise ValueError('num_train_frames must be >= 2 (a prompted '
                              f'frame and a tracked one), got {num_train_frames}')
