@@ -252,3 +252,27 @@ def test_postprocess_arguments_are_checked(tmp_path):
     torch.save(dict(pca_eigen_vectors=torch.eye(128)), path)
     with pytest.raises(KeyError, match='pca_means'):
         VGGishEncoder(pca_checkpoint=path, postprocess=True, **TINY)
+
+
+def test_kaiming_init_cfg_keeps_sounds_apart():
+    """A random VGGish with PyTorch's default init maps every sound to
+    nearly the same vector; ``init_cfg`` (Kaiming) keeps them apart."""
+    sounds = torch.stack([
+        torch.from_numpy(tones(3.0, freqs=f, noise=0.0)).float()
+        for f in ((300.0, ), (1000.0, 2500.0), (4000.0, ), (700.0, 5000.0))])
+    small = dict(num_examples=3, channels=(8, 16, 32, 32, 64, 64), hidden=64)
+    spread = {}
+    for name, init_cfg in (('default', None),
+                           ('kaiming', dict(type='Kaiming',
+                                            layer=['Conv2d', 'Linear'],
+                                            distribution='normal'))):
+        torch.manual_seed(0)
+        encoder = VGGishEncoder(init_cfg=init_cfg, **small).eval()
+        encoder.init_weights()
+        with torch.no_grad():
+            out = encoder(sounds)
+        spread[name] = (out.std(0).mean() / out.abs().mean()).item()
+    assert spread['default'] < 0.05
+    assert spread['kaiming'] > 0.1
+    with pytest.raises(ValueError, match='init_cfg would overwrite'):
+        VGGishEncoder(checkpoint='vggish.pth', init_cfg=dict(type='Kaiming'))

@@ -11,7 +11,11 @@ model = dict(
             type='VGGishEncoder',
             num_examples=10,  # = frames per clip (one a second)
             channels=(8, 16, 32, 32, 64, 64),
-            hidden=64),
+            hidden=64,
+            # PyTorch's default init makes a random VGGish give the same
+            # vector for every sound; Kaiming keeps them apart
+            init_cfg=dict(type='Kaiming', layer=['Conv2d', 'Linear'],
+                          distribution='normal')),
         vision=dict(
             type='HFVisionEncoder',
             model_type='vit',

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import torchaudio
+from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import nn
 
@@ -351,7 +352,7 @@ def load_strict(module: nn.Module, state: dict, path: str) -> None:
 
 
 @MODELS.register_module()
-class VGGishEncoder(nn.Module):
+class VGGishEncoder(BaseModule):
     """Waveform -> one VGGish embedding per 0.96 s example.
 
     Args:
@@ -366,6 +367,12 @@ class VGGishEncoder(nn.Module):
             the clip's seconds (10 for Ref-AVS) for a fixed N.
         channels (Sequence[int]): conv widths, see :class:`VGGish`.
         hidden (int): FC width, see :class:`VGGish`.
+        init_cfg (dict, optional): mmengine initialisation of the random
+            network (no ``checkpoint``). PyTorch's default init shrinks the
+            signal layer after layer until the biases dominate: a random,
+            frozen VGGish then gives the same vector for every sound (std
+            across clips 3e-4 of the output; 1.0 with ``dict(type='Kaiming',
+            layer=['Conv2d', 'Linear'], distribution='normal')``).
 
     Shapes:
         waveform: (B, L) float, 16 kHz mono.
@@ -379,8 +386,12 @@ class VGGishEncoder(nn.Module):
                  postprocess: bool = False,
                  num_examples: int | None = None,
                  channels: Sequence[int] = FULL_CHANNELS,
-                 hidden: int = FULL_HIDDEN) -> None:
-        super().__init__()
+                 hidden: int = FULL_HIDDEN,
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg)
+        if checkpoint is not None and init_cfg is not None:
+            raise ValueError('VGGishEncoder: init_cfg would overwrite the '
+                             f'weights of {checkpoint}; give one of them')
         if pca_checkpoint is not None and not postprocess:
             raise ValueError('VGGishEncoder: pca_checkpoint given but '
                              'postprocess=False')
