@@ -23,6 +23,10 @@ model = dict(
     frozen=(),  # train every part
     num_train_frames=4,  # 4-frame windows: ~2x the iterations of 8 frames
     mask_candidate='chosen',  # 'min' (SAM2's) learned no identity here
+    # queries start by reading the same place in the memory frames; without
+    # it the from-scratch SAM2 never used its memory (tracked frames were
+    # exactly independent of the prompt: it segmented every salient object)
+    local_memory_init=20.0,
     loss_mask=dict(type='BCEDiceLoss', bce_weight=1.0, dice_weight=1.0),
     loss_iou_weight=1.0,
     loss_obj_weight=1.0,
@@ -64,5 +68,9 @@ default_hooks = dict(
     checkpoint=dict(interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+# the mask prompt leaves parts of SAM2 out of the graph (point embeddings,
+# the single-mask token), and null clips change what is used
+model_wrapper_cfg = dict(
+    type='MMDistributedDataParallel', find_unused_parameters=True)
 val_evaluator = dict(type='RefAVSMetric')
 test_evaluator = dict(type='RefAVSMetric')

@@ -162,7 +162,7 @@ def test_frame0_training_path_matches_the_tracker(batch):
         mine = out['masks'][torch.arange(2), best]
         tracked = track_clip(
             head.sam, head._fit_frames(frames),
-            dict(sparse_tokens=head.prompt_proj(prompt)),
+            dict(sparse_tokens=head.prompt_tokens(prompt)),
             memory_dtype=torch.float32,
             multimask_output=head.multimask_output)
     assert (out['object_score_logits'] > 0).all()

@@ -11,7 +11,8 @@ Choices the paper leaves open, made as SAM2 does:
 - Multimask: with no clicks SAM2 predicts three candidate masks and keeps
   the one of highest predicted IoU (``_use_multimask`` with 0 points), so
   frame 0 is decoded the same way; training takes the loss of the best
-  candidate (SAM's min-over-masks). ``multimask_output=False`` uses the
+  candidate (SAM's min-over-masks) or, with ``mask_candidate='chosen'``,
+  of the one inference keeps. ``multimask_output=False`` uses the
   single-mask token instead.
 - SAM2's IoU head picks among the candidates and its object-score head
   gates the masks (scores <= 0 turn them into "no object"). BCE + Dice give
@@ -87,6 +88,20 @@ class SAM2PromptHead(BaseModule):
             frames 1..T-1: ``'shared'`` (the paper: the fine-tuned ones of
             frame 0) or ``'pretrained'`` (frozen copies of SAM2's as
             built / loaded from ``checkpoint``).
+        mask_candidate (str): which of frame 0's candidate masks the mask
+            loss trains: ``'min'``, the one of lowest loss (SAM's
+            min-over-masks), or ``'chosen'``, the one of highest predicted
+            IoU, which inference keeps. With ``'min'`` a small SAM2 can put
+            a different object in each candidate and reach a low loss
+            without reading the token (the tiny demo model did: frame-0
+            IoU 0.27 at test, whatever the expression).
+        token_norm (str, optional): ``'sam'``: the projected token is
+            L2-normalised and scaled by a learnable scalar that starts at
+            the mean norm of SAM2's point-prompt embeddings, so the mask
+            decoder, trained with prompts of that size, attends to it from
+            the start (a token 3x smaller than the stage-1 small SAM2's
+            prompts was ignored: swapping tokens between expressions left
+            every mask unchanged); ``None``: the MLP's output as is.
     """
 
     def __init__(self,
@@ -103,12 +118,23 @@ class SAM2PromptHead(BaseModule):
                  memory_dtype: str = 'bfloat16',
                  threshold: float = 0.5,
                  tracking_decoder: str = 'shared',
+                 mask_candidate: str = 'min',
+                 token_norm: str | None = 'sam',
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         self.sam = build_sam2_model(sam2_config, checkpoint, image_size,
                                     expand_sam2_overrides(sam2_overrides))
         self.prompt_dim = self.sam.sam_prompt_embed_dim
         self.prompt_proj = ProjectionMLP(in_channels, self.prompt_dim)
+        if token_norm not in ('sam', None):
+            raise ValueError(f'token_norm must be "sam" or None, got {token_norm!r}')
+        self.token_norm = token_norm
+        if token_norm == 'sam':
+            # the (padding-)point embeddings the decoder is used to
+            embeds = [self.sam.sam_prompt_encoder.not_a_point_embed.weight]
+            embeds += [e.weight for e in self.sam.sam_prompt_encoder.point_embeddings]
+            norm = torch.cat(embeds).norm(dim=-1).mean()
+            self.prompt_proj.token_scale = nn.Parameter(norm.detach().clone())
         if multimask_output is None:
             multimask_output = self.sam._use_multimask(
                 is_init_cond_frame=True, point_inputs=None)
@@ -121,6 +147,10 @@ class SAM2PromptHead(BaseModule):
         self.trainable = tuple(TRAINABLE_PRESETS.get(trainable, trainable)) \
             if isinstance(trainable, str) else tuple(trainable)
         self._freeze()
+        if mask_candidate not in ('min', 'chosen'):
+            raise ValueError('mask_candidate must be "min" or "chosen", got '
+                             f'{mask_candidate!r}')
+        self.mask_candidate = mask_candidate
         if tracking_decoder not in ('shared', 'pretrained'):
             raise ValueError('tracking_decoder must be "shared" or '
                              f'"pretrained", got {tracking_decoder!r}')
@@ -199,7 +229,7 @@ class SAM2PromptHead(BaseModule):
             ``object_score_logits`` (B, 1); M = 3 with multimask, else 1.
         """
         sam = self.sam
-        tokens = self.prompt_proj(prompt)
+        tokens = self.prompt_tokens(prompt)
         backbone_out = encode_frames(sam, self._fit_frames(frame0),
                                      frozen_encoder=self.image_encoder_frozen)
         _, feats, pos, sizes = sam._prepare_backbone_features(backbone_out)
@@ -248,7 +278,10 @@ class SAM2PromptHead(BaseModule):
         targets = gt_masks.float().unsqueeze(1).expand_as(logits)
         per_mask = self.loss_mask(logits.flatten(0, 1),
                                   targets.flatten(0, 1)).view(b, m)
-        best = per_mask.argmin(dim=1)
+        if self.mask_candidate == 'min':
+            best = per_mask.argmin(dim=1)
+        else:  # the candidate inference keeps
+            best = out['ious'].argmax(dim=1)
         rows = torch.arange(b, device=best.device)
         losses = dict(loss_mask=per_mask[rows, best].mean())
         if self.loss_iou_weight:
@@ -279,13 +312,20 @@ class SAM2PromptHead(BaseModule):
         """
         out = track_clip(
             self.sam, self._fit_frames(frames),
-            dict(sparse_tokens=self.prompt_proj(prompt)),
+            dict(sparse_tokens=self.prompt_tokens(prompt)),
             memory_dtype=self.memory_dtype,
             frozen_encoder=self.image_encoder_frozen,
             multimask_output=self.multimask_output,
             tracking_heads=self._tracking_heads())
         return out['low_res_logits'][:, :, 0]
 
+
+    def prompt_tokens(self, prompt: torch.Tensor) -> torch.Tensor:
+        """(B, 1, D) fused token -> (B, 1, C) SAM2 sparse prompt token."""
+        tokens = self.prompt_proj(prompt)
+        if self.token_norm == 'sam':
+            tokens = F.normalize(tokens, dim=-1) * self.prompt_proj.token_scale
+        return tokens
 
     def _tracking_heads(self) -> tuple[nn.Module, nn.Module] | None:
         if self.tracking_decoder == 'shared':
