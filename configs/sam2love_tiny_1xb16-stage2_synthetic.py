@@ -10,8 +10,21 @@
 #   python tools/train.py configs/sam2love_tiny_1xb16-stage2_synthetic.py
 _base_ = ['./sam2love_tiny_1xb4-300it_synthetic.py']
 stage1_sam2 = 'work_dirs/sam2_small_1xb4-stage1_synthetic/sam2_stage1.pt'
+# The paper's recipe (trainable='paper': SAM2's prompt encoder and mask
+# decoder fine-tuned on frame 0, everything else frozen), plus two choices
+# for the small from-scratch SAM2 (ablations in configs/ablations/):
+# - tracking_decoder='pretrained': frozen copies of the stage-1 prompt
+#   encoder and mask decoder track frames 1..T-1 (the fine-tuned ones
+#   decode frame 0 only);
+# - mask_candidate='chosen': frame 0's loss is taken on the candidate
+#   inference keeps (min-over-masks let the three candidates cover three
+#   objects without reading the token).
 model = dict(
-    decode_head=dict(checkpoint=stage1_sam2, trainable='paper'))
+    decode_head=dict(
+        checkpoint=stage1_sam2,
+        trainable='paper',
+        tracking_decoder='pretrained',
+        mask_candidate='chosen'))
 
 # ~0.85-1.0 s / iteration of 16 clips on the shared 2-core CPU with
 # OMP_NUM_THREADS=1: 150 iterations in ~2.5 min

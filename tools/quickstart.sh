@@ -1,33 +1,105 @@
 #!/usr/bin/env bash
-# The quick start: set up .venv, then run the main job on the embedded
-# synthetic Ref-AVS (generate it, validate it, load it through the model's
-# data path). Everything runs on this machine's CPU, nothing is downloaded
-# but the pinned packages.
-#   bash tools/quickstart.sh [--clips N] [--seed S]
+# The quick start, end to end on the embedded synthetic Ref-AVS:
+#   1. set up .venv, generate the data set and validate it;
+#   2. stage 1: train a small SAM2 to track mask-prompted objects (a
+#      stand-in for SAM2's own pre-training, which cannot be downloaded
+#      here) and score it with the ground-truth frame-0 mask as prompt (the
+#      ceiling of stage 2);
+#   3. stage 2: train SAM2-LOVE with the paper's recipe on top of it and
+#      test it on test_s, test_u and test_n;
+#   4. print the table, then run tools/demo.py on a test clip written as an
+#      mp4 with sound.
+# Uses the GPU when there is one; on a CPU, one process per core (at most
+# 2) with one thread each.
+#   bash tools/quickstart.sh [--clips N] [--seed S] [--skip-data]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 CLIPS=400
 SEED=0
+MAKE_DATA=1
 while [ $# -gt 0 ]; do
   case $1 in
     --clips) CLIPS=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
+    --skip-data) MAKE_DATA=0; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
+START=$(date +%s)
 bash tools/setup_env.sh
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 OMP_NUM_THREADS=1
 PY=.venv/bin/python
 DATA=data/refavs_synthetic
+STAGE1=configs/sam2_small_1xb4-stage1_synthetic.py
+STAGE2=configs/sam2love_tiny_1xb16-stage2_synthetic.py
+W1=work_dirs/sam2_small_1xb4-stage1_synthetic
+W2=work_dirs/sam2love_tiny_1xb16-stage2_synthetic
+DEMO=work_dirs/demo
 
-echo '== 1. generate the synthetic Ref-AVS'
-$PY tools/make_synthetic_refavs.py --out "$DATA" --clips "$CLIPS" \
-  --seed "$SEED" --overwrite
-echo '== 2. validate it'
-$PY tools/check_refavs.py "$DATA" --nproc 2
-echo '== 3. load it as the model will see it'
-$PY tools/analysis_tools/browse_dataset.py \
-  configs/_base_/datasets/refavs_synthetic.py --split train
-$PY tools/analysis_tools/browse_dataset.py \
-  configs/_base_/datasets/refavs_synthetic.py --split test
+# GPU: one process; CPU: one single-threaded process per core (at most 2)
+if $PY -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+  PROCS=1
+else
+  PROCS=$(( $(nproc) >= 2 ? 2 : 1 ))
+fi
+train() {  # CONFIG [args]: keeps each config's total batch size
+  local config=$1; shift
+  if [ "$PROCS" -gt 1 ]; then
+    local batch
+    batch=$($PY -c "from mmengine.config import Config; print(Config.fromfile('$config').train_dataloader.batch_size)")
+    PORT=${PORT:-29517} bash tools/dist_train.sh "$config" "$PROCS" "$@" \
+      --cfg-options "train_dataloader.batch_size=$((batch / PROCS))"
+  else
+    $PY tools/train.py "$config" "$@"
+  fi
+}
+elapsed() { echo "[quickstart] $1 done at $(( $(date +%s) - START )) s"; }
+
+if [ "$MAKE_DATA" = 1 ]; then
+  echo '== 1. generate the synthetic Ref-AVS and validate it'
+  $PY tools/make_synthetic_refavs.py --out "$DATA" --clips "$CLIPS" \
+    --seed "$SEED" --overwrite
+  $PY tools/check_refavs.py "$DATA" --nproc 2
+  elapsed 'data'
+fi
+
+echo "== 2. stage 1: SAM2 learns to track ($PROCS process(es))"
+train "$STAGE1"
+$PY tools/export_sam2.py "$W1/iter_700.pth" "$W1/sam2_stage1.pt"
+$PY tools/test.py "$STAGE1" "$W1/iter_700.pth" --work-dir "$W1/test"
+elapsed 'stage 1'
+
+echo '== 3. stage 2: SAM2-LOVE on top of it'
+train "$STAGE2"
+$PY tools/test.py "$STAGE2" "$W2/iter_150.pth" --work-dir "$W2/test"
+elapsed 'stage 2'
+
+echo '== 4. results on the synthetic test splits (x100)'
+$PY tools/analysis_tools/refavs_table.py \
+  "stage 1: SAM2, GT mask on frame 0 (ceiling)=$W1/test" \
+  "stage 2: SAM2-LOVE=$W2/test"
+
+echo '== 5. the demo on a test clip written as an mp4 with sound'
+CLIP=$($PY - "$DATA" <<'EOF'
+import csv, sys
+rows = [r for r in csv.DictReader(open(f'{sys.argv[1]}/metadata.csv'))
+        if r['split'] == 'test_s']
+print(rows[0]['uid'].rsplit('_', 2)[0])
+EOF
+)
+mkdir -p "$DEMO"
+$PY tools/clip_to_video.py "$DATA/media/$CLIP" "$DEMO/$CLIP.mp4" --fps 5 \
+  > "$DEMO/expressions.txt"
+mapfile -t TEXTS < <($PY - "$DATA" "$CLIP" <<'EOF'
+import csv, sys
+rows = [r for r in csv.DictReader(open(f'{sys.argv[1]}/metadata.csv'))
+        if r['uid'].rsplit('_', 2)[0] == sys.argv[2]]
+for r in rows[:2]:
+    print(r['exp'])
+EOF
+)
+$PY tools/demo.py "$DEMO/$CLIP.mp4" --text "${TEXTS[0]}" --text "${TEXTS[1]}" \
+  --config "$STAGE2" --checkpoint "$W2/iter_150.pth" --out "$DEMO"
+elapsed 'quick start'
+echo "overlay video: $DEMO/overlay.mp4, contact sheet: $DEMO/contact_sheet.png"

@@ -173,6 +173,9 @@ class SAM2PromptHead(BaseModule):
                   'sam_prompt_encoder.mask_downscaling.']
         if self.multimask_output:  # the single-mask token is never decoded
             unused.append('sam_mask_decoder.output_hypernetworks_mlps.0.')
+        else:  # nor are the three candidates
+            unused += [f'sam_mask_decoder.output_hypernetworks_mlps.{i}.'
+                       for i in (1, 2, 3)]
         if self.loss_iou_weight == 0:
             unused.append('sam_mask_decoder.iou_prediction_head.')
         if self.loss_obj_weight == 0:
