@@ -206,3 +206,20 @@ def test_local_memory_init_comes_before_the_checkpoint(tmp_path):
     torch.save({'model': fresh.sam.state_dict()}, path)
     loaded = build_model(seed=3, local_memory_init=10.0, checkpoint=str(path))
     assert torch.equal(cross_bias(loaded), cross_bias(fresh))
+
+
+def test_click_prompts_train_frame_0_and_the_point_embeddings(batch):
+    model = build_model(point_prompt_prob=1.0).train()
+    masks = model._gt_masks(batch['data_samples'])[:, 0]
+    keep = masks.flatten(1).any(1)
+    clicks = model._sample_clicks(masks[keep])
+    xy = clicks['point_coords'][:, 0]
+    size = model.sam.image_size
+    scale = torch.tensor([masks.shape[-1], masks.shape[-2]]) / size
+    for mask, (x, y) in zip(masks[keep], (xy * scale).long()):
+        assert mask[y, x]  # inside the object
+    losses = losses_of(model, batch)
+    assert {'loss_mask_click', 'loss_iou_click'} <= set(losses)
+    sum(losses.values()).backward()
+    assert grad_norm(model, 'sam_prompt_encoder.point_embeddings') > 0
+    assert build_model(point_prompt_prob=0.0).point_prompt_prob == 0

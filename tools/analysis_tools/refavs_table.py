@@ -1,5 +1,7 @@
 """Print Ref-AVS test results as a table (J, F, J&F per split, S on test_n).
 
+J, F and J&F are shown x100 (as published), S as the fraction it is.
+
     python tools/analysis_tools/refavs_table.py NAME=WORK_DIR [NAME=WORK_DIR ...]
         [--markdown]
 
@@ -17,7 +19,7 @@ import json
 import os.path as osp
 import sys
 
-SPLITS = ('test_s', 'test_u', 'Mix', 'test_n', 'val')
+SPLITS = ('test_s', 'test_u', 'mix', 'test_n', 'val')
 
 
 def latest_metrics(work_dir: str) -> dict[str, float]:
@@ -51,8 +53,14 @@ def columns(rows: dict[str, dict]) -> list[str]:
 def format_table(rows: dict[str, dict], markdown: bool = False) -> str:
     cols = columns(rows)
     header = ['model'] + [c.replace('/', ' ') for c in cols]
-    body = [[name] + [f'{m[c]:.1f}' if c in m else '-' for c in cols]
-            for name, m in rows.items()]
+    def cell(metrics, col):
+        if col not in metrics:
+            return '-'
+        # J, F, J&F are percentages; S (test_n) is a fraction, lower is better
+        return f'{metrics[col]:.3f}' if col.endswith('/S') else \
+            f'{metrics[col]:.1f}'
+
+    body = [[name] + [cell(m, c) for c in cols] for name, m in rows.items()]
     if markdown:
         lines = ['| ' + ' | '.join(header) + ' |',
                  '|' + '---|' * len(header)]

@@ -433,6 +433,7 @@ def decode_first_frame(
     num_frames: int,
     mask_inputs: Tensor | None = None,
     multimask_output: bool | None = None,
+    point_inputs: dict | None = None,
 ) -> tuple:
     """SAM heads on the initial conditioning frame (``_track_step``'s path).
 
@@ -444,7 +445,10 @@ def decode_first_frame(
 
     Args:
         mask_inputs: (B, 1, S, S) float, or None.
-        multimask_output: None follows ``sam._use_multimask(True, None)``.
+        multimask_output: None follows ``sam._use_multimask(True, points)``.
+        point_inputs: clicks, ``dict(point_coords=(B, N, 2) float in
+            pixels of the S × S input, point_labels=(B, N) int32)`` (1
+            positive, 0 negative), or None.
 
     Returns:
         ``_forward_sam_heads``'s tuple ``(low_res_multimasks,
@@ -466,10 +470,10 @@ def decode_first_frame(
         num_frames=num_frames,
     )
     if multimask_output is None:
-        multimask_output = sam._use_multimask(True, None)
+        multimask_output = sam._use_multimask(True, point_inputs)
     return sam._forward_sam_heads(
         backbone_features=pix_feat,
-        point_inputs=None,
+        point_inputs=point_inputs,
         mask_inputs=mask_inputs,
         high_res_features=high_res,
         multimask_output=multimask_output,
@@ -599,7 +603,9 @@ def track_clip(
             ``dict(mask_inputs=(B, 1, H, W) bool / float)`` (a mask, resized
             to S × S as ``add_new_mask`` does) or
             ``dict(sparse_tokens=(B, k, C))`` (tokens appended to the sparse
-            prompt embeddings, no clicks).
+            prompt embeddings, no clicks) or ``dict(point_inputs=dict(
+            point_coords=(B, N, 2), point_labels=(B, N)))`` (clicks in
+            pixels of the S × S input, as ``add_new_points`` gives SAM2).
         memory_dtype: dtype of the stored memory features (bfloat16 as the
             video predictor; float32 keeps full precision).
         frozen_encoder: run the image encoder under ``no_grad``.
@@ -628,7 +634,7 @@ def track_clip(
         - ``output_dict``: SAM2's memory bank after the last frame.
     """
     B, T = _check_frames(sam, frames)
-    mask_inputs, tokens = _parse_frame0(sam, frame0, B, frames.device)
+    mask_inputs, tokens, points = _parse_frame0(sam, frame0, B, frames.device)
     if tracking_heads is not None and backbone_out is not None:
         raise ValueError(
             'tracking_heads needs the tracked frames encoded with its own '
@@ -651,7 +657,7 @@ def track_clip(
     )
     with prompt:
         sam_outputs = decode_first_frame(
-            sam, feats, pos, sizes, T, mask_inputs, multimask_output
+            sam, feats, pos, sizes, T, mask_inputs, multimask_output, points
         )
     out = _frame_output(sam_outputs)
     encode_conditioning_memory(sam, feats, sizes, out, memory_dtype)
@@ -700,22 +706,40 @@ def _check_frames(sam: SAM2Base, frames: Tensor) -> tuple[int, int]:
 
 def _parse_frame0(
     sam: SAM2Base, frame0: dict, batch_size: int, device: torch.device
-) -> tuple[Tensor | None, Tensor | None]:
-    keys = set(frame0) & {'mask_inputs', 'sparse_tokens'}
+) -> tuple[Tensor | None, Tensor | None, dict | None]:
+    """``(mask_inputs, sparse_tokens, point_inputs)``, one of them set."""
+    kinds = {'mask_inputs', 'sparse_tokens', 'point_inputs'}
+    keys = set(frame0) & kinds
     if len(keys) != 1 or set(frame0) - keys:
         raise ValueError(
-            'frame0 must be dict(mask_inputs=...) or dict(sparse_tokens=...), '
-            f'got keys {sorted(frame0)}'
+            'frame0 must be dict(mask_inputs=...), dict(sparse_tokens=...) '
+            f'or dict(point_inputs=...), got keys {sorted(frame0)}'
         )
-    prompt = frame0[keys.pop()]
+    kind = keys.pop()
+    prompt = frame0[kind]
+    if kind == 'point_inputs':
+        coords, labels = prompt['point_coords'], prompt['point_labels']
+        shapes_ok = coords.dim() == 3 and coords.size(-1) == 2
+        if not shapes_ok or labels.shape != coords.shape[:2]:
+            raise ValueError(
+                'point_inputs must hold point_coords (B, N, 2) and point_labels '
+                f'(B, N), got {tuple(coords.shape)} and {tuple(labels.shape)}'
+            )
+        prompt = coords
     if prompt.size(0) != batch_size:
         raise ValueError(
             f'frame-0 prompt for {prompt.size(0)} clips, frames hold {batch_size}'
         )
-    if 'mask_inputs' in frame0:
-        return prepare_mask_prompt(sam, prompt.to(device)), None
+    if kind == 'mask_inputs':
+        return prepare_mask_prompt(sam, prompt.to(device)), None, None
+    if kind == 'point_inputs':
+        points = {
+            'point_coords': coords.float().to(device),
+            'point_labels': labels.to(device=device, dtype=torch.int32),
+        }
+        return None, None, points
     _check_tokens(sam, prompt)
-    return None, prompt.to(device)
+    return None, prompt.to(device), None
 
 
 def _collect(frame0_outputs: tuple, outs: list[dict], output_dict: dict) -> dict:

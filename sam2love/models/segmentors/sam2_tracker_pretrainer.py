@@ -126,6 +126,12 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             :func:`~..decode_heads.sam2_tracker.init_local_memory_attention`
             applied to the freshly built SAM2 (before ``checkpoint`` is
             loaded); 0 keeps SAM2's initialisation.
+        point_prompt_prob (float): chance that a training batch prompts
+            frame 0 with one positive click inside its mask instead of the
+            mask itself (SAM2's own training mixes clicks, boxes and masks);
+            frame 0 is then supervised too. Clicks train the decoder to read
+            sparse prompt tokens, which is how SAM2-LOVE's token prompts it:
+            a decoder trained on mask prompts alone ignored the token.
     """
 
     def __init__(self,
@@ -142,6 +148,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
                  memory_dtype: str = 'bfloat16',
                  threshold: float = 0.5,
                  local_memory_init: float = 0.0,
+                 point_prompt_prob: float = 0.0,
                  data_preprocessor: dict | None = None,
                  train_cfg: dict | None = None,
                  test_cfg: dict | None = None,
@@ -170,6 +177,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         self.memory_dtype = getattr(torch, memory_dtype)
         self.threshold = threshold
         self.frozen = tuple(frozen)
+        self.point_prompt_prob = point_prompt_prob
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
         for name, param in self.sam.named_parameters():
@@ -225,13 +233,15 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         return frames[rows, index], masks[rows, index.to(masks.device)]
 
     # ------------------------------------------------------------ tracking
-    def track(self, frames: Tensor, mask0: Tensor, memory_dtype: torch.dtype
-              ) -> tuple[dict, list, list]:
-        """Prompt frame 0 with ``mask0`` and track the clip.
+    def track(self, frames: Tensor, mask0: Tensor, memory_dtype: torch.dtype,
+              points: dict | None = None) -> tuple[dict, list, list]:
+        """Prompt frame 0 with ``mask0`` (or ``points``) and track the clip.
 
         Args:
             frames (Tensor): (B, T, 3, S, S) normalised.
             mask0 (Tensor): (B, 1, h, w) frame-0 masks.
+            points (dict, optional): clicks on frame 0 instead of the mask
+                (``point_coords`` (B, N, 2), ``point_labels`` (B, N)).
 
         Returns:
             ``track_clip``'s dict, then the ungated decoder outputs
@@ -242,7 +252,9 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         frozen = self.image_encoder_frozen
         backbone_out = encode_frames(self.sam, frames.flatten(0, 1), frozen)
         with record_mask_decoder(self.sam) as calls:
-            out = track_clip(self.sam, frames, dict(mask_inputs=mask0),
+            frame0 = dict(mask_inputs=mask0) if points is None else \
+                dict(point_inputs=points)
+            out = track_clip(self.sam, frames, frame0,
                              memory_dtype=memory_dtype, frozen_encoder=frozen,
                              backbone_out=backbone_out)
         # every tracked frame calls the decoder exactly once, after frame 0
@@ -264,9 +276,63 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         if not keep.any():
             return self._zero_losses()
         frames, masks = frames[keep], masks[keep]
+        points = None
+        if self.point_prompt_prob and \
+                torch.rand(()).item() < self.point_prompt_prob:
+            points = self._sample_clicks(masks[:, 0])
         _, prompt_calls, calls = self.track(frames, masks[:, :1],
-                                            torch.float32)
-        return self._tracking_losses(calls, masks[:, 1:], prompt_calls)
+                                            torch.float32, points)
+        losses = self._tracking_losses(calls, masks[:, 1:], prompt_calls)
+        if points is not None:  # frame 0 is decoded from the click
+            masks0, ious0, _ = prompt_calls[0]
+            losses.update(self._clicked_frame_losses(masks0, ious0,
+                                                     masks[:, 0]))
+        return losses
+
+    def _sample_clicks(self, masks: Tensor) -> dict:
+        """One positive click per clip, uniform over its frame-0 mask.
+
+        Args:
+            masks (Tensor): (B, h, w) {0, 1}, each with foreground.
+
+        Returns:
+            dict: ``point_coords`` (B, 1, 2) (x, y) in pixels of the S × S
+            input, ``point_labels`` (B, 1) ones.
+        """
+        b, h, w = masks.shape
+        flat = masks.flatten(1).float()
+        index = torch.multinomial(flat / flat.sum(1, keepdim=True), 1)[:, 0]
+        y, x = index // w, index % w
+        size = self.sam.image_size
+        coords = torch.stack([(x.float() + 0.5) * size / w,
+                              (y.float() + 0.5) * size / h], -1)
+        return dict(point_coords=coords[:, None],
+                    point_labels=torch.ones(b, 1, dtype=torch.int32,
+                                            device=masks.device))
+
+    def _clicked_frame_losses(self, masks: Tensor, ious: Tensor,
+                              target: Tensor) -> dict:
+        """Frame 0 decoded from a click: SAM's min-over-masks (a single
+        click is ambiguous) and the IoU of every candidate.
+
+        Args:
+            masks (Tensor): (B, M, s, s) logits before object gating.
+            ious (Tensor): (B, M) predicted IoUs.
+            target (Tensor): (B, h, w) {0, 1}.
+        """
+        b, m = ious.shape
+        logits = F.interpolate(masks.float(), size=target.shape[-2:],
+                               mode='bilinear', align_corners=False)
+        goal = target.float().unsqueeze(1).expand_as(logits)
+        per_mask = self.loss_mask(logits.flatten(0, 1),
+                                  goal.flatten(0, 1)).view(b, m)
+        losses = dict(loss_mask_click=per_mask.min(dim=1).values.mean())
+        if self.loss_iou_weight:
+            actual = mask_iou(logits.flatten(0, 1) > 0,
+                              goal.flatten(0, 1) > 0).view(b, m)
+            losses['loss_iou_click'] = self.loss_iou_weight * F.l1_loss(
+                ious.float(), actual)
+        return losses
 
     def _tracking_losses(self, calls: list, targets: Tensor,
                          prompt_calls: list = ()) -> dict:
