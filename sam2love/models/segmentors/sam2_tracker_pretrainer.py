@@ -53,6 +53,7 @@ from ..decode_heads.sam2_tracker import (
     expand_sam2_overrides,
     init_local_memory_attention,
     load_sam2_checkpoint,
+    prepare_mask_prompt,
     track_clip,
 )
 from .sam2love import postprocess_clip_logits
@@ -398,7 +399,10 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             raise ValueError('SAM2TrackerPretrainer needs the data samples: '
                              'frame 0 is prompted with its ground-truth mask')
         frames = self._fit_frames(inputs['frames'])
-        mask0 = self._gt_masks(data_samples)[:, :1].to(frames.device)
+        # frame sizes differ within a test batch: fit each mask to S x S
+        mask0 = torch.cat([
+            prepare_mask_prompt(self.sam, ds.gt_sem_seg.data[None, :1])
+            for ds in data_samples]).to(frames.device)
         out, _, _ = self.track(frames, mask0, self.memory_dtype)
         return out['low_res_logits'][:, :, 0]
 
