@@ -34,13 +34,13 @@ model = dict(
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
 
-# Measured on the 2-core CPU shared with other jobs, OMP_NUM_THREADS=1:
-# 0.5-0.75 s / iteration of 4 four-frame clips, 700 iterations in ~7.5 min
-# (+ ~30 s start-up). Run with OMP_NUM_THREADS=1: with two threads on a
-# busy 2-core machine an iteration took 2-13 s.
-# Result (seed 0, data --clips 400 --seed 0, frame-0 GT prompt): J&F 48.5 on
-# test_s, 46.2 on test_u; tracked frames' mean IoU 0.36 (copying frame 0:
-# 0.11).
+# Measured on the 2-core CPU with OMP_NUM_THREADS=1: ~0.55-0.65 s /
+# iteration of 4 four-frame clips, 700 iterations in ~7.5 min (+ ~20 s
+# start-up). With two threads on a busy 2-core machine an iteration took
+# 2-13 s.
+# Result (seed 0, data --clips 400 --seed 0, frame-0 GT prompt): J&F 68.9 on
+# test_s, 72.3 on test_u (48.5 / 46.2 without local_memory_init); tracked
+# frames' mean IoU 0.74 on frame 1 falling to 0.50 on frame 9.
 max_iters = 700
 warmup_iters = 50
 optim_wrapper = dict(

@@ -223,3 +223,29 @@ def test_click_prompts_train_frame_0_and_the_point_embeddings(batch):
     sum(losses.values()).backward()
     assert grad_norm(model, 'sam_prompt_encoder.point_embeddings') > 0
     assert build_model(point_prompt_prob=0.0).point_prompt_prob == 0
+
+
+def test_predict_batches_clips_of_different_frame_sizes(batch):
+    """Test batches mix frame sizes (masks stay at the frame size); each
+    frame-0 mask is fitted to SAM2's input on its own."""
+    import copy
+
+    from mmengine.structures import PixelData
+
+    other = copy.deepcopy(batch)
+    sample = other['data_samples'][1]
+    masks = sample.gt_sem_seg.data[None].float()
+    sample.gt_sem_seg = PixelData(data=torch.nn.functional.interpolate(
+        masks, size=(96, 160), mode='nearest')[0].to(torch.uint8))
+    sample.set_metainfo(dict(ori_shape=(96, 160)))
+    model = build_model().eval()
+    with torch.no_grad():
+        both = model.test_step(other)
+        one = [model.test_step(dict(
+            inputs={k: v[i:i + 1] for k, v in other['inputs'].items()},
+            data_samples=other['data_samples'][i:i + 1]))[0]
+            for i in range(2)]
+    assert both[1].seg_logits.data.shape[-2:] == (96, 160)
+    for a, b in zip(both, one):
+        torch.testing.assert_close(a.pred_eval_logits.data,
+                                   b.pred_eval_logits.data, atol=1e-4, rtol=0)
