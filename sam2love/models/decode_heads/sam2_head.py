@@ -147,10 +147,7 @@ class SAM2PromptHead(BaseModule):
         self.trainable = tuple(TRAINABLE_PRESETS.get(trainable, trainable)) \
             if isinstance(trainable, str) else tuple(trainable)
         self._freeze()
-        if mask_candidate not in ('min', 'chosen'):
-            raise ValueError('mask_candidate must be "min" or "chosen", got '
-                             f'{mask_candidate!r}')
-        self.mask_candidate = mask_candidate
+        self.mask_candidate = check_mask_candidate(mask_candidate)
         if tracking_decoder not in ('shared', 'pretrained'):
             raise ValueError('tracking_decoder must be "shared" or '
                              f'"pretrained", got {tracking_decoder!r}')
@@ -275,26 +272,12 @@ class SAM2PromptHead(BaseModule):
             ``loss_obj``.
         """
         out = self.forward_frame0(prompt, frames[:, 0])
-        b, m = out['ious'].shape
-        logits = F.interpolate(out['masks'], size=gt_masks.shape[-2:],
-                               mode='bilinear', align_corners=False)
-        targets = gt_masks.float().unsqueeze(1).expand_as(logits)
-        per_mask = self.loss_mask(logits.flatten(0, 1),
-                                  targets.flatten(0, 1)).view(b, m)
-        if self.mask_candidate == 'min':
-            best = per_mask.argmin(dim=1)
-        else:  # the candidate inference keeps
-            best = out['ious'].argmax(dim=1)
-        rows = torch.arange(b, device=best.device)
-        losses = dict(loss_mask=per_mask[rows, best].mean())
+        loss_mask, loss_iou = candidate_losses(
+            out['masks'], out['ious'], gt_masks, self.loss_mask,
+            self.mask_candidate)
+        losses = dict(loss_mask=loss_mask)
         if self.loss_iou_weight:
-            # every candidate's IoU (SAM2's supervise_all_iou): inference
-            # keeps the candidate of highest predicted IoU, so the head must
-            # also learn which candidates are bad
-            actual = mask_iou(logits.flatten(0, 1) > 0,
-                              targets.flatten(0, 1) > 0).view(b, m)
-            losses['loss_iou'] = self.loss_iou_weight * F.l1_loss(
-                out['ious'], actual)
+            losses['loss_iou'] = self.loss_iou_weight * loss_iou
         if self.loss_obj_weight:
             present = gt_masks.flatten(1).any(1, keepdim=True).float()
             losses['loss_obj'] = self.loss_obj_weight * \
@@ -335,6 +318,48 @@ class SAM2PromptHead(BaseModule):
             return None
         return (self.tracking_heads['prompt_encoder'],
                 self.tracking_heads['mask_decoder'])
+
+
+MASK_CANDIDATES = ('min', 'chosen')
+
+
+def check_mask_candidate(mode: str) -> str:
+    if mode not in MASK_CANDIDATES:
+        raise ValueError(f'mask_candidate must be one of {MASK_CANDIDATES}, '
+                         f'got {mode!r}')
+    return mode
+
+
+def candidate_losses(masks: torch.Tensor, ious: torch.Tensor,
+                     targets: torch.Tensor, loss_mask: nn.Module,
+                     mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mask loss of one candidate and IoU loss of all, as SAM2 trains.
+
+    Args:
+        masks (Tensor): (N, M, s, s) candidate logits before object gating.
+        ious (Tensor): (N, M) predicted IoUs.
+        targets (Tensor): (N, h, w) {0, 1}.
+        loss_mask (nn.Module): per-mask loss, (N·M, h, w) pairs -> (N·M, ).
+        mode (str): ``'min'``: the candidate of lowest loss (SAM's
+            min-over-masks); ``'chosen'``: the one of highest predicted IoU,
+            which inference keeps.
+
+    Returns:
+        tuple: the mean mask loss of the picked candidates and the L1
+        between every candidate's predicted and actual IoU (SAM2's
+        ``supervise_all_iou``: inference keeps the highest prediction, so
+        the head must also learn which candidates are bad).
+    """
+    n, m = ious.shape
+    logits = F.interpolate(masks.float(), size=targets.shape[-2:],
+                           mode='bilinear', align_corners=False)
+    goal = targets.float().unsqueeze(1).expand_as(logits)
+    per_mask = loss_mask(logits.flatten(0, 1), goal.flatten(0, 1)).view(n, m)
+    best = per_mask.argmin(dim=1) if mode == 'min' else ious.argmax(dim=1)
+    picked = per_mask[torch.arange(n, device=best.device), best].mean()
+    actual = mask_iou(logits.flatten(0, 1) > 0,
+                      goal.flatten(0, 1) > 0).view(n, m)
+    return picked, F.l1_loss(ious.float(), actual)
 
 
 def mask_iou(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:

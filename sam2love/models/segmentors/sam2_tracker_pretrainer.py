@@ -46,7 +46,7 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..decode_heads.sam2_head import mask_iou
+from ..decode_heads.sam2_head import candidate_losses, check_mask_candidate
 from ..decode_heads.sam2_tracker import (
     build_sam2_model,
     encode_frames,
@@ -168,10 +168,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             raise ValueError('num_train_frames must be >= 2 (a prompted '
                              f'frame and a tracked one), got {num_train_frames}')
         self.num_train_frames = num_train_frames
-        if mask_candidate not in ('chosen', 'min'):
-            raise ValueError('mask_candidate must be "chosen" or "min", got '
-                             f'{mask_candidate!r}')
-        self.mask_candidate = mask_candidate
+        self.mask_candidate = check_mask_candidate(mask_candidate)
         self.loss_mask = MODELS.build(loss_mask or dict(type='BCEDiceLoss'))
         self.loss_iou_weight = loss_iou_weight
         self.loss_obj_weight = loss_obj_weight
@@ -321,18 +318,11 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             ious (Tensor): (B, M) predicted IoUs.
             target (Tensor): (B, h, w) {0, 1}.
         """
-        b, m = ious.shape
-        logits = F.interpolate(masks.float(), size=target.shape[-2:],
-                               mode='bilinear', align_corners=False)
-        goal = target.float().unsqueeze(1).expand_as(logits)
-        per_mask = self.loss_mask(logits.flatten(0, 1),
-                                  goal.flatten(0, 1)).view(b, m)
-        losses = dict(loss_mask_click=per_mask.min(dim=1).values.mean())
+        loss_mask, loss_iou = candidate_losses(masks, ious, target,
+                                               self.loss_mask, 'min')
+        losses = dict(loss_mask_click=loss_mask)
         if self.loss_iou_weight:
-            actual = mask_iou(logits.flatten(0, 1) > 0,
-                              goal.flatten(0, 1) > 0).view(b, m)
-            losses['loss_iou_click'] = self.loss_iou_weight * F.l1_loss(
-                ious.float(), actual)
+            losses['loss_iou_click'] = self.loss_iou_weight * loss_iou
         return losses
 
     def _tracking_losses(self, calls: list, targets: Tensor,
@@ -353,25 +343,12 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         masks = torch.stack([c[0] for c in calls], 1).float()
         ious = torch.stack([c[1] for c in calls], 1).float()
         scores = torch.stack([c[2] for c in calls], 1).float()[..., 0]
-        b, t, m = masks.shape[:3]
-        logits = F.interpolate(masks.flatten(0, 1), size=targets.shape[-2:],
-                               mode='bilinear', align_corners=False)
-        goal = targets.flatten(0, 1).float().unsqueeze(1).expand_as(logits)
-        per_mask = self.loss_mask(logits.flatten(0, 1), goal.flatten(0, 1))
-        per_mask = per_mask.view(b * t, m)
-        if self.mask_candidate == 'min':
-            best = per_mask.argmin(dim=1)
-        else:  # the candidate the tracker outputs and stores in memory
-            best = ious.flatten(0, 1).argmax(dim=1)
-        rows = torch.arange(b * t, device=best.device)
-        losses = dict(loss_mask=per_mask[rows, best].mean())
+        loss_mask, loss_iou = candidate_losses(
+            masks.flatten(0, 1), ious.flatten(0, 1), targets.flatten(0, 1),
+            self.loss_mask, self.mask_candidate)
+        losses = dict(loss_mask=loss_mask)
         if self.loss_iou_weight:
-            # every candidate's IoU (SAM2's supervise_all_iou): the tracker
-            # picks the candidate of highest predicted IoU, so the head must
-            # also learn which candidates are bad
-            actual = mask_iou(logits.flatten(0, 1) > 0, goal.flatten(0, 1) > 0)
-            losses['loss_iou'] = self.loss_iou_weight * F.l1_loss(
-                ious.flatten(), actual)
+            losses['loss_iou'] = self.loss_iou_weight * loss_iou
         if self.loss_obj_weight:
             present = targets.flatten(2).bool().any(2).float()
             if prompt_calls:
