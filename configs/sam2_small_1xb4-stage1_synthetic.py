@@ -66,7 +66,7 @@ test_dataloader = dict(
 default_hooks = dict(
     logger=dict(interval=50),
     checkpoint=dict(interval=max_iters, max_keep_ckpts=1),
-    visualization=dict(type='SegVisualizationHook', draw=False))
+    visualization=dict(type='ClipVisualizationHook', draw=False))
 randomness = dict(seed=0)
 # the mask prompt leaves parts of SAM2 out of the graph (point embeddings,
 # the single-mask token), and null clips change what is used

@@ -49,4 +49,4 @@ test_dataloader = dict(
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=max_iters, max_keep_ckpts=1),
-    visualization=dict(type='SegVisualizationHook', draw=False))
+    visualization=dict(type='ClipVisualizationHook', draw=False))

@@ -8,6 +8,7 @@ Importing the package registers every component into mmseg's registries
 """
 from . import (  # noqa: F401  (registers components)
     datasets,
+    engine,
     evaluation,
     models,
     visualization,

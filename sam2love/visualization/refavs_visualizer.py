@@ -29,7 +29,7 @@ class RefAVSVisualizer(SegLocalVisualizer):
 
     One drawing path serves the inference demo (overlay video, contact
     sheet, through :class:`~sam2love.apis.RefAVSInferencer`) and testing:
-    set as the config's ``visualizer``, mmseg's ``SegVisualizationHook``
+    set as the config's ``visualizer``, ``ClipVisualizationHook``
     (``tools/test.py --show-dir DIR``) calls :meth:`add_datasample` with a
     clip's data sample, which draws a contact sheet of the whole clip
     (predicted masks, and ground truth when drawn) and saves it as

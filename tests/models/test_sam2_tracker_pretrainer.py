@@ -211,7 +211,7 @@ def test_local_memory_init_comes_before_the_checkpoint(tmp_path):
 def test_click_prompts_train_frame_0_and_the_point_embeddings(batch):
     model = build_model(point_prompt_prob=1.0).train()
     masks = model._gt_masks(batch['data_samples'])[:, 0]
-    keep = masks.flatten(1).any(1)
+    keep = masks.flatten(1).any(1).bool()
     clicks = model._sample_clicks(masks[keep])
     xy = clicks['point_coords'][:, 0]
     size = model.sam.image_size

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 from mmengine.structures import PixelData
-from mmseg.engine.hooks import SegVisualizationHook
 from mmseg.structures import SegDataSample
 
+from sam2love.engine import ClipVisualizationHook
 from sam2love.visualization import (
     RefAVSVisualizer,
     expression_colours,
@@ -122,13 +122,16 @@ def clip_sample(tmp_path, num_frames=3):
 
 
 def test_hook_saves_a_contact_sheet_of_the_whole_clip(visualizer, tmp_path):
-    """``tools/test.py --show-dir`` path: mmseg's hook gives frame 0 and
-    the name ``test_0.jpg``; the sheet covers every frame, prediction
-    over ground truth, under a unique name."""
+    """``tools/test.py --show-dir`` path: the hook gives frame 0 and the
+    name ``test_0.jpg``; the sheet covers every frame, prediction over
+    ground truth, under a unique name. A test runner's ``iter`` is never
+    read: it would build the train loop and its dataset."""
     sample = clip_sample(tmp_path)
-    hook = SegVisualizationHook(draw=True, interval=1)
+    hook = ClipVisualizationHook(draw=True, interval=1)
     assert hook._visualizer is visualizer
-    runner = mock.MagicMock(iter=0)
+    runner = mock.MagicMock()
+    type(runner).iter = mock.PropertyMock(
+        side_effect=AssertionError('runner.iter builds the train loop'))
     hook.after_test_iter(runner, 0, {}, [sample])
     saved = tmp_path / 'vis' / 'vis_data' / 'vis_image' / \
         'test_00007_clip_red-square_1_0.png'

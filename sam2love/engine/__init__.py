@@ -1,0 +1,4 @@
+"""Runner hooks for clip data."""
+from .hooks import ClipVisualizationHook
+
+__all__ = ['ClipVisualizationHook']
