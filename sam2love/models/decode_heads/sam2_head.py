@@ -228,10 +228,23 @@ class SAM2PromptHead(BaseModule):
             dict: ``masks`` (B, M, S/4, S/4) logits, ``ious`` (B, M),
             ``object_score_logits`` (B, 1); M = 3 with multimask, else 1.
         """
-        sam = self.sam
-        tokens = self.prompt_tokens(prompt)
-        backbone_out = encode_frames(sam, self._fit_frames(frame0),
+        backbone_out = encode_frames(self.sam, self._fit_frames(frame0),
                                      frozen_encoder=self.image_encoder_frozen)
+        return self.decode_frame0(self.prompt_tokens(prompt), backbone_out)
+
+    def decode_frame0(self, tokens: torch.Tensor, backbone_out: dict) -> dict:
+        """SAM2's heads on frame 0's features, prompted by ``tokens``.
+
+        Args:
+            tokens (Tensor): (B, 1, C) SAM2 sparse prompt tokens
+                (:meth:`prompt_tokens`).
+            backbone_out (dict): :func:`~.sam2_tracker.encode_frames` of
+                the B frames 0.
+
+        Returns:
+            dict: as :meth:`forward_frame0`.
+        """
+        sam = self.sam
         _, feats, pos, sizes = sam._prepare_backbone_features(backbone_out)
         pix_feat = sam._prepare_memory_conditioned_features(
             frame_idx=0, is_init_cond_frame=True,
@@ -271,7 +284,11 @@ class SAM2PromptHead(BaseModule):
             dict: ``loss_mask`` and, when weighted, ``loss_iou`` and
             ``loss_obj``.
         """
-        out = self.forward_frame0(prompt, frames[:, 0])
+        return self.frame0_losses(self.forward_frame0(prompt, frames[:, 0]),
+                                  gt_masks)
+
+    def frame0_losses(self, out: dict, gt_masks: torch.Tensor) -> dict:
+        """:meth:`loss` on :meth:`forward_frame0`'s outputs ``out``."""
         loss_mask, loss_iou = candidate_losses(
             out['masks'], out['ious'], gt_masks, self.loss_mask,
             self.mask_candidate)

@@ -312,6 +312,17 @@ def encode_frames(sam: SAM2Base, frames: Tensor, frozen_encoder: bool = True) ->
     grad = contextlib.nullcontext() if not frozen_encoder else torch.no_grad()
     with grad:
         out = sam.image_encoder(frames)
+    return project_high_res_features(sam, out)
+
+
+def project_high_res_features(sam: SAM2Base, encoder_out: dict) -> dict:
+    """:func:`encode_frames`'s output from ``sam.image_encoder``'s.
+
+    Applies the mask decoder's ``conv_s0`` / ``conv_s1`` (trainable with
+    the decoder) to the two high-resolution levels; useful on image-encoder
+    outputs computed once and cached.
+    """
+    out = encoder_out
     fpn = list(out['backbone_fpn'])
     if sam.use_high_res_features_in_sam:
         fpn[0] = sam.sam_mask_decoder.conv_s0(fpn[0])

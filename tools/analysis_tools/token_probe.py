@@ -1,0 +1,283 @@
+"""Can SAM2's decoder learn to read a prompt token? A fast frame-0 probe.
+
+    python tools/analysis_tools/token_probe.py CONFIG
+        [--source neck|prototype|text|expression] [--iters 400]
+        [--batch-size 16] [--lr 1e-3] [--eval-split test_s]
+        [--eval-every 100] [--seed 0] [--cfg-options ...]
+
+Stage 2 of SAM2-LOVE supervises frame 0 only, and everything before the
+trained parts is frozen: the tri-modal encoders and SAM2's image encoder.
+The probe runs those once over the train split and the evaluation split,
+then trains frame-0 decoding on the cached features with the head's own
+losses (``SAM2PromptHead.frame0_losses``): the token source, the token
+projection and what the config's ``trainable`` trains of SAM2 (the paper:
+prompt encoder and mask decoder). An iteration costs a fraction of a
+``tools/train.py`` one, so token sources can be compared in minutes.
+
+Every ``--eval-every`` iterations it prints, on the evaluation split:
+``IoU``, the mean frame-0 IoU of the candidate inference keeps, and
+``changed``, the mean 1 - IoU between frame 0's mask and the mask obtained
+when every sample gets the token source of the next sample (0: the token
+is ignored).
+
+Token sources (``--source``), all feeding the head's token projection:
+
+- ``neck``: the config's fusion neck on the cached encoder features (the
+  real model);
+- ``prototype``: an oracle that names the target by its appearance: the
+  mean of SAM2's frame-0 image features (stride 16) under the
+  ground-truth mask, linearly projected to the neck's width;
+- ``text``: the mean of the frozen text features through an MLP (the
+  expression alone, no fusion);
+- ``expression``: a learned embedding per distinct expression string.
+
+Use the stage-2 config with its stage-1 SAM2 (``decode_head.checkpoint``).
+"""
+import argparse
+import copy
+import time
+
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config, DictAction
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+from mmseg.registry import DATASETS, MODELS
+from torch import nn
+
+import sam2love  # noqa: F401  (registers the components)
+from sam2love.models.decode_heads.sam2_head import mask_iou
+from sam2love.models.decode_heads.sam2_tracker import (
+    project_high_res_features,
+)
+
+SOURCES = ('neck', 'prototype', 'text', 'expression')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Frame-0 token probe')
+    parser.add_argument('config')
+    parser.add_argument('--source', choices=SOURCES, default='neck')
+    parser.add_argument('--iters', type=int, default=400)
+    parser.add_argument('--batch-size', type=int, default=16)
+    parser.add_argument('--lr', type=float, default=1e-3)
+    parser.add_argument('--warmup', type=int, default=10)
+    parser.add_argument('--eval-split', default='test_s')
+    parser.add_argument('--eval-every', type=int, default=100)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(argv)
+
+
+# ------------------------------------------------------------ the cache
+@torch.no_grad()
+def encode_split(model, dataset_cfg: dict, split: str,
+                 batch_size: int) -> dict:
+    """Frozen features of every sample of ``split``, concatenated.
+
+    Returns:
+        dict: ``feats`` (the backbone's dict, text padded to one length),
+        ``encoder_out`` (``sam.image_encoder`` of frame 0), ``gt0`` (N, h,
+        w) frame-0 masks, ``texts`` (N expressions).
+    """
+    cfg = copy.deepcopy(dataset_cfg)
+    cfg.split = split
+    dataset = DATASETS.build(cfg)
+    head = model.decode_head
+    parts = []
+    for start in range(0, len(dataset), batch_size):
+        batch = pseudo_collate([dataset[i] for i in range(
+            start, min(start + batch_size, len(dataset)))])
+        data = model.data_preprocessor(batch, False)
+        inputs, samples = data['inputs'], data['data_samples']
+        texts = [s.text for s in samples]
+        frame0 = head._fit_frames(inputs['frames'][:, 0])
+        parts.append(dict(
+            feats=model.backbone(inputs, texts),
+            encoder_out=head.sam.image_encoder(frame0),
+            gt0=torch.stack([s.gt_sem_seg.data[0] for s in samples]),
+            texts=texts))
+    return concatenate(parts)
+
+
+def concatenate(parts: list) -> dict:
+    width = max(p['feats']['text'].size(1) for p in parts)
+
+    def pad_text(x):  # (B, P[, C]) -> (B, width[, C])
+        pad = [0, 0] * (x.dim() - 2) + [0, width - x.size(1)]
+        return F.pad(x, pad)
+
+    feats = {}
+    for key in parts[0]['feats']:
+        values = [p['feats'][key] for p in parts]
+        if key in ('text', 'text_mask'):
+            values = [pad_text(v) for v in values]
+        feats[key] = torch.cat(values)
+    encoder_out = {
+        key: [torch.cat([p['encoder_out'][key][i] for p in parts])
+              for i in range(len(parts[0]['encoder_out'][key]))]
+        for key in ('backbone_fpn', 'vision_pos_enc')}
+    encoder_out['vision_features'] = encoder_out['backbone_fpn'][-1]
+    return dict(feats=feats, encoder_out=encoder_out,
+                gt0=torch.cat([p['gt0'] for p in parts]),
+                texts=sum((p['texts'] for p in parts), []))
+
+
+def select(cache: dict, index: torch.Tensor) -> dict:
+    return dict(
+        feats={k: v[index] for k, v in cache['feats'].items()},
+        encoder_out={k: ([x[index] for x in v] if isinstance(v, list)
+                         else v[index])
+                     for k, v in cache['encoder_out'].items()},
+        gt0=cache['gt0'][index],
+        texts=[cache['texts'][i] for i in index.tolist()])
+
+
+# ------------------------------------------------------------ token sources
+class TokenSource(nn.Module):
+    """What replaces the fused token: (B, 1, D) from a cached batch."""
+
+    def __init__(self, source: str, model, vocabulary: list[str]) -> None:
+        super().__init__()
+        self.source = source
+        neck = model.neck
+        width = neck.embed_dim
+        if source == 'neck':
+            self.neck = neck
+        elif source == 'prototype':
+            channels = model.decode_head.sam.hidden_dim
+            self.proj = nn.Linear(channels, width)
+        elif source == 'text':
+            dim = model.backbone.out_dims['text_dim']
+            self.proj = nn.Sequential(nn.Linear(dim, width), nn.ReLU(),
+                                      nn.Linear(width, width))
+        else:
+            self.index = {text: i for i, text in enumerate(vocabulary)}
+            self.embed = nn.Embedding(len(vocabulary) + 1, width)
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        feats = batch['feats']
+        if self.source == 'neck':
+            return self.neck(feats)['prompt']
+        if self.source == 'prototype':
+            top = batch['encoder_out']['backbone_fpn'][-1]  # (B, C, h, w)
+            weight = F.interpolate(batch['gt0'][:, None].float(),
+                                   size=top.shape[-2:], mode='area')
+            proto = (top * weight).sum((2, 3)) / \
+                weight.sum((2, 3)).clamp(min=1e-6)
+            return self.proj(proto)[:, None]
+        if self.source == 'text':
+            keep = feats['text_mask'].float()[..., None]
+            pooled = (feats['text'] * keep).sum(1) / keep.sum(1)
+            return self.proj(pooled)[:, None]
+        ids = [self.index.get(t, len(self.index)) for t in batch['texts']]
+        return self.embed(torch.tensor(ids))[:, None]
+
+
+def rolled(batch: dict) -> dict:
+    """Each sample gets the token source of the next one."""
+    out = dict(batch)
+    out['feats'] = {k: v.roll(1, 0) for k, v in batch['feats'].items()}
+    out['gt0'] = batch['gt0'].roll(1, 0)  # the prototype's mask
+    out['texts'] = batch['texts'][-1:] + batch['texts'][:-1]
+    return out
+
+
+# ------------------------------------------------------------ probe
+def decode(model, source: TokenSource, batch: dict) -> dict:
+    head = model.decode_head
+    backbone_out = project_high_res_features(head.sam, batch['encoder_out'])
+    return head.decode_frame0(head.prompt_tokens(source(batch)),
+                              backbone_out)
+
+
+def chosen_masks(out: dict, size) -> torch.Tensor:
+    masks = out['masks'][torch.arange(out['masks'].size(0)),
+                         out['ious'].argmax(1)]
+    return F.interpolate(masks[:, None], size=size, mode='bilinear',
+                         align_corners=False)[:, 0] > 0
+
+
+@torch.no_grad()
+def evaluate(model, source: TokenSource, cache: dict,
+             batch_size: int) -> tuple[float, float]:
+    """Mean frame-0 IoU and mean change under rolled token sources."""
+    model.eval()
+    ious, changes = [], []
+    for start in range(0, cache['gt0'].size(0), batch_size):
+        batch = select(cache, torch.arange(
+            start, min(start + batch_size, cache['gt0'].size(0))))
+        size = batch['gt0'].shape[-2:]
+        pred = chosen_masks(decode(model, source, batch), size)
+        other = chosen_masks(decode(model, source, rolled(batch)), size)
+        ious.append(mask_iou(pred, batch['gt0'] > 0))
+        changes.append(1 - mask_iou(pred, other))
+    model.train()
+    return float(torch.cat(ious).mean()), float(torch.cat(changes).mean())
+
+
+def trained_parameters(model, source: TokenSource) -> list:
+    head = model.decode_head
+    params = [p for p in source.parameters()]
+    params += list(head.prompt_proj.parameters())
+    params += [p for p in head.sam.parameters() if p.requires_grad]
+    return params
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    torch.manual_seed(args.seed)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.eval()
+    # the train pipeline: frame-0 masks at the training size for both
+    dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    start = time.time()
+    train = encode_split(model, dataset_cfg, dataset_cfg.split,
+                         args.batch_size)
+    held_out = encode_split(model, dataset_cfg, args.eval_split,
+                            args.batch_size)
+    print(f'encoded {train["gt0"].size(0)} train and '
+          f'{held_out["gt0"].size(0)} {args.eval_split} samples in '
+          f'{time.time() - start:.0f} s', flush=True)
+    source = TokenSource(args.source, model, sorted(set(train['texts'])))
+    model.train()
+    head = model.decode_head
+    optimizer = torch.optim.AdamW(trained_parameters(model, source),
+                                  lr=args.lr, weight_decay=0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda i: min(1.0, (i + 1) / args.warmup)
+        * max(0.0, 1 - i / args.iters))
+    generator = torch.Generator().manual_seed(args.seed)
+    history = []
+    iou, changed = evaluate(model, source, held_out, args.batch_size)
+    print(f'iter 0: {args.eval_split} IoU {iou:.3f} changed {changed:.3f}',
+          flush=True)
+    history.append(dict(iter=0, iou=iou, changed=changed))
+    start = time.time()
+    num = train['gt0'].size(0)
+    for it in range(1, args.iters + 1):
+        index = torch.randperm(num, generator=generator)[:args.batch_size]
+        batch = select(train, index)
+        losses = head.frame0_losses(decode(model, source, batch),
+                                    batch['gt0'])
+        loss = sum(losses.values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if it % args.eval_every == 0 or it == args.iters:
+            iou, changed = evaluate(model, source, held_out, args.batch_size)
+            print(f'iter {it}: loss {loss.item():.3f} {args.eval_split} IoU '
+                  f'{iou:.3f} changed {changed:.3f} '
+                  f'({time.time() - start:.0f} s)', flush=True)
+            history.append(dict(iter=it, iou=iou, changed=changed))
+    return history
+
+
+if __name__ == '__main__':
+    main()
