@@ -272,7 +272,8 @@ def main(argv=None):
         schedule.step()
         if it % args.eval_every == 0 or it == args.iters:
             iou, changed = evaluate(model, source, held_out, args.batch_size)
-            print(f'iter {it}: loss {loss.item():.3f} {args.eval_split} IoU '
+            parts = ' '.join(f'{k} {v.item():.3f}' for k, v in losses.items())
+            print(f'iter {it}: {parts} {args.eval_split} IoU '
                   f'{iou:.3f} changed {changed:.3f} '
                   f'({time.time() - start:.0f} s)', flush=True)
             history.append(dict(iter=it, iou=iou, changed=changed))
