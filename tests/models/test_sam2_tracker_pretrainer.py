@@ -249,3 +249,25 @@ def test_predict_batches_clips_of_different_frame_sizes(batch):
     for a, b in zip(both, one):
         torch.testing.assert_close(a.pred_eval_logits.data,
                                    b.pred_eval_logits.data, atol=1e-4, rtol=0)
+
+
+def test_click_decoding_trains_the_sparse_path_beside_tracking(batch):
+    """``click_loss_weight`` adds a clicked frame decoded without memory;
+    the tracked clip and its losses stay exactly as without it."""
+    model = build_model().train()
+    torch.manual_seed(1)
+    plain = losses_of(model, batch)
+    weighted = {}
+    for weight in (1.0, 0.5):
+        model = build_model(click_loss_weight=weight).train()
+        torch.manual_seed(1)
+        weighted[weight] = losses_of(model, batch)
+    losses = weighted[0.5]
+    for key, value in plain.items():
+        assert torch.equal(losses[key], value), key
+    assert set(losses) - set(plain) == {'loss_mask_click_aux',
+                                        'loss_iou_click_aux'}
+    for key in ('loss_mask_click_aux', 'loss_iou_click_aux'):
+        assert torch.allclose(2 * losses[key], weighted[1.0][key])
+    sum(losses.values()).backward()
+    assert grad_norm(model, 'sam_prompt_encoder.point_embeddings') > 0
