@@ -26,7 +26,7 @@ model = dict(
         tracking_decoder='pretrained',
         mask_candidate='chosen'))
 
-# ~0.85-1.0 s / iteration of 16 clips on the 2-core CPU with
+# ~0.77-1.0 s / iteration of 16 clips on the 2-core CPU with
 # OMP_NUM_THREADS=1: 150 iterations in ~2.5 min.
 # Result (seed 0, on the stage-1 SAM2 of seed 0): J&F 43.2 test_s, 41.0
 # test_u, S 0.332 test_n; the stage-1 ceiling is 68.9 / 72.3. Frame 0 is
