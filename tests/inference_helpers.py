@@ -1,5 +1,6 @@
 """Shared pieces of the inference tests: a tiny synthetic tree, a random
 checkpoint of the tiny model, and the dataset path's predictions."""
+import importlib.util
 import os.path as osp
 
 import torch
@@ -13,6 +14,17 @@ CONFIG = osp.join(ROOT, 'configs', 'sam2love_tiny_1xb4-300it_synthetic.py')
 #: would make mask comparisons trivial; a large bias keeps real logits.
 OBJ_SCORE_BIAS = \
     'decode_head.sam.sam_mask_decoder.pred_obj_score_head.layers.2.bias'
+
+
+def load_script(*parts: str):
+    """A script of the repository (e.g. ``'tools', 'demo.py'``) as a
+    module, run in-process (spares a second import of torch)."""
+    path = osp.join(ROOT, *parts)
+    name = 'sam2love_script_' + '_'.join(parts).replace('.', '_')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_tiny_tree(root: str) -> str:

@@ -1,5 +1,4 @@
 """``tools/analysis_tools/modality_swap.py``: swapped expressions / audio."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -7,24 +6,17 @@ import torch
 from inference_helpers import (
     CONFIG,
     OBJ_SCORE_BIAS,
-    ROOT,
+    load_script,
     make_tiny_tree,
     save_checkpoint,
     tiny_dataset,
 )
 
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'modality_swap',
-        osp.join(ROOT, 'tools', 'analysis_tools', 'modality_swap.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+TOOL = ('tools', 'analysis_tools', 'modality_swap.py')
 
 
 def test_partners_differ_in_every_given_key():
-    tool = load_tool()
+    tool = load_script(*TOOL)
     assert tool.partners(['a', 'a', 'b', 'c']) == [2, 2, 3, 0]
     assert tool.partners(['a', 'a']) == [0, 1]  # nobody differs: own
     # different text but the same clip is not a partner for audio swaps
@@ -32,7 +24,7 @@ def test_partners_differ_in_every_given_key():
 
 
 def test_changed_fraction_is_one_minus_iou_per_frame():
-    tool = load_tool()
+    tool = load_script(*TOOL)
     a = torch.zeros(2, 4, 4, dtype=torch.uint8)
     b = a.clone()
     a[0, :2] = 1
@@ -66,9 +58,9 @@ def run_tool(tree, ckpt, out, **neck):
                'test_dataloader.num_workers=0',
                'test_dataloader.persistent_workers=False']
     options += [f'model.neck.{k}={v}' for k, v in neck.items()]
-    return load_tool().main([CONFIG, ckpt, '--split', 'val',
-                             '--batch-size', '4', '--out', out,
-                             '--cfg-options', *options])
+    return load_script(*TOOL).main([
+        CONFIG, ckpt, '--split', 'val', '--batch-size', '4', '--out', out,
+        '--cfg-options', *options])
 
 
 def test_a_removed_modality_changes_nothing(tree, tmp_path):

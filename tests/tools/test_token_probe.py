@@ -1,19 +1,10 @@
 """``tools/analysis_tools/token_probe.py`` on the tiny synthetic tree."""
-import importlib.util
-import os.path as osp
 
 import pytest
 import torch
-from inference_helpers import CONFIG, ROOT, make_tiny_tree
+from inference_helpers import CONFIG, load_script, make_tiny_tree
 
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'token_probe',
-        osp.join(ROOT, 'tools', 'analysis_tools', 'token_probe.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+TOOL = ('tools', 'analysis_tools', 'token_probe.py')
 
 
 @pytest.fixture(scope='module')
@@ -25,7 +16,7 @@ def tree(tmp_path_factory):
                                     'expression'])
 def test_probe_trains_and_reports_iou_and_change(tree, source):
     from sam2love.datasets.synthetic import PRESETS
-    history = load_tool().main([
+    history = load_script(*TOOL).main([
         CONFIG, '--source', source, '--iters', '2', '--eval-every', '1',
         '--batch-size', '4', '--eval-split', 'val', '--cfg-options',
         f'train_dataloader.dataset.data_root={tree}',
@@ -36,7 +27,7 @@ def test_probe_trains_and_reports_iou_and_change(tree, source):
 
 
 def test_rolled_gives_each_sample_the_next_ones_source():
-    tool = load_tool()
+    tool = load_script(*TOOL)
     batch = dict(feats=dict(text=torch.arange(3)[:, None]),
                  gt0=torch.arange(3), texts=['a', 'b', 'c'])
     out = tool.rolled(batch)

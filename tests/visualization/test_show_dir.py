@@ -1,26 +1,16 @@
 """``tools/test.py --show-dir`` draws each clip through RefAVSVisualizer."""
 import glob
-import importlib.util
 import os.path as osp
 
 import cv2
 from inference_helpers import (
     CONFIG,
-    ROOT,
     build_tiny_model,
+    load_script,
     make_tiny_tree,
     save_checkpoint,
     tiny_dataset,
 )
-
-
-def load_test_tool():
-    """``tools/test.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(
-        'sam2love_test_tool', osp.join(ROOT, 'tools', 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_show_dir_saves_one_contact_sheet_per_clip_sample(tmp_path):
@@ -38,7 +28,7 @@ def test_show_dir_saves_one_contact_sheet_per_clip_sample(tmp_path):
         'test_dataloader.persistent_workers=False',
         'default_hooks.visualization.interval=1',
         f'visualizer.name=show_dir_{tmp_path.name}']
-    load_test_tool().main(args)  # in-process: spares a second import of torch
+    load_script('tools', 'test.py').main(args)
     sheets = sorted(glob.glob(osp.join(show, 'vis_data', 'vis_image',
                                        '*.png')))
     expected = [f'test_{i:05d}_{dataset.get_data_info(i)["uid"]}_0.png'

@@ -13,12 +13,12 @@ import argparse
 import time
 
 import torch
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
+from mmengine.config import DictAction
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import sam2love  # noqa: F401  (registers the components)
+from sam2love.utils import load_config
 
 
 def parse_args(argv=None):
@@ -50,10 +50,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    cfg = load_config(args.config, args.cfg_options)
     model = MODELS.build(cfg.model).to(args.device).eval()
     size = model.decode_head.sam.image_size
     batch = random_batch(size, args.frames)

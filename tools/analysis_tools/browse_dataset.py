@@ -12,12 +12,12 @@ import argparse
 from collections import Counter
 
 import torch
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 from mmengine.utils import ProgressBar
 
 from sam2love.models import ClipDataPreprocessor
+from sam2love.utils import load_config
 
 
 def parse_args(argv=None):
@@ -35,10 +35,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    cfg = load_config(args.config, args.cfg_options)
     loader_cfg = cfg.get(f'{args.split}_dataloader').copy()
     loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=False)
     loader_cfg['persistent_workers'] = False

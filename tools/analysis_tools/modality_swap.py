@@ -28,12 +28,12 @@ from collections.abc import Callable, Sequence
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import Evaluator
-from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmseg.registry import MODELS
 
 import sam2love  # noqa: F401  (registers the components)
 from sam2love.apis.checkpoint import load_weights_strict
+from sam2love.utils import load_config
 
 VARIANTS = ('as is', 'text swapped', 'audio swapped')
 
@@ -190,10 +190,7 @@ def build_dataloader(cfg: Config, split: Sequence[str] | None,
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    cfg = load_config(args.config, args.cfg_options)
     model = MODELS.build(cfg.model)
     load_weights_strict(model, args.checkpoint, args.config)
     model.to(args.device).eval()

@@ -8,11 +8,11 @@ names no checkpoint) and prints a table of its top-level parts.
 import argparse
 from collections import defaultdict
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
+from mmengine.config import DictAction
 from mmseg.registry import MODELS
 
 import sam2love  # noqa: F401  (registers the components)
+from sam2love.utils import load_config
 
 
 def parse_args(argv=None):
@@ -36,10 +36,7 @@ def count(model, depth: int) -> dict:
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    cfg = load_config(args.config, args.cfg_options)
     model = MODELS.build(cfg.model)
     parts = count(model, args.depth)
     width = max(len(p) for p in parts) + 2

@@ -39,9 +39,8 @@ import time
 
 import torch
 import torch.nn.functional as F
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, MODELS
 from torch import nn
 
@@ -50,6 +49,7 @@ from sam2love.models.decode_heads.sam2_head import mask_iou
 from sam2love.models.decode_heads.sam2_tracker import (
     project_high_res_features,
 )
+from sam2love.utils import load_config
 
 SOURCES = ('neck', 'prototype', 'text', 'expression')
 
@@ -226,10 +226,7 @@ def trained_parameters(model, source: TokenSource) -> list:
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    cfg = load_config(args.config, args.cfg_options)
     torch.manual_seed(args.seed)
     model = MODELS.build(cfg.model)
     model.init_weights()

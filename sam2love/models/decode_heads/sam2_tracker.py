@@ -322,14 +322,13 @@ def project_high_res_features(sam: SAM2Base, encoder_out: dict) -> dict:
     the decoder) to the two high-resolution levels; useful on image-encoder
     outputs computed once and cached.
     """
-    out = encoder_out
-    fpn = list(out['backbone_fpn'])
+    fpn = list(encoder_out['backbone_fpn'])
     if sam.use_high_res_features_in_sam:
         fpn[0] = sam.sam_mask_decoder.conv_s0(fpn[0])
         fpn[1] = sam.sam_mask_decoder.conv_s1(fpn[1])
     return {
-        'vision_features': out['vision_features'],
-        'vision_pos_enc': list(out['vision_pos_enc']),
+        'vision_features': encoder_out['vision_features'],
+        'vision_pos_enc': list(encoder_out['vision_pos_enc']),
         'backbone_fpn': fpn,
     }
 
