@@ -11,18 +11,23 @@
 #      mp4 with sound.
 # Uses the GPU when there is one (mmengine's default device), else the CPU
 # with one thread (OMP_NUM_THREADS=1) and a data-loading worker.
+# --schedule 4x runs the longer synthetic schedule instead (four times the
+# iterations of both stages: ~45 min on the 2-core CPU).
 #   bash tools/quickstart.sh [--clips N] [--seed S] [--skip-data]
+#                            [--schedule 1x|4x]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 CLIPS=400
 SEED=0
 MAKE_DATA=1
+SCHEDULE=1x
 while [ $# -gt 0 ]; do
   case $1 in
     --clips) CLIPS=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
     --skip-data) MAKE_DATA=0; shift ;;
+    --schedule) SCHEDULE=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -31,11 +36,16 @@ bash tools/setup_env.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 OMP_NUM_THREADS=1
 PY=.venv/bin/python
 DATA=data/refavs_synthetic
-STAGE1=configs/sam2_small_1xb4-stage1_synthetic.py
-STAGE2=configs/sam2love_tiny_1xb16-stage2_synthetic.py
-W1=work_dirs/sam2_small_1xb4-stage1_synthetic
-W2=work_dirs/sam2love_tiny_1xb16-stage2_synthetic
-DEMO=work_dirs/demo
+case $SCHEDULE in
+  1x) SUFFIX=''; ITERS1=700; ITERS2=150 ;;
+  4x) SUFFIX='-4x'; ITERS1=2800; ITERS2=600 ;;
+  *) echo "unknown schedule $SCHEDULE (1x or 4x)" >&2; exit 2 ;;
+esac
+STAGE1=configs/sam2_small_1xb4-stage1${SUFFIX}_synthetic.py
+STAGE2=configs/sam2love_tiny_1xb16-stage2${SUFFIX}_synthetic.py
+W1=work_dirs/sam2_small_1xb4-stage1${SUFFIX}_synthetic
+W2=work_dirs/sam2love_tiny_1xb16-stage2${SUFFIX}_synthetic
+DEMO=work_dirs/demo${SUFFIX}
 
 # one process: on this 2-core CPU two single-threaded DDP processes were
 # no faster than one (0.60 vs 0.55 s / stage-1 iteration)
@@ -55,13 +65,13 @@ fi
 
 echo '== 2. stage 1: SAM2 learns to track'
 $PY tools/train.py "$STAGE1"
-$PY tools/export_sam2.py "$W1/iter_700.pth" "$W1/sam2_stage1.pt"
-run_test "$STAGE1" "$W1/iter_700.pth" "$W1/test"
+$PY tools/export_sam2.py "$W1/iter_$ITERS1.pth" "$W1/sam2_stage1.pt"
+run_test "$STAGE1" "$W1/iter_$ITERS1.pth" "$W1/test"
 elapsed 'stage 1'
 
 echo '== 3. stage 2: SAM2-LOVE on top of it'
 $PY tools/train.py "$STAGE2"
-run_test "$STAGE2" "$W2/iter_150.pth" "$W2/test" \
+run_test "$STAGE2" "$W2/iter_$ITERS2.pth" "$W2/test" \
   "test_dataloader.dataset.split=['test_s','test_u','test_n']"
 elapsed 'stage 2'
 
@@ -90,6 +100,6 @@ for r in rows[:2]:
 EOF
 )
 $PY tools/demo.py "$DEMO/$CLIP.mp4" --text "${TEXTS[0]}" --text "${TEXTS[1]}" \
-  --config "$STAGE2" --checkpoint "$W2/iter_150.pth" --out "$DEMO"
+  --config "$STAGE2" --checkpoint "$W2/iter_$ITERS2.pth" --out "$DEMO"
 elapsed 'quick start'
 echo "overlay video: $DEMO/overlay.mp4, contact sheet: $DEMO/contact_sheet.png"

@@ -13,7 +13,7 @@ def tree(tmp_path_factory):
 
 
 @pytest.mark.parametrize('source', ['neck', 'prototype', 'text',
-                                    'expression'])
+                                    'expression', 'referent'])
 def test_probe_trains_and_reports_iou_and_change(tree, source):
     from sam2love.datasets.synthetic import PRESETS
     history = load_script(*TOOL).main([
@@ -34,3 +34,27 @@ def test_rolled_gives_each_sample_the_next_ones_source():
     assert out['texts'] == ['c', 'a', 'b']
     assert out['gt0'].tolist() == [2, 0, 1]
     assert out['feats']['text'][:, 0].tolist() == [2, 0, 1]
+
+
+def test_referent_oracle_reads_colour_and_shape_of_each_row(tree):
+    import json
+    tool = load_script(*TOOL)
+    table = tool.load_referents(tree)
+    with open(f'{tree}/synthetic_info.json') as f:
+        info = json.load(f)
+    assert set(table) == set(info['rows'])
+    named = {uid: row['referent'] for uid, row in info['rows'].items()
+             if row.get('referent')}
+    assert named, 'the tiny tree has no referred object'
+    # rows naming the same category share their indices, others differ
+    by_category = {}
+    for uid, name in named.items():
+        by_category.setdefault(name, set()).add(table[uid])
+    assert all(len(v) == 1 for v in by_category.values())
+    assert len({v.pop() for v in by_category.values()}) == len(by_category)
+
+
+def test_referent_oracle_needs_synthetic_info(tmp_path):
+    tool = load_script(*TOOL)
+    with pytest.raises(FileNotFoundError, match='synthetic_info.json'):
+        tool.load_referents(str(tmp_path))

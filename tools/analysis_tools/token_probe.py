@@ -1,7 +1,7 @@
 """Can SAM2's decoder learn to read a prompt token? A fast frame-0 probe.
 
     python tools/analysis_tools/token_probe.py CONFIG
-        [--source neck|prototype|text|expression] [--iters 400]
+        [--source neck|prototype|text|expression|referent] [--iters 400]
         [--batch-size 16] [--lr 1e-3] [--eval-split test_s]
         [--eval-every 100] [--seed 0] [--cfg-options ...]
 
@@ -29,12 +29,19 @@ Token sources (``--source``), all feeding the head's token projection:
   ground-truth mask, linearly projected to the neck's width;
 - ``text``: the mean of the frozen text features through an MLP (the
   expression alone, no fusion);
-- ``expression``: a learned embedding per distinct expression string.
+- ``expression``: a learned embedding per distinct expression string;
+- ``referent``: an oracle that names the target by its identity: a
+  learned colour embedding plus a learned shape embedding of the referred
+  object, read from the synthetic data set's ``synthetic_info.json``
+  (synthetic data only; null expressions get their own embeddings). It
+  shows what a fusion that identifies the referent perfectly would give.
 
 Use the stage-2 config with its stage-1 SAM2 (``decode_head.checkpoint``).
 """
 import argparse
 import copy
+import json
+import os.path as osp
 import time
 
 import torch
@@ -51,7 +58,7 @@ from sam2love.models.decode_heads.sam2_tracker import (
 )
 from sam2love.utils import load_config
 
-SOURCES = ('neck', 'prototype', 'text', 'expression')
+SOURCES = ('neck', 'prototype', 'text', 'expression', 'referent')
 
 
 def parse_args(argv=None):
@@ -78,7 +85,7 @@ def encode_split(model, dataset_cfg: dict, split: str,
     Returns:
         dict: ``feats`` (the backbone's dict, text padded to one length),
         ``encoder_out`` (``sam.image_encoder`` of frame 0), ``gt0`` (N, h,
-        w) frame-0 masks, ``texts`` (N expressions).
+        w) frame-0 masks, ``texts`` (N expressions), ``uids`` (N).
     """
     cfg = copy.deepcopy(dataset_cfg)
     cfg.split = split
@@ -96,7 +103,7 @@ def encode_split(model, dataset_cfg: dict, split: str,
             feats=model.backbone(inputs, texts),
             encoder_out=head.sam.image_encoder(frame0),
             gt0=torch.stack([s.gt_sem_seg.data[0] for s in samples]),
-            texts=texts))
+            texts=texts, uids=[s.uid for s in samples]))
     return concatenate(parts)
 
 
@@ -120,7 +127,8 @@ def concatenate(parts: list) -> dict:
     encoder_out['vision_features'] = encoder_out['backbone_fpn'][-1]
     return dict(feats=feats, encoder_out=encoder_out,
                 gt0=torch.cat([p['gt0'] for p in parts]),
-                texts=sum((p['texts'] for p in parts), []))
+                texts=sum((p['texts'] for p in parts), []),
+                uids=sum((p['uids'] for p in parts), []))
 
 
 def select(cache: dict, index: torch.Tensor) -> dict:
@@ -130,14 +138,41 @@ def select(cache: dict, index: torch.Tensor) -> dict:
                          else v[index])
                      for k, v in cache['encoder_out'].items()},
         gt0=cache['gt0'][index],
-        texts=[cache['texts'][i] for i in index.tolist()])
+        texts=[cache['texts'][i] for i in index.tolist()],
+        uids=[cache['uids'][i] for i in index.tolist()])
 
 
 # ------------------------------------------------------------ token sources
+def load_referents(data_root: str) -> dict:
+    """``uid -> (colour, shape)`` indices of the referred object, from the
+    synthetic data set's ``synthetic_info.json``; null rows get the index
+    one past the last colour / shape."""
+    path = osp.join(data_root, 'synthetic_info.json')
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{path}: missing; --source referent needs a data set written '
+            f'by tools/make_synthetic_refavs.py')
+    with open(path) as f:
+        info = json.load(f)
+    categories = info['categories']
+    colours = sorted({c['colour'] for c in categories.values()})
+    shapes = sorted({c['shape'] for c in categories.values()})
+    table = {}
+    for uid, row in info['rows'].items():
+        name = row.get('referent')
+        if name is None:
+            table[uid] = (len(colours), len(shapes))
+        else:
+            table[uid] = (colours.index(categories[name]['colour']),
+                          shapes.index(categories[name]['shape']))
+    return table
+
+
 class TokenSource(nn.Module):
     """What replaces the fused token: (B, 1, D) from a cached batch."""
 
-    def __init__(self, source: str, model, vocabulary: list[str]) -> None:
+    def __init__(self, source: str, model, vocabulary: list[str],
+                 referents: dict | None = None) -> None:
         super().__init__()
         self.source = source
         neck = model.neck
@@ -151,6 +186,11 @@ class TokenSource(nn.Module):
             dim = model.backbone.out_dims['text_dim']
             self.proj = nn.Sequential(nn.Linear(dim, width), nn.ReLU(),
                                       nn.Linear(width, width))
+        elif source == 'referent':
+            self.referents = referents
+            colours, shapes = zip(*referents.values())
+            self.colour = nn.Embedding(max(colours) + 1, width)
+            self.shape = nn.Embedding(max(shapes) + 1, width)
         else:
             self.index = {text: i for i, text in enumerate(vocabulary)}
             self.embed = nn.Embedding(len(vocabulary) + 1, width)
@@ -170,6 +210,13 @@ class TokenSource(nn.Module):
             keep = feats['text_mask'].float()[..., None]
             pooled = (feats['text'] * keep).sum(1) / keep.sum(1)
             return self.proj(pooled)[:, None]
+        if self.source == 'referent':
+            try:
+                ids = torch.tensor([self.referents[u] for u in batch['uids']])
+            except KeyError as err:
+                raise KeyError(f'uid {err} is not in synthetic_info.json: '
+                               f'not the data set it describes') from None
+            return (self.colour(ids[:, 0]) + self.shape(ids[:, 1]))[:, None]
         ids = [self.index.get(t, len(self.index)) for t in batch['texts']]
         return self.embed(torch.tensor(ids))[:, None]
 
@@ -180,6 +227,8 @@ def rolled(batch: dict) -> dict:
     out['feats'] = {k: v.roll(1, 0) for k, v in batch['feats'].items()}
     out['gt0'] = batch['gt0'].roll(1, 0)  # the prototype's mask
     out['texts'] = batch['texts'][-1:] + batch['texts'][:-1]
+    if 'uids' in batch:
+        out['uids'] = batch['uids'][-1:] + batch['uids'][:-1]
     return out
 
 
@@ -241,7 +290,10 @@ def main(argv=None):
     print(f'encoded {train["gt0"].size(0)} train and '
           f'{held_out["gt0"].size(0)} {args.eval_split} samples in '
           f'{time.time() - start:.0f} s', flush=True)
-    source = TokenSource(args.source, model, sorted(set(train['texts'])))
+    referents = (load_referents(dataset_cfg.data_root)
+                 if args.source == 'referent' else None)
+    source = TokenSource(args.source, model, sorted(set(train['texts'])),
+                         referents)
     model.train()
     head = model.decode_head
     optimizer = torch.optim.AdamW(trained_parameters(model, source),
