@@ -37,8 +37,8 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 OMP_NUM_THREADS=1
 PY=.venv/bin/python
 DATA=data/refavs_synthetic
 case $SCHEDULE in
-  1x) SUFFIX=''; ITERS1=700; ITERS2=150 ;;
-  4x) SUFFIX='-4x'; ITERS1=2800; ITERS2=600 ;;
+  1x) SUFFIX='' ;;
+  4x) SUFFIX='-4x' ;;
   *) echo "unknown schedule $SCHEDULE (1x or 4x)" >&2; exit 2 ;;
 esac
 STAGE1=configs/sam2_small_1xb4-stage1${SUFFIX}_synthetic.py
@@ -65,13 +65,15 @@ fi
 
 echo '== 2. stage 1: SAM2 learns to track'
 $PY tools/train.py "$STAGE1"
-$PY tools/export_sam2.py "$W1/iter_$ITERS1.pth" "$W1/sam2_stage1.pt"
-run_test "$STAGE1" "$W1/iter_$ITERS1.pth" "$W1/test"
+CKPT1=$(cat "$W1/last_checkpoint")  # written by mmengine's CheckpointHook
+$PY tools/export_sam2.py "$CKPT1" "$W1/sam2_stage1.pt"
+run_test "$STAGE1" "$CKPT1" "$W1/test"
 elapsed 'stage 1'
 
 echo '== 3. stage 2: SAM2-LOVE on top of it'
 $PY tools/train.py "$STAGE2"
-run_test "$STAGE2" "$W2/iter_$ITERS2.pth" "$W2/test" \
+CKPT2=$(cat "$W2/last_checkpoint")
+run_test "$STAGE2" "$CKPT2" "$W2/test" \
   "test_dataloader.dataset.split=['test_s','test_u','test_n']"
 elapsed 'stage 2'
 
@@ -100,6 +102,6 @@ for r in rows[:2]:
 EOF
 )
 $PY tools/demo.py "$DEMO/$CLIP.mp4" --text "${TEXTS[0]}" --text "${TEXTS[1]}" \
-  --config "$STAGE2" --checkpoint "$W2/iter_$ITERS2.pth" --out "$DEMO"
+  --config "$STAGE2" --checkpoint "$CKPT2" --out "$DEMO"
 elapsed 'quick start'
 echo "overlay video: $DEMO/overlay.mp4, contact sheet: $DEMO/contact_sheet.png"

@@ -4,6 +4,7 @@ from .errors import MediaError, RefAVSDataError
 from .metadata import SPLITS, RefAVSRow, clip_name, read_metadata
 from .refavs import RefAVSDataset
 from .synthetic import make_synthetic_refavs
+from .synthetic_info import read_referents
 from .transforms import (
                          LoadClipAudio,
                          LoadClipAudioFromNDArray,
@@ -20,5 +21,5 @@ __all__ = [
     'SPLITS', 'RefAVSRow',
     'clip_name', 'read_metadata', 'RefAVSDataset', 'LoadClipAudio',
     'LoadClipFrames', 'LoadClipMasks', 'PackClipInputs', 'ResizeClip',
-    'make_synthetic_refavs'
+    'make_synthetic_refavs', 'read_referents'
 ]

@@ -273,3 +273,24 @@ def test_cli(tmp_path, capsys):
     assert len({r['split'] for r in read_rows(out)}) == 5
     assert cli.main(args) == 2  # refuses a non-empty --out
     assert cli.main(args + ['--overwrite']) == 0
+
+
+def test_read_referents_gives_kind_and_category_indices(tiny):
+    from sam2love.datasets import read_referents
+    root, _ = tiny
+    rows, colours, shapes = read_referents(root)
+    info = read_info(root)
+    assert set(rows) == set(info['rows'])
+    for uid, row in info['rows'].items():
+        kind, colour, shape = rows[uid]
+        assert kind == row['kind']
+        if row.get('referent') is None:
+            assert colour is None and shape is None
+        else:
+            assert row['referent'] == f'{colours[colour]}-{shapes[shape]}'
+
+
+def test_read_referents_needs_synthetic_info(tmp_path):
+    from sam2love.datasets import read_referents
+    with pytest.raises(FileNotFoundError, match='synthetic_info.json'):
+        read_referents(str(tmp_path))

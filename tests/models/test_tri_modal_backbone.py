@@ -285,3 +285,17 @@ def test_paper_size_configs():
                                add_pooling_layer=False)
     assert sum(p.numel() for p in vit.parameters()) == 85_798_656
     assert sum(p.numel() for p in roberta.parameters()) == 81_527_808
+
+
+def test_cat_features_pads_text_to_the_longest():
+    from sam2love.models.backbones import cat_features
+    parts = [dict(text=torch.ones(2, 3, 4), text_mask=torch.ones(2, 3).bool(),
+                  cls=torch.zeros(2, 5, 4)),
+             dict(text=torch.ones(1, 5, 4), text_mask=torch.ones(1, 5).bool(),
+                  cls=torch.ones(1, 5, 4))]
+    out = cat_features(parts)
+    assert out['text'].shape == (3, 5, 4)
+    assert out['text_mask'].tolist() == [[True] * 3 + [False] * 2] * 2 \
+        + [[True] * 5]
+    assert out['text'][:2, 3:].abs().sum() == 0
+    assert out['cls'][:, 0, 0].tolist() == [0, 0, 1]

@@ -26,20 +26,6 @@ def test_probe_trains_the_neck_and_scores_each_kind(tree):
             assert 0 <= h.get(kind, 0) <= 1
 
 
-def test_rows_give_kind_and_category_indices(tree):
-    import json
-    rows, colours, shapes = load_script(*TOOL).load_rows(tree)
-    with open(f'{tree}/synthetic_info.json') as f:
-        info = json.load(f)
-    for uid, row in info['rows'].items():
-        kind, colour, shape = rows[uid]
-        assert kind == row['kind']
-        if row.get('referent') is None:
-            assert colour is None and shape is None
-        else:
-            assert row['referent'] == f'{colours[colour]}-{shapes[shape]}'
-
-
 def test_scores_per_kind_and_chance():
     tool = load_script(*TOOL)
     kinds = ['vision', 'vision', 'audio', 'mixed']
@@ -51,7 +37,3 @@ def test_scores_per_kind_and_chance():
     assert tool.chance(train, held) == dict(vision=0.5, audio=0.0,
                                             mixed=1.0, all=0.5)
 
-
-def test_needs_synthetic_info(tmp_path):
-    with pytest.raises(FileNotFoundError, match='synthetic_info.json'):
-        load_script(*TOOL).load_rows(str(tmp_path))

@@ -33,6 +33,7 @@ from mmseg.registry import MODELS
 
 import sam2love  # noqa: F401  (registers the components)
 from sam2love.apis.checkpoint import load_weights_strict
+from sam2love.models.decode_heads.sam2_head import mask_iou
 from sam2love.utils import load_config
 
 VARIANTS = ('as is', 'text swapped', 'audio swapped')
@@ -114,12 +115,7 @@ def as_is(inputs: dict, samples: list) -> tuple[dict, list, int]:
 def changed_fraction(reference: torch.Tensor, other: torch.Tensor) -> float:
     """Mean over frames of 1 - IoU of two (T, H, W) masks; 0 when both
     frames are empty."""
-    a, b = reference.bool().flatten(1), other.bool().flatten(1)
-    inter = (a & b).sum(1).float()
-    union = (a | b).sum(1).float()
-    iou = torch.where(union > 0, inter / union.clamp(min=1),
-                      torch.ones_like(union))
-    return float((1 - iou).mean())
+    return float((1 - mask_iou(reference.bool(), other.bool())).mean())
 
 
 @torch.no_grad()

@@ -22,8 +22,6 @@ Synthetic data only (the Ref-AVS release has no category per row).
 """
 import argparse
 import copy
-import json
-import os.path as osp
 import time
 from collections import Counter
 
@@ -35,6 +33,8 @@ from mmseg.registry import DATASETS, MODELS
 from torch import nn
 
 import sam2love  # noqa: F401  (registers the components)
+from sam2love.datasets import read_referents
+from sam2love.models.backbones import cat_features
 from sam2love.utils import load_config
 
 KINDS = ('vision', 'audio', 'mixed', 'temporal')
@@ -51,28 +51,6 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
-
-
-def load_rows(data_root: str) -> tuple[dict, list, list]:
-    """``uid -> (kind, colour, shape)`` from ``synthetic_info.json`` (colour
-    and shape None for null rows), and the sorted colours and shapes."""
-    path = osp.join(data_root, 'synthetic_info.json')
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'{path}: missing; the referent probe needs a data set written '
-            f'by tools/make_synthetic_refavs.py')
-    with open(path) as f:
-        info = json.load(f)
-    categories = info['categories']
-    colours = sorted({c['colour'] for c in categories.values()})
-    shapes = sorted({c['shape'] for c in categories.values()})
-    rows = {}
-    for uid, row in info['rows'].items():
-        name = row.get('referent')
-        cat = categories[name] if name else None
-        rows[uid] = (row['kind'], cat and colours.index(cat['colour']),
-                     cat and shapes.index(cat['shape']))
-    return rows, colours, shapes
 
 
 @torch.no_grad()
@@ -106,15 +84,7 @@ def encode_split(model, dataset_cfg: dict, split: str, batch_size: int,
         labels += [m for m, k in zip(meta, keep.tolist()) if k]
     if not labels:
         raise ValueError(f'split {split!r} has no row with a referent')
-    width = max(f['text'].size(1) for f in feats)
-    merged = {}
-    for key in feats[0]:
-        values = [f[key] for f in feats]
-        if key in ('text', 'text_mask'):
-            values = [F.pad(v, [0, 0] * (v.dim() - 2)
-                            + [0, width - v.size(1)]) for v in values]
-        merged[key] = torch.cat(values)
-    return dict(feats=merged, kinds=[m[0] for m in labels],
+    return dict(feats=cat_features(feats), kinds=[m[0] for m in labels],
                 colour=torch.tensor([m[1] for m in labels]),
                 shape=torch.tensor([m[2] for m in labels]))
 
@@ -182,7 +152,7 @@ def main(argv=None):
     model.init_weights()
     model.eval()
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
-    rows, colours, shapes = load_rows(dataset_cfg.data_root)
+    rows, colours, shapes = read_referents(dataset_cfg.data_root)
     start = time.time()
     train = encode_split(model, dataset_cfg, dataset_cfg.split,
                          args.batch_size, rows)

@@ -40,8 +40,6 @@ Use the stage-2 config with its stage-1 SAM2 (``decode_head.checkpoint``).
 """
 import argparse
 import copy
-import json
-import os.path as osp
 import time
 
 import torch
@@ -52,6 +50,8 @@ from mmseg.registry import DATASETS, MODELS
 from torch import nn
 
 import sam2love  # noqa: F401  (registers the components)
+from sam2love.datasets import read_referents
+from sam2love.models.backbones import cat_features
 from sam2love.models.decode_heads.sam2_head import mask_iou
 from sam2love.models.decode_heads.sam2_tracker import (
     project_high_res_features,
@@ -108,24 +108,13 @@ def encode_split(model, dataset_cfg: dict, split: str,
 
 
 def concatenate(parts: list) -> dict:
-    width = max(p['feats']['text'].size(1) for p in parts)
-
-    def pad_text(x):  # (B, P[, C]) -> (B, width[, C])
-        pad = [0, 0] * (x.dim() - 2) + [0, width - x.size(1)]
-        return F.pad(x, pad)
-
-    feats = {}
-    for key in parts[0]['feats']:
-        values = [p['feats'][key] for p in parts]
-        if key in ('text', 'text_mask'):
-            values = [pad_text(v) for v in values]
-        feats[key] = torch.cat(values)
     encoder_out = {
         key: [torch.cat([p['encoder_out'][key][i] for p in parts])
               for i in range(len(parts[0]['encoder_out'][key]))]
         for key in ('backbone_fpn', 'vision_pos_enc')}
     encoder_out['vision_features'] = encoder_out['backbone_fpn'][-1]
-    return dict(feats=feats, encoder_out=encoder_out,
+    return dict(feats=cat_features([p['feats'] for p in parts]),
+                encoder_out=encoder_out,
                 gt0=torch.cat([p['gt0'] for p in parts]),
                 texts=sum((p['texts'] for p in parts), []),
                 uids=sum((p['uids'] for p in parts), []))
@@ -144,28 +133,13 @@ def select(cache: dict, index: torch.Tensor) -> dict:
 
 # ------------------------------------------------------------ token sources
 def load_referents(data_root: str) -> dict:
-    """``uid -> (colour, shape)`` indices of the referred object, from the
-    synthetic data set's ``synthetic_info.json``; null rows get the index
+    """``uid -> (colour, shape)`` indices of the referred object
+    (:func:`~sam2love.datasets.read_referents`); null rows get the index
     one past the last colour / shape."""
-    path = osp.join(data_root, 'synthetic_info.json')
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'{path}: missing; --source referent needs a data set written '
-            f'by tools/make_synthetic_refavs.py')
-    with open(path) as f:
-        info = json.load(f)
-    categories = info['categories']
-    colours = sorted({c['colour'] for c in categories.values()})
-    shapes = sorted({c['shape'] for c in categories.values()})
-    table = {}
-    for uid, row in info['rows'].items():
-        name = row.get('referent')
-        if name is None:
-            table[uid] = (len(colours), len(shapes))
-        else:
-            table[uid] = (colours.index(categories[name]['colour']),
-                          shapes.index(categories[name]['shape']))
-    return table
+    rows, colours, shapes = read_referents(data_root)
+    return {uid: (len(colours), len(shapes)) if colour is None
+            else (colour, shape)
+            for uid, (_, colour, shape) in rows.items()}
 
 
 class TokenSource(nn.Module):

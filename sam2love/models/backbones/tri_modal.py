@@ -11,6 +11,7 @@ precomputed features (a feature cache) can replace any encoder's run.
 from contextlib import nullcontext
 
 import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import nn
@@ -18,6 +19,28 @@ from torch import nn
 #: inputs key of each cached feature -> its number of dimensions
 CACHE_KEYS = dict(audio_feats=3, text_feats=3, text_mask=2, patch_feats=4,
                   cls_feats=3)
+
+
+def cat_features(parts: list[dict]) -> dict:
+    """Concatenate :class:`TriModalBackbone` outputs of several batches
+    (a feature cache), the text features zero-padded (mask False) to the
+    longest.
+
+    Args:
+        parts (list[dict]): ``TriModalBackbone.forward`` outputs.
+
+    Returns:
+        dict: the same keys, (sum of B, ...) each.
+    """
+    width = max(p['text'].size(1) for p in parts)
+    out = {}
+    for key in parts[0]:
+        values = [p[key] for p in parts]
+        if key in ('text', 'text_mask'):
+            values = [F.pad(v, [0, 0] * (v.dim() - 2) + [0, width - v.size(1)])
+                      for v in values]
+        out[key] = torch.cat(values)
+    return out
 
 
 def encoder_dim(encoder: nn.Module, modality: str) -> int:
