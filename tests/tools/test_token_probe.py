@@ -58,3 +58,39 @@ def test_referent_oracle_needs_synthetic_info(tmp_path):
     tool = load_script(*TOOL)
     with pytest.raises(FileNotFoundError, match='synthetic_info.json'):
         tool.load_referents(str(tmp_path))
+
+
+@pytest.mark.parametrize('head,norm', [('sam2', 'batch'), ('linear', 'none')])
+def test_probe_tracks_the_clips_with_either_head(tree, head, norm):
+    from sam2love.datasets.synthetic import PRESETS
+    frames = PRESETS['tiny']['num_frames']
+    history = load_script(*TOOL).main([
+        CONFIG, '--source', 'neck', '--iters', '2', '--eval-every', '2',
+        '--batch-size', '4', '--eval-split', 'val', '--head', head,
+        '--token-norm', norm, '--track', '--cfg-options',
+        f'train_dataloader.dataset.data_root={tree}',
+        f'train_dataloader.dataset.num_frames={frames}',
+        f'test_dataloader.dataset.data_root={tree}',
+        f'test_dataloader.dataset.num_frames={frames}'])
+    scores = history[-1]['tracked']
+    assert set(scores) == {'J', 'F', 'J&F'}
+    assert all(0 <= v <= 1 for v in scores.values())
+    assert scores['J&F'] == pytest.approx((scores['J'] + scores['F']) / 2)
+
+
+def test_linear_head_is_a_dot_product_with_the_features():
+    tool = load_script(*TOOL)
+    head = tool.LinearReferringHead(token_dim=4, channels=3)
+    feat = torch.randn(2, 3, 5, 5)
+    out = head(torch.randn(2, 1, 4), dict(backbone_fpn=[feat],
+                                          vision_pos_enc=[torch.zeros_like(feat)]))
+    assert out['masks'].shape == (2, 1, 5, 5)
+    assert out['ious'].shape == (2, 1)
+    # a token whose query is zero gives the bias everywhere
+    with torch.no_grad():
+        head.query[-1].weight.zero_()
+        head.query[-1].bias.zero_()
+        head.bias.fill_(0.25)
+    out = head(torch.randn(2, 1, 4), dict(backbone_fpn=[feat],
+                                          vision_pos_enc=[torch.zeros_like(feat)]))
+    assert torch.allclose(out['masks'], torch.full_like(out['masks'], 0.25))

@@ -3,7 +3,8 @@
     python tools/analysis_tools/token_probe.py CONFIG
         [--source neck|prototype|text|expression|referent] [--iters 400]
         [--batch-size 16] [--lr 1e-3] [--eval-split test_s]
-        [--eval-every 100] [--seed 0] [--cfg-options ...]
+        [--eval-every 100] [--seed 0] [--head sam2|linear]
+        [--token-norm none|batch] [--track] [--cfg-options ...]
 
 Stage 2 of SAM2-LOVE supervises frame 0 only, and everything before the
 trained parts is frozen: the tri-modal encoders and SAM2's image encoder.
@@ -36,6 +37,24 @@ Token sources (``--source``), all feeding the head's token projection:
   (synthetic data only; null expressions get their own embeddings). It
   shows what a fusion that identifies the referent perfectly would give.
 
+What decodes frame 0 (``--head``):
+
+- ``sam2``: SAM2's prompt encoder and mask decoder, the token appended to
+  the sparse prompt (the real model);
+- ``linear``: a linear referring head instead of SAM2's decoder: the
+  frame-0 logits are the dot product of an MLP of the token with a 1x1
+  projection of SAM2's frozen stride-4 FPN features (+ their positional
+  encoding), at 1/4 of SAM2's input. It needs no decoder to learn to read
+  the token, so it tells whether the token names the referent at all.
+
+``--token-norm batch`` puts a ``BatchNorm1d`` on the token source's output:
+it removes what all tokens share, which can dwarf what tells them apart.
+
+``--track`` finally runs whole clips of the evaluation split (its test
+pipeline): frame 0 prompted as trained (``sam2``: the token; ``linear``:
+the head's mask as SAM2's mask prompt) and SAM2's memory tracking the rest,
+and prints the split's J, F and J&F, comparable with ``tools/test.py``.
+
 Use the stage-2 config with its stage-1 SAM2 (``decode_head.checkpoint``).
 """
 import argparse
@@ -51,14 +70,17 @@ from torch import nn
 
 import sam2love  # noqa: F401  (registers the components)
 from sam2love.datasets import read_referents
+from sam2love.evaluation import refavs_score
 from sam2love.models.backbones import cat_features
 from sam2love.models.decode_heads.sam2_head import mask_iou
 from sam2love.models.decode_heads.sam2_tracker import (
     project_high_res_features,
+    track_clip,
 )
 from sam2love.utils import load_config
 
 SOURCES = ('neck', 'prototype', 'text', 'expression', 'referent')
+HEADS = ('sam2', 'linear')
 
 
 def parse_args(argv=None):
@@ -72,6 +94,12 @@ def parse_args(argv=None):
     parser.add_argument('--eval-split', default='test_s')
     parser.add_argument('--eval-every', type=int, default=100)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--head', choices=HEADS, default='sam2')
+    parser.add_argument('--token-norm', choices=('none', 'batch'),
+                        default='none')
+    parser.add_argument('--track', action='store_true',
+                        help='report J / F / J&F of the evaluation split '
+                        'tracked from the trained frame 0')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
 
@@ -146,11 +174,14 @@ class TokenSource(nn.Module):
     """What replaces the fused token: (B, 1, D) from a cached batch."""
 
     def __init__(self, source: str, model, vocabulary: list[str],
-                 referents: dict | None = None) -> None:
+                 referents: dict | None = None,
+                 token_norm: str = 'none') -> None:
         super().__init__()
         self.source = source
         neck = model.neck
         width = neck.embed_dim
+        self.norm = nn.BatchNorm1d(width) if token_norm == 'batch' \
+            else nn.Identity()
         if source == 'neck':
             self.neck = neck
         elif source == 'prototype':
@@ -170,6 +201,9 @@ class TokenSource(nn.Module):
             self.embed = nn.Embedding(len(vocabulary) + 1, width)
 
     def forward(self, batch: dict) -> torch.Tensor:
+        return self.norm(self.token(batch)[:, 0])[:, None]
+
+    def token(self, batch: dict) -> torch.Tensor:
         feats = batch['feats']
         if self.source == 'neck':
             return self.neck(feats)['prompt']
@@ -206,12 +240,57 @@ def rolled(batch: dict) -> dict:
     return out
 
 
+# ------------------------------------------------------------ heads
+class LinearReferringHead(nn.Module):
+    """Frame-0 logits as ``MLP(token) . (W f + W' pe) / sqrt(C) + b``.
+
+    ``f`` (B, C, S/4, S/4) are SAM2's frozen stride-4 FPN features and
+    ``pe`` their positional encoding.
+    """
+
+    def __init__(self, token_dim: int, channels: int) -> None:
+        super().__init__()
+        self.query = nn.Sequential(nn.Linear(token_dim, channels), nn.ReLU(),
+                                   nn.Linear(channels, channels))
+        self.key = nn.Conv2d(channels, channels, 1)
+        self.key_pos = nn.Conv2d(channels, channels, 1)
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    def forward(self, token: torch.Tensor, encoder_out: dict) -> dict:
+        """(B, 1, D) token -> ``masks`` (B, 1, S/4, S/4) logits, ``ious``
+        (B, 1) zeros (one candidate)."""
+        feat = encoder_out['backbone_fpn'][0]
+        key = self.key(feat) + self.key_pos(encoder_out['vision_pos_enc'][0])
+        logits = torch.einsum('bc,bchw->bhw', self.query(token[:, 0]), key)
+        logits = logits / key.size(1) ** 0.5 + self.bias
+        return dict(masks=logits[:, None], ious=logits.new_zeros(len(logits), 1))
+
+
+def build_linear_head(model) -> LinearReferringHead:
+    return LinearReferringHead(model.neck.embed_dim,
+                               model.decode_head.sam.hidden_dim)
+
+
 # ------------------------------------------------------------ probe
-def decode(model, source: TokenSource, batch: dict) -> dict:
+def decode(model, source: TokenSource, batch: dict,
+           linear: LinearReferringHead | None = None) -> dict:
+    if linear is not None:
+        return linear(source(batch), batch['encoder_out'])
     head = model.decode_head
     backbone_out = project_high_res_features(head.sam, batch['encoder_out'])
     return head.decode_frame0(head.prompt_tokens(source(batch)),
                               backbone_out)
+
+
+def frame0_losses(model, out: dict, gt0: torch.Tensor,
+                  linear: LinearReferringHead | None = None) -> dict:
+    """The head's own losses; the linear head's mask loss alone."""
+    if linear is None:
+        return model.decode_head.frame0_losses(out, gt0)
+    logits = F.interpolate(out['masks'], size=gt0.shape[-2:],
+                           mode='bilinear', align_corners=False)[:, 0]
+    return dict(loss_mask=model.decode_head.loss_mask(
+        logits, gt0.float()).mean())
 
 
 def chosen_masks(out: dict, size) -> torch.Tensor:
@@ -221,27 +300,81 @@ def chosen_masks(out: dict, size) -> torch.Tensor:
                          align_corners=False)[:, 0] > 0
 
 
+def set_mode(train: bool, *modules) -> None:
+    for module in modules:
+        if module is not None:
+            module.train(train)
+
+
 @torch.no_grad()
-def evaluate(model, source: TokenSource, cache: dict,
-             batch_size: int) -> tuple[float, float]:
+def evaluate(model, source: TokenSource, cache: dict, batch_size: int,
+             linear: LinearReferringHead | None = None
+             ) -> tuple[float, float]:
     """Mean frame-0 IoU and mean change under rolled token sources."""
-    model.eval()
+    set_mode(False, model, source, linear)
     ious, changes = [], []
     for start in range(0, cache['gt0'].size(0), batch_size):
         batch = select(cache, torch.arange(
             start, min(start + batch_size, cache['gt0'].size(0))))
         size = batch['gt0'].shape[-2:]
-        pred = chosen_masks(decode(model, source, batch), size)
-        other = chosen_masks(decode(model, source, rolled(batch)), size)
+        pred = chosen_masks(decode(model, source, batch, linear), size)
+        other = chosen_masks(decode(model, source, rolled(batch), linear),
+                             size)
         ious.append(mask_iou(pred, batch['gt0'] > 0))
         changes.append(1 - mask_iou(pred, other))
-    model.train()
+    set_mode(True, model, source, linear)
     return float(torch.cat(ious).mean()), float(torch.cat(changes).mean())
 
 
-def trained_parameters(model, source: TokenSource) -> list:
+@torch.no_grad()
+def track_split(model, source: TokenSource, dataset_cfg: dict, split: str,
+                batch_size: int,
+                linear: LinearReferringHead | None = None) -> dict:
+    """J, F, J&F (fractions) of ``split``'s clips tracked from frame 0.
+
+    Frame 0 is prompted as the probe trained it (``sam2``: the token;
+    ``linear``: the head's mask as SAM2's mask prompt); SAM2's memory
+    tracks frames 1..T-1 with the tracking decoder of the config.
+    """
+    set_mode(False, model, source, linear)
+    cfg = copy.deepcopy(dataset_cfg)
+    cfg.split = split
+    dataset = DATASETS.build(cfg)
     head = model.decode_head
+    logits, masks = [], []
+    for start in range(0, len(dataset), batch_size):
+        batch = pseudo_collate([dataset[i] for i in range(
+            start, min(start + batch_size, len(dataset)))])
+        data = model.data_preprocessor(batch, False)
+        inputs, samples = data['inputs'], data['data_samples']
+        texts = [s.text for s in samples]
+        frames = head._fit_frames(inputs['frames'])
+        gt0 = torch.stack([s.gt_eval_masks.data[0] for s in samples])
+        probe_batch = dict(
+            feats=model.backbone(inputs, texts),
+            encoder_out=head.sam.image_encoder(frames[:, 0]),
+            gt0=gt0, texts=texts, uids=[s.uid for s in samples])
+        if linear is None:
+            clip = head.predict(source(probe_batch), frames)
+        else:
+            frame0 = linear(source(probe_batch), probe_batch['encoder_out'])
+            clip = track_clip(
+                head.sam, frames, dict(mask_inputs=frame0['masks'] > 0),
+                memory_dtype=head.memory_dtype, frozen_encoder=True,
+                tracking_heads=head._tracking_heads())['low_res_logits'][
+                    :, :, 0]
+        logits += list(F.interpolate(clip, size=gt0.shape[-2:],
+                                     mode='bilinear', align_corners=False))
+        masks += [s.gt_eval_masks.data for s in samples]
+    return refavs_score(logits, masks)
+
+
+def trained_parameters(model, source: TokenSource,
+                       linear: LinearReferringHead | None = None) -> list:
     params = [p for p in source.parameters()]
+    if linear is not None:
+        return params + list(linear.parameters())
+    head = model.decode_head
     params += list(head.prompt_proj.parameters())
     params += [p for p in head.sam.parameters() if p.requires_grad]
     return params
@@ -267,17 +400,17 @@ def main(argv=None):
     referents = (load_referents(dataset_cfg.data_root)
                  if args.source == 'referent' else None)
     source = TokenSource(args.source, model, sorted(set(train['texts'])),
-                         referents)
-    model.train()
-    head = model.decode_head
-    optimizer = torch.optim.AdamW(trained_parameters(model, source),
+                         referents, args.token_norm)
+    linear = build_linear_head(model) if args.head == 'linear' else None
+    set_mode(True, model, source, linear)
+    optimizer = torch.optim.AdamW(trained_parameters(model, source, linear),
                                   lr=args.lr, weight_decay=0)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda i: min(1.0, (i + 1) / args.warmup)
         * max(0.0, 1 - i / args.iters))
     generator = torch.Generator().manual_seed(args.seed)
     history = []
-    iou, changed = evaluate(model, source, held_out, args.batch_size)
+    iou, changed = evaluate(model, source, held_out, args.batch_size, linear)
     print(f'iter 0: {args.eval_split} IoU {iou:.3f} changed {changed:.3f}',
           flush=True)
     history.append(dict(iter=0, iou=iou, changed=changed))
@@ -286,20 +419,28 @@ def main(argv=None):
     for it in range(1, args.iters + 1):
         index = torch.randperm(num, generator=generator)[:args.batch_size]
         batch = select(train, index)
-        losses = head.frame0_losses(decode(model, source, batch),
-                                    batch['gt0'])
+        losses = frame0_losses(model, decode(model, source, batch, linear),
+                               batch['gt0'], linear)
         loss = sum(losses.values())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         schedule.step()
         if it % args.eval_every == 0 or it == args.iters:
-            iou, changed = evaluate(model, source, held_out, args.batch_size)
+            iou, changed = evaluate(model, source, held_out,
+                                    args.batch_size, linear)
             parts = ' '.join(f'{k} {v.item():.3f}' for k, v in losses.items())
             print(f'iter {it}: {parts} {args.eval_split} IoU '
                   f'{iou:.3f} changed {changed:.3f} '
                   f'({time.time() - start:.0f} s)', flush=True)
             history.append(dict(iter=it, iou=iou, changed=changed))
+    if args.track:
+        test_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
+        scores = track_split(model, source, test_cfg, args.eval_split,
+                             args.batch_size, linear)
+        print(f'tracked {args.eval_split}: ' + ' '.join(
+            f'{k} {100 * v:.1f}' for k, v in scores.items()), flush=True)
+        history[-1]['tracked'] = scores
     return history
 
 
