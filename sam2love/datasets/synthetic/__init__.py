@@ -1,0 +1,73 @@
+"""A deterministic synthetic tri-modal Ref-AVS data set.
+
+:func:`make_synthetic_refavs` writes clips of coloured shapes moving over a
+textured background, each shape category with its own sound, in the exact
+layout of the Ref-AVS release (``metadata.csv``, ``media/<name>/frames``,
+``media/<name>/audio.wav``, ``gt_mask/<name>/fid_<fid>``), so that the real
+loader, training and evaluation code can run on it end to end::
+
+    <out>/metadata.csv                               vid,uid,split,fid,exp
+    <out>/media/<name>/frames/0.jpg ... {T-1}.jpg    one frame per second
+    <out>/media/<name>/audio.wav                     16-bit PCM, mono, T s
+    <out>/gt_mask/<name>/fid_<fid>/00000.png ...     'L', 0 / 255
+    <out>/synthetic_info.json                        generator parameters,
+                                                     per-uid expression kind
+                                                     and referent category
+
+Ground truth comes from the scene: every expression is computed from the
+objects, their motion and the per-second sound schedule, and is written only
+when its referent is unique. The expressions are built so that no single
+modality suffices across the set: the same frames with different text refer
+to different objects; the same frames and text with different audio (the
+*twin* clips, which share one scene and differ in who sounds) refer to
+different objects; and some clips hold two identical-looking objects of which
+only one sounds (told apart by the sound's timing and the optional visual
+activity cue).
+
+Category properties (colour, shape, pitch, timbre, rhythm) are fixed, not
+drawn from the seed, so that every split and every seed agree on them. A
+quarter of the categories is *unseen*: they appear only in ``test_u`` clips.
+"""
+# Every public name of the former single module, re-exported here; __all__
+# is unchanged.
+# ruff: noqa: F401
+from .audio import (
+    AUDIO_LEVEL,
+    AUDIO_NOISE,
+    category_tone,
+    gain_envelope,
+    rhythm_envelope,
+    sample_schedule,
+    synthesize_audio,
+)
+from .categories import (
+    CATEGORIES,
+    COLOURS,
+    EXPRESSION_KINDS,
+    PRESETS,
+    RHYTHMS_HZ,
+    SEEN_CATEGORIES,
+    SHAPE_TIMBRES,
+    SHAPES,
+    SPLIT_SHARES,
+    SPLITS,
+    UNSEEN_CATEGORIES,
+    Category,
+)
+from .clips import ClipContent, generate_group
+from .expressions import (
+    NULL_AUDIO_TEXTS,
+    Expression,
+    candidate_expressions,
+    null_expressions,
+    select_expressions,
+)
+from .plan import ClipPlan, split_counts
+from .render import CUE_RADIUS, make_background, render_frames
+from .scene import Scene, SceneObject, sample_scene, visible_masks
+from .writer import JPEG_QUALITY, make_synthetic_refavs
+
+__all__ = [
+    'CATEGORIES', 'UNSEEN_CATEGORIES', 'SEEN_CATEGORIES', 'PRESETS',
+    'EXPRESSION_KINDS', 'make_synthetic_refavs'
+]
