@@ -28,9 +28,6 @@ Category properties (colour, shape, pitch, timbre, rhythm) are fixed, not
 drawn from the seed, so that every split and every seed agree on them. A
 quarter of the categories is *unseen*: they appear only in ``test_u`` clips.
 """
-# Every public name of the former single module, re-exported here; __all__
-# is unchanged.
-# ruff: noqa: F401
 from .audio import (
     AUDIO_LEVEL,
     AUDIO_NOISE,
@@ -67,7 +64,43 @@ from .render import CUE_RADIUS, make_background, render_frames
 from .scene import Scene, SceneObject, sample_scene, visible_masks
 from .writer import JPEG_QUALITY, make_synthetic_refavs
 
+#: Every public name of the generator's modules.
 __all__ = [
-    'CATEGORIES', 'UNSEEN_CATEGORIES', 'SEEN_CATEGORIES', 'PRESETS',
-    'EXPRESSION_KINDS', 'make_synthetic_refavs'
+    'AUDIO_LEVEL',
+    'AUDIO_NOISE',
+    'CATEGORIES',
+    'COLOURS',
+    'CUE_RADIUS',
+    'Category',
+    'ClipContent',
+    'ClipPlan',
+    'EXPRESSION_KINDS',
+    'Expression',
+    'JPEG_QUALITY',
+    'NULL_AUDIO_TEXTS',
+    'PRESETS',
+    'RHYTHMS_HZ',
+    'SEEN_CATEGORIES',
+    'SHAPES',
+    'SHAPE_TIMBRES',
+    'SPLITS',
+    'SPLIT_SHARES',
+    'Scene',
+    'SceneObject',
+    'UNSEEN_CATEGORIES',
+    'candidate_expressions',
+    'category_tone',
+    'gain_envelope',
+    'generate_group',
+    'make_background',
+    'make_synthetic_refavs',
+    'null_expressions',
+    'render_frames',
+    'rhythm_envelope',
+    'sample_scene',
+    'sample_schedule',
+    'select_expressions',
+    'split_counts',
+    'synthesize_audio',
+    'visible_masks',
 ]
