@@ -76,6 +76,13 @@ def test_probe_tracks_the_clips_with_either_head(tree, head, norm):
     assert set(scores) == {'J', 'F', 'J&F'}
     assert all(0 <= v <= 1 for v in scores.values())
     assert scores['J&F'] == pytest.approx((scores['J'] + scores['F']) / 2)
+    from sam2love.datasets.synthetic import EXPRESSION_KINDS
+    kinds = history[-1]['tracked_by_kind']
+    assert kinds and set(kinds) <= set(EXPRESSION_KINDS)
+    with open(f'{tree}/metadata.csv') as f:
+        num_val = sum(line.split(',')[2] == 'val' for line in f)
+    assert sum(n for n, _ in kinds.values()) == num_val
+    assert all(0 <= v <= 1 for _, v in kinds.values())
 
 
 def test_linear_head_is_a_dot_product_with_the_features():

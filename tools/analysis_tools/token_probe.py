@@ -53,12 +53,14 @@ it removes what all tokens share, which can dwarf what tells them apart.
 ``--track`` finally runs whole clips of the evaluation split (its test
 pipeline): frame 0 prompted as trained (``sam2``: the token; ``linear``:
 the head's mask as SAM2's mask prompt) and SAM2's memory tracking the rest,
-and prints the split's J, F and J&F, comparable with ``tools/test.py``.
+and prints the split's J, F and J&F, comparable with ``tools/test.py``
+(on synthetic data also J&F per expression kind).
 
 Use the stage-2 config with its stage-1 SAM2 (``decode_head.checkpoint``).
 """
 import argparse
 import copy
+import os.path as osp
 import time
 
 import torch
@@ -341,7 +343,7 @@ def track_split(model, source: TokenSource, dataset_cfg: dict, split: str,
     cfg.split = split
     dataset = DATASETS.build(cfg)
     head = model.decode_head
-    logits, masks = [], []
+    logits, masks, uids = [], [], []
     for start in range(0, len(dataset), batch_size):
         batch = pseudo_collate([dataset[i] for i in range(
             start, min(start + batch_size, len(dataset)))])
@@ -366,7 +368,29 @@ def track_split(model, source: TokenSource, dataset_cfg: dict, split: str,
         logits += list(F.interpolate(clip, size=gt0.shape[-2:],
                                      mode='bilinear', align_corners=False))
         masks += [s.gt_eval_masks.data for s in samples]
-    return refavs_score(logits, masks)
+        uids += probe_batch['uids']
+    return dict(refavs_score(logits, masks), logits=logits, masks=masks,
+                uids=uids)
+
+
+def scores_by_kind(tracked: dict, data_root: str) -> dict:
+    """J&F of each expression kind of a synthetic data set.
+
+    The protocol is applied to each kind's rows alone (in metadata order,
+    F averaged over batches of 4 of them).
+
+    Returns:
+        dict: kind -> (number of rows, J&F fraction).
+    """
+    rows = read_referents(data_root)[0]
+    kinds = [rows[uid][0] for uid in tracked['uids']]
+    out = {}
+    for kind in sorted(set(kinds)):
+        index = [i for i, k in enumerate(kinds) if k == kind]
+        score = refavs_score([tracked['logits'][i] for i in index],
+                             [tracked['masks'][i] for i in index])
+        out[kind] = (len(index), score['J&F'])
+    return out
 
 
 def trained_parameters(model, source: TokenSource,
@@ -436,11 +460,18 @@ def main(argv=None):
             history.append(dict(iter=it, iou=iou, changed=changed))
     if args.track:
         test_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
-        scores = track_split(model, source, test_cfg, args.eval_split,
-                             args.batch_size, linear)
+        tracked = track_split(model, source, test_cfg, args.eval_split,
+                              args.batch_size, linear)
+        scores = {k: tracked[k] for k in ('J', 'F', 'J&F')}
         print(f'tracked {args.eval_split}: ' + ' '.join(
             f'{k} {100 * v:.1f}' for k, v in scores.items()), flush=True)
         history[-1]['tracked'] = scores
+        if osp.isfile(osp.join(test_cfg.data_root, 'synthetic_info.json')):
+            kinds = scores_by_kind(tracked, test_cfg.data_root)
+            print('J&F by expression kind: ' + ', '.join(
+                f'{k} {100 * v:.1f} ({n} rows)'
+                for k, (n, v) in kinds.items()), flush=True)
+            history[-1]['tracked_by_kind'] = kinds
     return history
 
 
