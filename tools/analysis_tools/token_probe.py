@@ -107,6 +107,21 @@ def parse_args(argv=None):
 
 
 # ------------------------------------------------------------ the cache
+def preprocessed_batches(model, dataset_cfg: dict, split: str,
+                         batch_size: int):
+    """``(inputs, data_samples, texts)`` of ``split`` in dataset order,
+    through the model's data preprocessor."""
+    cfg = copy.deepcopy(dataset_cfg)
+    cfg.split = split
+    dataset = DATASETS.build(cfg)
+    for start in range(0, len(dataset), batch_size):
+        batch = pseudo_collate([dataset[i] for i in range(
+            start, min(start + batch_size, len(dataset)))])
+        data = model.data_preprocessor(batch, False)
+        samples = data['data_samples']
+        yield data['inputs'], samples, [s.text for s in samples]
+
+
 @torch.no_grad()
 def encode_split(model, dataset_cfg: dict, split: str,
                  batch_size: int) -> dict:
@@ -117,17 +132,10 @@ def encode_split(model, dataset_cfg: dict, split: str,
         ``encoder_out`` (``sam.image_encoder`` of frame 0), ``gt0`` (N, h,
         w) frame-0 masks, ``texts`` (N expressions), ``uids`` (N).
     """
-    cfg = copy.deepcopy(dataset_cfg)
-    cfg.split = split
-    dataset = DATASETS.build(cfg)
     head = model.decode_head
     parts = []
-    for start in range(0, len(dataset), batch_size):
-        batch = pseudo_collate([dataset[i] for i in range(
-            start, min(start + batch_size, len(dataset)))])
-        data = model.data_preprocessor(batch, False)
-        inputs, samples = data['inputs'], data['data_samples']
-        texts = [s.text for s in samples]
+    for inputs, samples, texts in preprocessed_batches(
+            model, dataset_cfg, split, batch_size):
         frame0 = head._fit_frames(inputs['frames'][:, 0])
         parts.append(dict(
             feats=model.backbone(inputs, texts),
@@ -339,17 +347,10 @@ def track_split(model, source: TokenSource, dataset_cfg: dict, split: str,
     tracks frames 1..T-1 with the tracking decoder of the config.
     """
     set_mode(False, model, source, linear)
-    cfg = copy.deepcopy(dataset_cfg)
-    cfg.split = split
-    dataset = DATASETS.build(cfg)
     head = model.decode_head
     logits, masks, uids = [], [], []
-    for start in range(0, len(dataset), batch_size):
-        batch = pseudo_collate([dataset[i] for i in range(
-            start, min(start + batch_size, len(dataset)))])
-        data = model.data_preprocessor(batch, False)
-        inputs, samples = data['inputs'], data['data_samples']
-        texts = [s.text for s in samples]
+    for inputs, samples, texts in preprocessed_batches(
+            model, dataset_cfg, split, batch_size):
         frames = head._fit_frames(inputs['frames'])
         gt0 = torch.stack([s.gt_eval_masks.data[0] for s in samples])
         probe_batch = dict(
