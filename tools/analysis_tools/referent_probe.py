@@ -28,14 +28,13 @@ from collections import Counter
 import torch
 import torch.nn.functional as F
 from mmengine.config import DictAction
-from mmengine.dataset import pseudo_collate
-from mmseg.registry import DATASETS, MODELS
 from torch import nn
 
 import sam2love  # noqa: F401  (registers the components)
 from sam2love.datasets import read_referents
 from sam2love.models.backbones import cat_features
 from sam2love.utils import load_config
+from sam2love.utils.analysis import build_eval_model, preprocessed_batches
 
 KINDS = ('vision', 'audio', 'mixed', 'temporal')
 
@@ -62,15 +61,9 @@ def encode_split(model, dataset_cfg: dict, split: str, batch_size: int,
         dict: ``feats`` (the backbone's dict, text padded to one length),
         ``colour`` and ``shape`` (N,) long, ``kinds`` (N expression kinds).
     """
-    cfg = copy.deepcopy(dataset_cfg)
-    cfg.split = split
-    dataset = DATASETS.build(cfg)
     feats, labels = [], []
-    for start in range(0, len(dataset), batch_size):
-        batch = pseudo_collate([dataset[i] for i in range(
-            start, min(start + batch_size, len(dataset)))])
-        data = model.data_preprocessor(batch, False)
-        samples = data['data_samples']
+    for inputs, samples, texts in preprocessed_batches(
+            model, dataset_cfg, split, batch_size):
         try:
             meta = [rows[s.uid] for s in samples]
         except KeyError as err:
@@ -79,7 +72,7 @@ def encode_split(model, dataset_cfg: dict, split: str, batch_size: int,
         keep = torch.tensor([m[1] is not None for m in meta])
         if not keep.any():
             continue
-        out = model.backbone(data['inputs'], [s.text for s in samples])
+        out = model.backbone(inputs, texts)
         feats.append({k: v[keep] for k, v in out.items()})
         labels += [m for m, k in zip(meta, keep.tolist()) if k]
     if not labels:
@@ -147,10 +140,7 @@ def format_scores(scores: dict) -> str:
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
-    torch.manual_seed(args.seed)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    model.eval()
+    model = build_eval_model(cfg, args.seed)
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     rows, colours, shapes = read_referents(dataset_cfg.data_root)
     start = time.time()

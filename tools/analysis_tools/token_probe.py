@@ -66,8 +66,6 @@ import time
 import torch
 import torch.nn.functional as F
 from mmengine.config import DictAction
-from mmengine.dataset import pseudo_collate
-from mmseg.registry import DATASETS, MODELS
 from torch import nn
 
 import sam2love  # noqa: F401  (registers the components)
@@ -80,6 +78,7 @@ from sam2love.models.decode_heads.sam2_tracker import (
     track_clip,
 )
 from sam2love.utils import load_config
+from sam2love.utils.analysis import build_eval_model, preprocessed_batches
 
 SOURCES = ('neck', 'prototype', 'text', 'expression', 'referent')
 HEADS = ('sam2', 'linear')
@@ -107,21 +106,6 @@ def parse_args(argv=None):
 
 
 # ------------------------------------------------------------ the cache
-def preprocessed_batches(model, dataset_cfg: dict, split: str,
-                         batch_size: int):
-    """``(inputs, data_samples, texts)`` of ``split`` in dataset order,
-    through the model's data preprocessor."""
-    cfg = copy.deepcopy(dataset_cfg)
-    cfg.split = split
-    dataset = DATASETS.build(cfg)
-    for start in range(0, len(dataset), batch_size):
-        batch = pseudo_collate([dataset[i] for i in range(
-            start, min(start + batch_size, len(dataset)))])
-        data = model.data_preprocessor(batch, False)
-        samples = data['data_samples']
-        yield data['inputs'], samples, [s.text for s in samples]
-
-
 @torch.no_grad()
 def encode_split(model, dataset_cfg: dict, split: str,
                  batch_size: int) -> dict:
@@ -354,9 +338,10 @@ def track_split(model, source: TokenSource, dataset_cfg: dict, split: str,
         frames = head._fit_frames(inputs['frames'])
         gt0 = torch.stack([s.gt_eval_masks.data[0] for s in samples])
         probe_batch = dict(
-            feats=model.backbone(inputs, texts),
-            encoder_out=head.sam.image_encoder(frames[:, 0]),
-            gt0=gt0, texts=texts, uids=[s.uid for s in samples])
+            feats=model.backbone(inputs, texts), gt0=gt0, texts=texts,
+            uids=[s.uid for s in samples])
+        if linear is not None or source.source == 'prototype':
+            probe_batch['encoder_out'] = head.sam.image_encoder(frames[:, 0])
         if linear is None:
             clip = head.predict(source(probe_batch), frames)
         else:
@@ -408,10 +393,7 @@ def trained_parameters(model, source: TokenSource,
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
-    torch.manual_seed(args.seed)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    model.eval()
+    model = build_eval_model(cfg, args.seed)
     # the train pipeline: frame-0 masks at the training size for both
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     start = time.time()
