@@ -2,7 +2,8 @@
 
     python tools/make_synthetic_refavs.py --out data/synthetic_refavs \\
         [--preset tiny|default] [--clips N] [--seed S] [--frames T] \\
-        [--size W H] [--activity-cue P] [--overwrite]
+        [--size W H] [--activity-cue P] [--train-rows LOW HIGH]
+        [--overwrite]
 
 Coloured shapes move over a textured background, each category with its own
 sound; expressions (audio, vision, mixed, temporal, null) are computed from
@@ -31,6 +32,11 @@ def parse_args(argv=None):
     parser.add_argument('--activity-cue', type=float,
                         help='chance of a ripple ring around a sounding '
                         'object in a frame (default 0.5)')
+    parser.add_argument('--train-rows', type=int, nargs=2,
+                        metavar=('LOW', 'HIGH'),
+                        help='expressions per ordinary train clip (default '
+                        '2 5, as the release; more rows per clip cost no '
+                        'rendering)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace the data set in a non-empty --out')
     parser.add_argument('--no-progress', action='store_true',
@@ -43,9 +49,11 @@ def main(argv=None) -> int:
     kwargs = dict(PRESETS[args.preset])
     for key, value in (('num_clips', args.clips), ('num_frames', args.frames),
                        ('frame_size', args.size),
-                       ('activity_cue', args.activity_cue)):
+                       ('activity_cue', args.activity_cue),
+                       ('train_rows', args.train_rows)):
         if value is not None:
-            kwargs[key] = tuple(value) if key == 'frame_size' else value
+            kwargs[key] = tuple(value) if key in ('frame_size',
+                                                  'train_rows') else value
     start = time.perf_counter()
     try:
         summary = make_synthetic_refavs(

@@ -27,6 +27,15 @@ def _num_rows(rng, low=2, high=5) -> int:
     return int(rng.integers(low, high + 1))
 
 
+def _clip_rows(rng, plan: ClipPlan, cfg: dict) -> int:
+    """Rows of an ordinary clip: 2-5 as in the release, or the
+    ``train_rows`` range for train clips."""
+    low, high = (2, 5)
+    if plan.split == 'train' and cfg.get('train_rows'):
+        low, high = cfg['train_rows']
+    return _num_rows(rng, low, high)
+
+
 def _frame_size(rng, frame_size: tuple, other_sizes: tuple,
                 other_size_prob: float) -> tuple:
     if other_sizes and rng.random() < other_size_prob:
@@ -116,14 +125,16 @@ def generate_group(seed: int, plans: list, cfg: dict) -> list:
     scene, masks, schedule, found = _scene_with_expressions(rng, plan, size,
                                                             cfg)
     if len(plans) == 1:
-        rows = select_expressions(rng, found, _num_rows(rng))
+        rows = select_expressions(rng, found, _clip_rows(rng, plan, cfg))
         return [ClipContent(plan, scene, schedule, masks, rows)]
     other, found_b, shared_a, shared_b = _twin_schedule(
         rng, schedule, scene, masks, plan.split, num_frames)
     forced_a = (shared_a, ) if shared_a else ()
     forced_b = (shared_b, ) if shared_b else ()
-    rows_a = select_expressions(rng, found, _num_rows(rng), forced_a)
-    rows_b = select_expressions(rng, found_b, _num_rows(rng), forced_b)
+    rows_a = select_expressions(rng, found, _clip_rows(rng, plans[0], cfg),
+                                forced_a)
+    rows_b = select_expressions(rng, found_b, _clip_rows(rng, plans[1], cfg),
+                                forced_b)
     return [ClipContent(plans[0], scene, schedule, masks, rows_a),
             ClipContent(plans[1], scene, other, masks, rows_b)]
 

@@ -139,6 +139,7 @@ def make_synthetic_refavs(out_dir: str,
                           occlusion_prob: float = 0.25,
                           same_shape_prob: float = 0.3,
                           speed_range: tuple = (0.02, 0.06),
+                          train_rows: tuple | None = None,
                           overwrite: bool = False,
                           progress: bool = False) -> dict:
     """Write a synthetic Ref-AVS data set in the release layout.
@@ -168,6 +169,10 @@ def make_synthetic_refavs(out_dir: str,
             frame for a while / passing behind another.
         same_shape_prob (float): chance of two objects of one shape.
         speed_range (tuple): object speed in frame widths per second.
+        train_rows (tuple | None): (low, high) expressions per ordinary
+            train clip, as many as the clip has up to ``high`` (the
+            candidates limit it); None: 2-5 as the release (and every
+            other split).
         progress (bool): show an ``mmengine`` progress bar.
 
     Returns:
@@ -186,6 +191,7 @@ def make_synthetic_refavs(out_dir: str,
         other_frame_sizes=tuple(tuple(s) for s in other_frame_sizes),
         other_size_prob=other_size_prob, sample_rate=sample_rate,
         activity_cue=activity_cue,
+        train_rows=tuple(train_rows) if train_rows else None,
         scene=dict(exit_prob=exit_prob, occlusion_prob=occlusion_prob,
                    same_shape_prob=same_shape_prob,
                    speed_range=tuple(speed_range)))
