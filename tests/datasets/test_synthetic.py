@@ -294,3 +294,66 @@ def test_read_referents_needs_synthetic_info(tmp_path):
     from sam2love.datasets import read_referents
     with pytest.raises(FileNotFoundError, match='synthetic_info.json'):
         read_referents(str(tmp_path))
+
+
+def test_every_object_mask_of_each_clip(tiny):
+    """``synthetic_extras/all_objects/<name>/00000.png`` is the union of
+    the clip's objects on frame 0: it holds every referred mask, exactly
+    their union where the rows refer to every object, and null clips get
+    theirs too."""
+    from sam2love.datasets.synthetic import (
+        all_objects_mask_path,
+        load_all_objects_mask,
+    )
+    root, _ = tiny
+    info = read_info(root)
+    assert 'all_objects' in info['extras']
+    fids = defaultdict(set)
+    for r in read_rows(root):
+        fids[name_of(r)].add(int(r['fid']))
+    exact = 0
+    for name, clip in info['clips'].items():
+        path = all_objects_mask_path(root, name)
+        assert path == osp.join(root, 'synthetic_extras', 'all_objects',
+                                name, '00000.png')
+        with Image.open(path) as img:
+            assert img.mode == 'L' and list(img.size) == clip['size']
+            assert set(np.unique(np.asarray(img))) <= {0, 255}
+        union = load_all_objects_mask(root, name)
+        assert union.any(), name  # 2-4 objects start inside the frame
+        if clip['type'] != 'ordinary':
+            continue
+        referred = np.zeros_like(union)
+        for fid in fids[name]:
+            mask0 = mask_stack(root, name, fid)[0] > 0
+            assert not (mask0 & ~union).any(), (name, fid)
+            referred |= mask0
+        if fids[name] == set(range(len(clip['categories']))):
+            assert np.array_equal(referred, union), name
+            exact += 1
+    assert exact >= 1  # some clip's rows refer to every object
+
+
+def test_every_object_mask_errors_and_data_root(tmp_path):
+    from sam2love.datasets.synthetic import (
+        data_root_of_frames,
+        load_all_objects_mask,
+    )
+    with pytest.raises(FileNotFoundError,
+                       match='all_objects/clip/00000.png: missing'):
+        load_all_objects_mask(str(tmp_path), 'clip')
+    assert data_root_of_frames('/data/x/media/clip/frames/0.jpg') == '/data/x'
+    assert data_root_of_frames('media/clip/frames/3.jpg') == '.'
+    with pytest.raises(ValueError, match='cannot tell its data root'):
+        data_root_of_frames('/data/x/clips/clip/frames/0.jpg')
+
+
+def test_overwrite_replaces_the_extras(tiny, tmp_path):
+    root = str(tmp_path / 'out')
+    stale = osp.join(root, 'synthetic_extras', 'all_objects', 'stale')
+    os.makedirs(stale)
+    make_synthetic_refavs(root, seed=0, overwrite=True, **TINY)
+    assert not osp.exists(stale)
+    assert sorted(os.listdir(osp.join(root, 'synthetic_extras',
+                                      'all_objects'))) == \
+        sorted(read_info(root)['clips'])

@@ -13,6 +13,10 @@ loader, training and evaluation code can run on it end to end::
     <out>/synthetic_info.json                        generator parameters,
                                                      per-uid expression kind
                                                      and referent category
+    <out>/synthetic_extras/all_objects/<name>/00000.png
+                                                     every object's visible
+                                                     mask on frame 0 (not
+                                                     in the release)
 
 Ground truth comes from the scene: every expression is computed from the
 objects, their motion and the per-second sound schedule, and is written only
@@ -59,6 +63,14 @@ from .expressions import (
     null_expressions,
     select_expressions,
 )
+from .extras import (
+    ALL_OBJECTS_DIR,
+    EXTRAS_DIR,
+    all_objects_mask_path,
+    data_root_of_frames,
+    load_all_objects_mask,
+    write_all_objects_mask,
+)
 from .plan import ClipPlan, split_counts
 from .render import CUE_RADIUS, make_background, render_frames
 from .scene import Scene, SceneObject, sample_scene, visible_masks
@@ -66,6 +78,7 @@ from .writer import JPEG_QUALITY, make_synthetic_refavs
 
 #: Every public name of the generator's modules.
 __all__ = [
+    'ALL_OBJECTS_DIR',
     'AUDIO_LEVEL',
     'AUDIO_NOISE',
     'CATEGORIES',
@@ -75,6 +88,7 @@ __all__ = [
     'ClipContent',
     'ClipPlan',
     'EXPRESSION_KINDS',
+    'EXTRAS_DIR',
     'Expression',
     'JPEG_QUALITY',
     'NULL_AUDIO_TEXTS',
@@ -88,10 +102,13 @@ __all__ = [
     'Scene',
     'SceneObject',
     'UNSEEN_CATEGORIES',
+    'all_objects_mask_path',
     'candidate_expressions',
     'category_tone',
+    'data_root_of_frames',
     'gain_envelope',
     'generate_group',
+    'load_all_objects_mask',
     'make_background',
     'make_synthetic_refavs',
     'null_expressions',
@@ -103,4 +120,5 @@ __all__ = [
     'split_counts',
     'synthesize_audio',
     'visible_masks',
+    'write_all_objects_mask',
 ]

@@ -1,5 +1,6 @@
-"""Writing the data set: media, masks, ``metadata.csv``, ``synthetic_info.json``
-and the summary (:func:`make_synthetic_refavs`)."""
+"""Writing the data set: media, masks, ``metadata.csv``, ``synthetic_info.json``,
+the synthetic-only extras (:mod:`.extras`) and the summary
+(:func:`make_synthetic_refavs`)."""
 import csv
 import json
 import os
@@ -14,6 +15,7 @@ from PIL import Image
 from .audio import synthesize_audio
 from .categories import CATEGORIES, EXPRESSION_KINDS, SPLITS, UNSEEN_CATEGORIES
 from .clips import ClipContent, generate_group
+from .extras import EXTRAS_DIR, write_all_objects_mask
 from .plan import ClipPlan, _plan_clips
 from .render import render_frames
 
@@ -22,7 +24,8 @@ JPEG_QUALITY = 90
 
 def _write_clip(out_dir: str, content: ClipContent, seed: int, cfg: dict,
                 rng: np.random.Generator) -> tuple:
-    """Write frames, audio and masks of one clip.
+    """Write frames, audio and masks of one clip, and its every-object
+    frame-0 mask (:func:`~.extras.write_all_objects_mask`).
 
     Returns:
         tuple: metadata rows (list of dict) and info (per-uid, per-clip).
@@ -52,6 +55,7 @@ def _write_clip(out_dir: str, content: ClipContent, seed: int, cfg: dict,
             mask = np.zeros(content.masks.shape[2:], np.uint8) if is_null \
                 else content.masks[fid, t].astype(np.uint8) * 255
             Image.fromarray(mask).save(osp.join(folder, f'{t:05d}.png'))
+    write_all_objects_mask(out_dir, name, content.masks[:, 0])
 
     rows, row_info = [], {}
     counts = {}
@@ -93,7 +97,7 @@ def _prepare_out_dir(out_dir: str, overwrite: bool) -> None:
             raise FileExistsError(
                 f'{out_dir} is not empty; pass overwrite=True (--overwrite) '
                 'to replace the synthetic data set in it')
-        for sub in ('media', 'gt_mask'):
+        for sub in ('media', 'gt_mask', EXTRAS_DIR):
             shutil.rmtree(osp.join(out_dir, sub), ignore_errors=True)
         for fname in ('metadata.csv', 'synthetic_info.json'):
             if osp.exists(osp.join(out_dir, fname)):
@@ -146,6 +150,9 @@ def make_synthetic_refavs(out_dir: str,
 
     The output is a function of the arguments only: the same seed gives
     byte-identical ``metadata.csv``, frames, masks, audio and info file.
+    Beside the release layout it writes ``synthetic_info.json`` and, per
+    clip, ``synthetic_extras/all_objects/<name>/00000.png``: every object's
+    visible mask on frame 0 (:mod:`.extras`; the "every object" baseline).
 
     Args:
         out_dir (str): root to write (must be empty or missing, unless
@@ -228,6 +235,10 @@ def make_synthetic_refavs(out_dir: str,
                                rhythm_hz=c.rhythm_hz,
                                seen=name not in UNSEEN_CATEGORIES)
                     for name, c in CATEGORIES.items()},
+        extras=dict(all_objects=dict(
+            path='synthetic_extras/all_objects/<name>/00000.png',
+            what="union of every object's visible mask on frame 0, 0 / 255, "
+            'at the frame size (every clip, null clips included)')),
         clips=info_clips, rows=info_rows)
     with open(osp.join(out_dir, 'synthetic_info.json'), 'w') as f:
         json.dump(info, f, indent=1, sort_keys=True)
