@@ -13,7 +13,16 @@ from PIL import Image
 from prettytable import PrettyTable
 
 from ..datasets.metadata import SPLITS
+from ..datasets.synthetic.extras import data_root_of_frames
 from .functional import BATCH_SIZE, ExpressionStats, expression_stats, score_stats
+from .kinds import (
+    INFO_FILE,
+    expression_kinds,
+    has_expression_kinds,
+    kinds_of_uids,
+    score_stats_by_kind,
+    sorted_kinds,
+)
 
 SEEN, UNSEEN, NULL = 'test_s', 'test_u', 'test_n'
 
@@ -74,9 +83,17 @@ class RefAVSMetric(BaseMetric):
       empty-mask rule and are left out of F);
     - ``test_n/S`` as a fraction (lower is better) for the null split(s);
     - ``mix/J``, ``mix/F``, ``mix/J&F``: mean of test_s and test_u, when
-      both were evaluated.
+      both were evaluated;
+    - with ``per_kind`` (synthetic data only), ``{split}/J&F/{kind}`` in
+      percent for every split but the null ones and every expression kind
+      of the split but ``null`` (``vision``, ``audio``, ``mixed``,
+      ``temporal``): the protocol applied to that kind's rows alone
+      (:func:`~sam2love.evaluation.kinds.score_stats_by_kind`: metadata
+      order, batches of ``batch_size`` of them), and ``mix/J&F/{kind}``,
+      the mean of test_s and test_u, when both have the kind.
 
-    A table of the numbers is logged to the current ``MMLogger``.
+    A table of the numbers is logged to the current ``MMLogger`` (and one
+    of the per-kind J&F with their row counts).
 
     Args:
         batch_size (int): expressions per batch of the official protocol.
@@ -104,10 +121,18 @@ class RefAVSMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: str | None = None,
                  collect_dir: str | None = None,
-                 output_dir: str | None = None) -> None:
+                 output_dir: str | None = None,
+                 per_kind: bool | str = False,
+                 data_root: str | None = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix,
                          collect_dir=collect_dir)
         self.output_dir = output_dir
+        if per_kind not in (False, True, 'auto'):
+            raise ValueError("per_kind must be False, True or 'auto', got "
+                             f'{per_kind!r}')
+        self.per_kind = per_kind
+        self.data_root = data_root
+        self._checked_roots: set[str] = set()
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         self.batch_size = batch_size
@@ -137,11 +162,44 @@ class RefAVSMetric(BaseMetric):
             stats = expression_stats(logits, masks, name=str(uid))
             if self.output_dir is not None:
                 save_probabilities(logits, osp.join(self.output_dir, str(uid)))
-            self.results.append(dict(
+            result = dict(
                 sample_idx=int(_field(sample, 'sample_idx')),
                 split=str(_field(sample, 'split')),
                 uid=str(uid),
-                stats=stats.cpu()))
+                stats=stats.cpu())
+            if self.per_kind:
+                result['data_root'] = self._data_root_of(sample, uid)
+            self.results.append(result)
+
+    def _data_root_of(self, sample, uid: str) -> str:
+        """The sample's data root; checks its info file once per root."""
+        root = self.data_root
+        if root is None:
+            paths = _field(sample, 'frame_paths')
+            if not paths:
+                raise KeyError(
+                    f'RefAVSMetric(per_kind={self.per_kind!r}): sample '
+                    f'{uid!r} has no frame_paths metainfo to find its data '
+                    'root; pass data_root=')
+            root = data_root_of_frames(paths[0])
+        if root not in self._checked_roots:
+            self._check_kinds_file(root)
+            self._checked_roots.add(root)
+        return root
+
+    def _check_kinds_file(self, root: str) -> bool:
+        """Whether ``root`` has its kinds; with ``per_kind=True`` a root
+        without them is an error."""
+        if has_expression_kinds(root):
+            return True
+        if self.per_kind == 'auto':
+            return False
+        raise FileNotFoundError(
+            f'RefAVSMetric(per_kind=True): {osp.join(root, INFO_FILE)} is '
+            'missing. J&F per expression kind needs a data set written by '
+            'tools/make_synthetic_refavs.py (the Ref-AVS release has no '
+            "expression kinds); set per_kind=False, or 'auto' to score the "
+            'kinds only where the file exists')
 
     @staticmethod
     def _in_dataset_order(results: list[dict]) -> dict[str, list[dict]]:
@@ -182,14 +240,77 @@ class RefAVSMetric(BaseMetric):
                 scores = score_stats(stats, batch_size=self.batch_size)
                 for name in ('J', 'F', 'J&F'):
                     metrics[f'{split}/{name}'] = 100 * scores[name]
-        if SEEN in counts and UNSEEN in counts \
-                and SEEN not in self.null_splits \
-                and UNSEEN not in self.null_splits:
+        both = SEEN in counts and UNSEEN in counts \
+            and SEEN not in self.null_splits \
+            and UNSEEN not in self.null_splits
+        if both:
             for name in ('J', 'F', 'J&F'):
                 metrics[f'mix/{name}'] = (metrics[f'{SEEN}/{name}'] +
                                           metrics[f'{UNSEEN}/{name}']) / 2
         self._log_table(metrics, counts)
+        if self.per_kind:
+            by_kind = self._scores_by_kind(per_split)
+            if by_kind is not None:
+                metrics.update(self._kind_metrics(by_kind, both))
+                self._log_kind_table(by_kind)
         return metrics
+
+    def _scores_by_kind(self, per_split: dict[str, list[dict]]
+                        ) -> dict | None:
+        """split -> kind -> ``score_stats_by_kind``'s dict, for the
+        non-null splits; None when ``'auto'`` finds no kinds."""
+        roots = dict.fromkeys(r['data_root'] for rows in per_split.values()
+                              for r in rows)
+        missing = [root for root in roots
+                   if not self._check_kinds_file(root)]
+        if missing:  # per_kind='auto' (True raised)
+            print_log(f"RefAVSMetric(per_kind='auto'): no {INFO_FILE} in "
+                      f'{", ".join(missing)}; no J&F per expression kind',
+                      logger='current')
+            return None
+        kinds = {root: expression_kinds(root) for root in roots}
+        out = {}
+        for split, rows in per_split.items():
+            if split in self.null_splits:
+                continue
+            row_kinds = []
+            for r in rows:
+                row_kinds += kinds_of_uids([r['uid']], kinds[r['data_root']],
+                                           r['data_root'])
+            out[split] = score_stats_by_kind(
+                [r['stats'] for r in rows], row_kinds, self.batch_size)
+        return out
+
+    @staticmethod
+    def _kind_metrics(by_kind: dict, both: bool) -> dict[str, float]:
+        """``{split}/J&F/{kind}`` (and ``mix/J&F/{kind}``) in percent."""
+        metrics = {}
+        for split, scores in by_kind.items():
+            for kind, score in scores.items():
+                metrics[f'{split}/J&F/{kind}'] = 100 * score['J&F']
+        if both:
+            for kind in by_kind[SEEN]:
+                if kind in by_kind[UNSEEN]:
+                    metrics[f'mix/J&F/{kind}'] = (
+                        metrics[f'{SEEN}/J&F/{kind}'] +
+                        metrics[f'{UNSEEN}/J&F/{kind}']) / 2
+        return metrics
+
+    @staticmethod
+    def _log_kind_table(by_kind: dict) -> None:
+        kinds = sorted_kinds({k for scores in by_kind.values()
+                              for k in scores})
+        if not kinds:
+            return
+        table = PrettyTable()
+        table.field_names = ['split'] + kinds
+        for split, scores in by_kind.items():
+            table.add_row([split] + [
+                f"{100 * scores[k]['J&F']:.2f} ({scores[k]['count']})"
+                if k in scores else '' for k in kinds])
+        print_log('Ref-AVS J&F per expression kind (%, rows in '
+                  'parentheses):\n' + table.get_string(),
+                  logger=MMLogger.get_current_instance())
 
     @staticmethod
     def _log_table(metrics: dict[str, float], counts: dict[str, int]) -> None:

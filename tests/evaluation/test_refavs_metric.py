@@ -156,3 +156,136 @@ def test_missing_fields_are_named():
     del sample.pred_eval_logits
     with pytest.raises(KeyError, match='pred_eval_logits'):
         RefAVSMetric().process(None, [sample])
+
+
+# ------------------------------------------------------------ per kind
+KINDS = ('vision', 'audio', 'mixed', 'temporal')
+
+
+def kind_of_row(i, split, masks):
+    return 'null' if split == 'test_n' or not masks.any() else \
+        KINDS[(i * 7 // 3) % len(KINDS)]
+
+
+def write_kinds(root, rows, skip=()):
+    """A ``synthetic_info.json`` giving every row of ``rows`` a kind."""
+    import json
+    import os
+    os.makedirs(root, exist_ok=True)
+    info = dict(categories={'red-square': dict(colour='red',
+                                               shape='square')},
+                rows={f'uid_{i}': dict(kind=kind_of_row(i, s, m),
+                                       referent=None if kind_of_row(
+                                           i, s, m) == 'null'
+                                       else 'red-square')
+                      for i, (s, _, m) in enumerate(rows) if i not in skip})
+    with open(f'{root}/synthetic_info.json', 'w') as f:
+        json.dump(info, f)
+
+
+def kind_sample(root, i, *row):
+    sample = data_sample(i, *row)
+    sample.set_metainfo(dict(frame_paths=[
+        f'{root}/media/clip_{i}/frames/{t}.jpg' for t in range(SIZE[0])]))
+    return sample
+
+
+def test_per_kind_scores_each_kinds_rows_alone(tmp_path):
+    """``{split}/J&F/{kind}`` is the protocol on that kind's rows in
+    metadata order, whatever the order of processing; null rows (and the
+    null split) get none; ``mix/J&F/{kind}`` averages test_s and test_u."""
+    from sam2love.evaluation import score_stats_by_kind
+    root = str(tmp_path / 'tree')
+    rows = make_rows()
+    write_kinds(root, rows)
+    samples = [kind_sample(root, i, *r) for i, r in enumerate(rows)]
+    metric = METRICS.build(dict(type='RefAVSMetric', per_kind=True))
+    order = np.random.default_rng(2).permutation(len(samples))
+    metric.process(None, [samples[i].to_dict() for i in order])
+    got = metric.compute_metrics(metric.results)
+    plain = RefAVSMetric()
+    plain.process(None, samples)
+    base = plain.compute_metrics(plain.results)
+    assert {k: got[k] for k in base} == base  # the usual keys unchanged
+    kind_keys = set(got) - set(base)
+    for split in ('val', 'test_s', 'test_u'):
+        index = [i for i, (s, _, _) in enumerate(rows) if s == split]
+        for kind in KINDS:
+            mine = [i for i in index if kind_of_row(i, *rows[i][::2]) == kind]
+            key = f'{split}/J&F/{kind}'
+            if not mine:
+                assert key not in got
+                continue
+            want = refavs_score([rows[i][1] for i in mine],
+                                [rows[i][2] for i in mine])['J&F']
+            assert got[key] == pytest.approx(100 * want, abs=1e-9), key
+            kind_keys.discard(key)
+    for kind in KINDS:
+        key = f'mix/J&F/{kind}'
+        if f'test_s/J&F/{kind}' in got and f'test_u/J&F/{kind}' in got:
+            assert got[key] == pytest.approx(
+                (got[f'test_s/J&F/{kind}'] + got[f'test_u/J&F/{kind}']) / 2)
+            kind_keys.discard(key)
+    assert not kind_keys  # nothing else: no null kind, no test_n kinds
+    assert any(k.startswith('test_s/J&F/') for k in got)
+    # the shared function gives the same numbers (and counts the rows)
+    val = [i for i, (s, _, _) in enumerate(rows) if s == 'val']
+    from sam2love.evaluation import expression_stats
+    by_kind = score_stats_by_kind(
+        [expression_stats(rows[i][1], rows[i][2]) for i in val],
+        [kind_of_row(i, *rows[i][::2]) for i in val])
+    assert list(by_kind) == [k for k in KINDS if k in by_kind]
+    assert sum(v['count'] for v in by_kind.values()) == sum(
+        rows[i][2].any() for i in val)
+    for kind, score in by_kind.items():
+        assert 100 * score['J&F'] == pytest.approx(got[f'val/J&F/{kind}'])
+
+
+def test_per_kind_logs_a_table(tmp_path, monkeypatch):
+    logged = []
+    monkeypatch.setattr(refavs_metric, 'print_log',
+                        lambda msg, **kwargs: logged.append(msg))
+    root = str(tmp_path / 'tree')
+    rows = make_rows()
+    write_kinds(root, rows)
+    metric = RefAVSMetric(per_kind=True, data_root=root)
+    metric.process(None, [data_sample(i, *r) for i, r in enumerate(rows)])
+    got = metric.compute_metrics(metric.results)
+    table = logged[-1].splitlines()
+    assert table[0].startswith('Ref-AVS J&F per expression kind')
+    line = next(t for t in table if ' test_s ' in t)
+    kind = next(k for k in KINDS if f'test_s/J&F/{k}' in got)
+    assert f'{got[f"test_s/J&F/{kind}"]:.2f} (' in line
+
+
+def test_per_kind_without_the_info_file(tmp_path):
+    """``True`` fails at the first sample, naming the file; ``'auto'``
+    scores as without the option."""
+    root = str(tmp_path / 'release')
+    rows = make_rows()
+    samples = [kind_sample(root, i, *r) for i, r in enumerate(rows)]
+    with pytest.raises(FileNotFoundError,
+                       match='release/synthetic_info.json is missing.*'
+                       'make_synthetic_refavs'):
+        RefAVSMetric(per_kind=True).process(None, samples[:1])
+    auto = RefAVSMetric(per_kind='auto')
+    auto.process(None, samples)
+    plain = RefAVSMetric()
+    plain.process(None, samples)
+    assert auto.compute_metrics(auto.results) == \
+        plain.compute_metrics(plain.results)
+    with pytest.raises(ValueError, match='per_kind'):
+        RefAVSMetric(per_kind='yes')
+
+
+def test_per_kind_errors_name_the_problem(tmp_path):
+    root = str(tmp_path / 'tree')
+    rows = make_rows()
+    write_kinds(root, rows, skip={3})
+    metric = RefAVSMetric(per_kind=True)
+    metric.process(None, [kind_sample(root, i, *r)
+                          for i, r in enumerate(rows)])
+    with pytest.raises(KeyError, match="uid_3.*synthetic_info.json"):
+        metric.compute_metrics(metric.results)
+    with pytest.raises(KeyError, match='frame_paths.*data_root'):
+        RefAVSMetric(per_kind=True).process(None, [data_sample(0, *rows[0])])

@@ -70,7 +70,12 @@ from torch import nn
 
 import sam2love  # noqa: F401  (registers the components)
 from sam2love.datasets import read_referents
-from sam2love.evaluation import refavs_score
+from sam2love.evaluation import (
+    expression_kinds,
+    refavs_score,
+    refavs_score_by_kind,
+)
+from sam2love.evaluation.kinds import kinds_of_uids
 from sam2love.models.backbones import cat_features
 from sam2love.models.decode_heads.sam2_head import mask_iou
 from sam2love.models.decode_heads.sam2_tracker import (
@@ -363,20 +368,19 @@ def scores_by_kind(tracked: dict, data_root: str) -> dict:
     """J&F of each expression kind of a synthetic data set.
 
     The protocol is applied to each kind's rows alone (in metadata order,
-    F averaged over batches of 4 of them).
+    F averaged over batches of 4 of them), by the function
+    ``RefAVSMetric(per_kind=True)`` uses
+    (:func:`~sam2love.evaluation.score_stats_by_kind`); null rows are
+    scored as a kind too.
 
     Returns:
         dict: kind -> (number of rows, J&F fraction).
     """
-    rows = read_referents(data_root)[0]
-    kinds = [rows[uid][0] for uid in tracked['uids']]
-    out = {}
-    for kind in sorted(set(kinds)):
-        index = [i for i, k in enumerate(kinds) if k == kind]
-        score = refavs_score([tracked['logits'][i] for i in index],
-                             [tracked['masks'][i] for i in index])
-        out[kind] = (len(index), score['J&F'])
-    return out
+    kinds = kinds_of_uids(tracked['uids'], expression_kinds(data_root),
+                          data_root)
+    scores = refavs_score_by_kind(tracked['logits'], tracked['masks'], kinds,
+                                  skip=())
+    return {kind: (s['count'], s['J&F']) for kind, s in scores.items()}
 
 
 def trained_parameters(model, source: TokenSource,
