@@ -271,3 +271,58 @@ def test_click_decoding_trains_the_sparse_path_beside_tracking(batch):
         assert torch.allclose(2 * losses[key], weighted[1.0][key])
     sum(losses.values()).backward()
     assert grad_norm(model, 'sam_prompt_encoder.point_embeddings') > 0
+
+
+def test_every_object_prompt_covers_every_object(tiny_samples):
+    """``test_prompt='all_objects'``: frame 0's prompt of every row of a
+    clip is the union of all its objects (it holds the ground truth of
+    every row of the clip, and more than a single row's where the clip
+    has an unreferred or second object); predict then starts from it."""
+    from collections import defaultdict
+    model = build_model(test_prompt='all_objects').eval()
+    by_clip = defaultdict(list)
+    for sample in tiny_samples:
+        by_clip[sample['data_samples'].clip_name].append(sample)
+    larger = 0
+    for samples in by_clip.values():
+        data_samples = [s['data_samples'] for s in samples]
+        prompts = model.prompt_masks(data_samples)
+        for prompt in prompts:
+            assert torch.equal(prompt, prompts[0])  # one prompt per clip
+        union = prompts[0].bool()
+        assert union.shape == data_samples[0].gt_sem_seg.data.shape[-2:]
+        for ds in data_samples:
+            gt0 = ds.gt_sem_seg.data[0].bool()
+            assert not (gt0 & ~union).any(), ds.uid
+            larger += int(union.sum() > gt0.sum())
+    assert larger >= 1
+    gt_prompts = build_model().prompt_masks(
+        [s['data_samples'] for s in tiny_samples[:2]])
+    for prompt, sample in zip(gt_prompts, tiny_samples):
+        assert torch.equal(prompt, sample['data_samples'].gt_sem_seg.data[0])
+
+    present = [s for s in tiny_samples
+               if s['data_samples'].gt_sem_seg.data[0].any()][:2]
+    batch = pseudo_collate(present)
+    with torch.no_grad():
+        samples = model.test_step(batch)
+    for sample, prompt in zip(samples, model.prompt_masks(
+            batch['data_samples'])):
+        # frame 0's output is the mask prompt itself (as with 'gt')
+        pred0 = sample.pred_sem_seg.data[0].bool()
+        assert (pred0 == prompt.bool()).float().mean() > 0.95
+
+
+def test_every_object_prompt_needs_the_synthetic_extras(batch, tmp_path):
+    with pytest.raises(ValueError, match='test_prompt'):
+        build_model(test_prompt='union')
+    model = build_model(test_prompt='all_objects').eval()
+    other = copy.deepcopy(batch)
+    sample = other['data_samples'][0]
+    sample.set_metainfo(dict(frame_paths=[
+        str(tmp_path / 'release' / 'media' / sample.clip_name / 'frames' /
+            '0.jpg')]))
+    with pytest.raises(FileNotFoundError,
+                       match='release/synthetic_extras/all_objects/.*'
+                       'make_synthetic_refavs'):
+        model.prompt_masks(other['data_samples'])

@@ -33,6 +33,16 @@ Choices:
   "no object" for frame 0 and tracks from there, exactly what
   ``SAM2VideoPredictor.add_new_mask`` with an empty mask does; the test_n
   S then measures what the tracker hallucinates.
+- **The "every object" baseline** (``test_prompt='all_objects'``):
+  ``predict`` prompts frame 0 with the union of every object's visible
+  frame-0 mask, which only the synthetic generator writes
+  (``synthetic_extras/all_objects/<name>/00000.png``, see
+  :mod:`sam2love.datasets.synthetic.extras`), instead of the referent's
+  ground truth, and tracks the clip; the metric scores it against each
+  row's own ground truth. That is what a model ignoring the sentence and
+  the sound gets. The prompt depends on the clip only, so null rows get the
+  union too (such a model segments the objects whatever the expression):
+  their test_n S measures it. Training is unchanged.
 - **Sub-clips.** ``num_train_frames=k`` trains on a random contiguous window
   of k frames per clip (its first frame is the prompt), drawn from torch's
   global generator, which the runner seeds.
@@ -46,6 +56,10 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ...datasets.synthetic.extras import (
+    data_root_of_frames,
+    load_all_objects_mask,
+)
 from ..decode_heads.sam2_head import candidate_losses, check_mask_candidate
 from ..decode_heads.sam2_tracker import (
     build_sam2_model,
@@ -59,6 +73,9 @@ from ..decode_heads.sam2_tracker import (
     track_clip,
 )
 from .sam2love import postprocess_clip_logits
+
+#: Frame-0 prompts of ``predict``: the row's ground truth, or every object.
+TEST_PROMPTS = ('gt', 'all_objects')
 
 
 @contextlib.contextmanager
@@ -94,7 +111,9 @@ class SAM2TrackerPretrainer(BaseSegmentor):
     ``predict`` writes the fields of :class:`SAM2LOVE` (``seg_logits``,
     ``pred_sem_seg`` (T, H, W) and ``pred_eval_logits`` (T, 256, 256)), so
     ``RefAVSMetric`` scores it: the J&F of SAM2 given a perfect frame-0
-    prompt, the ceiling of stage 2.
+    prompt, the ceiling of stage 2 (``test_prompt='gt'``), or given every
+    object of frame 0, the floor of a model that ignores text and audio
+    (``test_prompt='all_objects'``).
 
     Args:
         sam2_config (str): ``sam2.1_hiera_{t,s,b+,l}`` or a ``sam2`` config.
@@ -150,6 +169,15 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             frame-0 IoU 0.32 -> 0.66 in 400 iterations, against 0.36 flat
             without it); the mask-prompted ceiling J&F falls from 68.9 to
             65.6 on test_s.
+        test_prompt (str): frame 0's mask prompt in ``predict`` /
+            ``_forward``: ``'gt'`` (default), the row's ground truth
+            (``gt_sem_seg.data[0]``); ``'all_objects'``, the union of every
+            object's frame-0 mask of a synthetic data set, read from
+            ``<data_root>/synthetic_extras/all_objects/<clip_name>/00000.png``
+            (the data root from each sample's ``frame_paths``; a tree
+            without the file, e.g. the release, is an error naming it), for
+            null rows too. From the command line: ``tools/test.py CONFIG
+            CKPT --cfg-options model.test_prompt=all_objects``.
     """
 
     def __init__(self,
@@ -168,6 +196,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
                  local_memory_init: float = 0.0,
                  point_prompt_prob: float = 0.0,
                  click_loss_weight: float = 0.0,
+                 test_prompt: str = 'gt',
                  data_preprocessor: dict | None = None,
                  train_cfg: dict | None = None,
                  test_cfg: dict | None = None,
@@ -195,6 +224,10 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         self.frozen = tuple(frozen)
         self.point_prompt_prob = point_prompt_prob
         self.click_loss_weight = click_loss_weight
+        if test_prompt not in TEST_PROMPTS:
+            raise ValueError(f'test_prompt must be one of {TEST_PROMPTS}, '
+                             f'got {test_prompt!r}')
+        self.test_prompt = test_prompt
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
         for name, param in self.sam.named_parameters():
@@ -429,20 +462,41 @@ class SAM2TrackerPretrainer(BaseSegmentor):
 
     # ------------------------------------------------------------ inference
     def _forward(self, inputs: dict, data_samples=None) -> Tensor:
-        """(B, T, S/4, S/4) gated mask logits, frame 0 from the GT prompt."""
+        """(B, T, S/4, S/4) gated mask logits, frame 0 prompted with
+        :meth:`prompt_masks`."""
         if data_samples is None:
             raise ValueError('SAM2TrackerPretrainer needs the data samples: '
-                             'frame 0 is prompted with its ground-truth mask')
+                             'frame 0 is prompted with a mask of each row')
         frames = self._fit_frames(inputs['frames'])
         # frame sizes differ within a test batch: fit each mask to S x S
-        mask0 = torch.cat([
-            prepare_mask_prompt(self.sam, ds.gt_sem_seg.data[None, :1])
-            for ds in data_samples]).to(frames.device)
-        out, _, _ = self.track(frames, mask0, self.memory_dtype)
+        mask0 = torch.cat([prepare_mask_prompt(self.sam, m[None, None])
+                           for m in self.prompt_masks(data_samples)])
+        out, _, _ = self.track(frames, mask0.to(frames.device),
+                               self.memory_dtype)
         return out['low_res_logits'][:, :, 0]
 
+    def prompt_masks(self, data_samples) -> list[Tensor]:
+        """Frame 0's mask prompt of each sample, (h, w) at its frame size:
+        the row's ground truth (``test_prompt='gt'``) or the union of every
+        object's (``'all_objects'``, read from the synthetic extras)."""
+        if self.test_prompt == 'gt':
+            return [ds.gt_sem_seg.data[0] for ds in data_samples]
+        masks = []
+        for ds in data_samples:
+            paths = ds.metainfo.get('frame_paths')
+            name = ds.metainfo.get('clip_name')
+            if not paths or not name:
+                raise KeyError(
+                    "test_prompt='all_objects' needs the frame_paths and "
+                    'clip_name metainfo of each sample (RefAVSDataset and '
+                    'PackClipInputs give them)')
+            root = data_root_of_frames(paths[0])
+            masks.append(torch.from_numpy(
+                load_all_objects_mask(root, name).astype('uint8')))
+        return masks
+
     def predict(self, inputs: dict, data_samples=None):
-        """Mask-prompt frame 0 with the ground truth and track the clip."""
+        """Mask-prompt frame 0 (:meth:`prompt_masks`) and track the clip."""
         logits = self._forward(inputs, data_samples)
         return self.postprocess_result(logits, data_samples)
 
@@ -462,7 +516,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
 
     def encode_decode(self, inputs: dict, batch_img_metas=None):
         raise NotImplementedError(
-            'SAM2TrackerPretrainer prompts frame 0 with the ground truth: '
+            'SAM2TrackerPretrainer prompts frame 0 with a mask of each row: '
             'use predict() or _forward() with data samples')
 
 
