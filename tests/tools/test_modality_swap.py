@@ -1,5 +1,5 @@
 """``tools/analysis_tools/modality_swap.py``: swapped expressions / audio."""
-import os.path as osp
+import json
 
 import pytest
 import torch
@@ -75,7 +75,25 @@ def test_a_removed_modality_changes_nothing(tree, tmp_path):
         assert results[name]['changed'] == 0
         assert results[name]['metrics'] == results['as is']['metrics']
     assert 'refavs/val/J&F' in results['as is']['metrics']
-    assert osp.isfile(tmp_path / 'out.json')
+    with open(tmp_path / 'out.json') as f:
+        written = json.load(f)
+    assert written['tool'] == 'modality_swap'
+    assert written['splits'] == ['val'] and written['batch_size'] == 4
+    assert written['samples'] == len(tiny_dataset(tree, 'val'))
+    assert written['checkpoint'] == ckpt and written['config'] == CONFIG
+    assert list(written['variants']) == ['as is', 'text swapped',
+                                         'audio swapped']
+    for name, variant in written['variants'].items():
+        assert set(variant) == {'metrics', 'changed', 'unswapped'}
+        assert variant['changed'] == results[name]['changed']
+        assert variant['unswapped'] == results[name]['unswapped']
+        assert variant['metrics'] == {
+            k[len('refavs/'):]: v for k, v in results[name]['metrics'].items()}
+    assert 'val/J&F' in written['variants']['as is']['metrics']
+    # refavs_table.py --extra reads it as a modality-swap file
+    table = load_script('tools', 'analysis_tools', 'refavs_table.py')
+    assert table.is_modality_swap(written)
+    assert 'text swapped' in table.format_swap_table('swap', written)
 
 
 def test_the_full_model_reacts_to_its_expression(tree, tmp_path):

@@ -43,3 +43,77 @@ def test_missing_metrics_are_an_error(tmp_path, capsys):
     assert 'no tools/test.py metrics' in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         refavs_table.latest_metrics(str(tmp_path))
+
+
+SWAP = {
+    'tool': 'modality_swap', 'splits': ['test_s'], 'batch_size': 8,
+    'variants': {
+        'as is': {'metrics': {'test_s/J': 40.0, 'test_s/F': 46.0,
+                              'test_s/J&F': 43.0}, 'changed': 0.0,
+                  'unswapped': 0},
+        'text swapped': {'metrics': {'test_s/J': 39.0, 'test_s/F': 45.0,
+                                     'test_s/J&F': 42.0}, 'changed': 0.125,
+                         'unswapped': 3},
+        'audio swapped': {'metrics': {'test_s/J': 40.0, 'test_s/F': 46.0,
+                                      'test_s/J&F': 43.0}, 'changed': 0.0,
+                          'unswapped': 1}}}
+
+
+def test_kind_table_extras_and_json(tmp_path, capsys):
+    """Per-kind J&F get their own table (a row per model and split), a
+    modality-swap file its own, and --json holds every figure."""
+    model, floor = tmp_path / 'model', tmp_path / 'floor'
+    metrics = {'test_s/J': 40.71, 'test_s/F': 45.79, 'test_s/J&F': 43.25,
+               'test_u/J&F': 41.0, 'mix/J&F': 42.1, 'test_n/S': 0.3325,
+               'test_s/J&F/vision': 50.0, 'test_s/J&F/audio': 30.04,
+               'test_u/J&F/temporal': 20.0, 'mix/J&F/vision': 51.0}
+    write_run(model, '20260102_000000', metrics)
+    write_run(floor, '20260102_000000', {'test_s/J&F': 20.0,
+                                         'test_s/J&F/audio': 10.0})
+    swap = tmp_path / 'swap.json'
+    swap.write_text(json.dumps(SWAP))
+    other = tmp_path / 'other.json'
+    other.write_text(json.dumps({'note': 1}))
+    out = tmp_path / 'results.json'
+    assert refavs_table.main([
+        f'SAM2-LOVE={model}', f'every object={floor}', '--json', str(out),
+        '--extra', f'modality_swap={swap}', '--extra', f'misc={other}']) == 0
+    printed = capsys.readouterr().out
+    main, kinds, swaps = printed.split('\n\n')[:3]
+    assert 'J&F vision' not in main and 'test_s J&F' in main
+    lines = kinds.splitlines()
+    assert lines[0].startswith('J&F per expression kind')
+    assert lines[1].split() == ['model', 'split', 'J&F', 'vision', 'J&F',
+                                'audio', 'J&F', 'temporal']
+    assert lines[3].split() == ['SAM2-LOVE', 'test_s', '50.0', '30.0', '-']
+    assert lines[4].split() == ['SAM2-LOVE', 'test_u', '-', '-', '20.0']
+    assert lines[5].split() == ['SAM2-LOVE', 'mix', '51.0', '-', '-']
+    assert lines[6].split() == ['every', 'object', 'test_s', '-', '10.0', '-']
+    swap_lines = swaps.splitlines()
+    assert swap_lines[0].startswith('modality_swap')
+    assert swap_lines[1].split() == ['modality_swap', 'test_s', 'J&F',
+                                     'changed', 'unswapped']
+    assert swap_lines[4].split() == ['text', 'swapped', '42.0', '0.125', '3']
+    assert f'results written to {out}' in printed
+    results = json.loads(out.read_text())
+    assert set(results) == {'units', 'rows', 'extras'}
+    assert [r['name'] for r in results['rows']] == ['SAM2-LOVE',
+                                                    'every object']
+    assert results['rows'][0]['work_dir'] == str(model)
+    assert results['rows'][0]['metrics'] == metrics
+    assert results['extras'] == {'modality_swap': SWAP, 'misc': {'note': 1}}
+    assert results['units']['S'].startswith('fraction')
+
+
+def test_bad_extras_are_named(tmp_path, capsys):
+    run = tmp_path / 'run'
+    write_run(run, '20260102_000000', {'test_s/J&F': 20.0})
+    assert refavs_table.main([f'x={run}', '--extra', 'nofile']) == 1
+    assert 'expected NAME=JSON_FILE' in capsys.readouterr().err
+    assert refavs_table.main([f'x={run}', '--extra',
+                              f'a={tmp_path / "none.json"}']) == 1
+    assert 'none.json: missing' in capsys.readouterr().err
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{')
+    assert refavs_table.main([f'x={run}', '--extra', f'a={bad}']) == 1
+    assert 'bad.json: not JSON' in capsys.readouterr().err

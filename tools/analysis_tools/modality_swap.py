@@ -19,6 +19,23 @@ without a modality) with a measurement on one checkpoint.
 A sample keeps its own text (audio) when no other sample of the batch has
 a different expression (comes from a different clip); the count is
 printed. Larger batches leave fewer such samples.
+
+``--out FILE.json`` writes the figures (read by ``refavs_table.py --extra
+NAME=FILE.json``)::
+
+    {"tool": "modality_swap", "config": CONFIG, "checkpoint": CHECKPOINT,
+     "splits": ["test_s"], "batch_size": 8, "samples": N,
+     "units": {...},
+     "variants": {
+       "as is":         {"metrics": {"test_s/J": ..., "test_s/F": ...,
+                                     "test_s/J&F": ...},
+                         "changed": 0.0, "unswapped": 0},
+       "text swapped":  {"metrics": {...}, "changed": 0.12, "unswapped": 3},
+       "audio swapped": {...}}}
+
+``metrics`` are ``RefAVSMetric``'s without the ``refavs/`` prefix (J, F,
+J&F x100, S a fraction), ``changed`` the fraction above and
+``unswapped`` the count of samples that kept their own modality.
 """
 import argparse
 import copy
@@ -175,6 +192,25 @@ def format_table(results: dict) -> str:
                      for r in rows)
 
 
+def results_json(results: dict, config: str, checkpoint: str,
+                 splits: Sequence[str], batch_size: int,
+                 samples: int) -> dict:
+    """What ``--out`` writes (see the module docstring)."""
+    prefix = 'refavs/'
+    return dict(
+        tool='modality_swap', config=config, checkpoint=checkpoint,
+        splits=list(splits), batch_size=batch_size, samples=samples,
+        units=dict(metrics='J, F, J&F x100; S a fraction',
+                   changed='mean over samples and frames of 1 - IoU '
+                   "against the 'as is' masks (0: the modality is ignored)",
+                   unswapped='samples that kept their own modality'),
+        variants={name: dict(
+            metrics={k[len(prefix):] if k.startswith(prefix) else k: v
+                     for k, v in result['metrics'].items()},
+            changed=result['changed'], unswapped=result['unswapped'])
+            for name, result in results.items()})
+
+
 def build_dataloader(cfg: Config, split: Sequence[str] | None,
                      batch_size: int):
     loader = copy.deepcopy(cfg.test_dataloader)
@@ -190,11 +226,18 @@ def main(argv=None):
     model = MODELS.build(cfg.model)
     load_weights_strict(model, args.checkpoint, args.config)
     model.to(args.device).eval()
-    results = run(model, build_dataloader(cfg, args.split, args.batch_size))
+    dataloader = build_dataloader(cfg, args.split, args.batch_size)
+    results = run(model, dataloader)
     print(format_table(results))
     if args.out:
+        splits = args.split or [cfg.test_dataloader.dataset.split]
+        splits = [s for item in splits
+                  for s in ([item] if isinstance(item, str) else item)]
         with open(args.out, 'w') as f:
-            json.dump(results, f, indent=2)
+            json.dump(results_json(
+                results, args.config, args.checkpoint, splits,
+                args.batch_size, len(dataloader.dataset)), f, indent=2)
+        print(f'figures written to {args.out}')
     return results
 
 
