@@ -28,6 +28,9 @@ class ClipDataPreprocessor(BaseDataPreprocessor):
     Frames must already share one size (``ResizeClip`` in the pipeline).
     Other entries of ``inputs`` (e.g. precomputed features) are stacked
     when they are tensors of one shape and passed through otherwise.
+    Samples from a feature cache (``RefAVSDataset(feature_cache=...)``)
+    have no frames: their cached features are stacked and nothing is
+    normalised.
 
     Args:
         mean (Sequence[float]): per-channel RGB mean, 0-255 scale.
@@ -50,12 +53,13 @@ class ClipDataPreprocessor(BaseDataPreprocessor):
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
         inputs = dict(data['inputs'])
-        frames = self._stack('frames', inputs.pop('frames'))
-        if frames.dim() != 5 or frames.size(2) != 3:
-            raise ValueError('ClipDataPreprocessor: frames must be '
-                             f'(B, T, 3, H, W), got {tuple(frames.shape)}')
-        frames = (frames.float() - self.mean) / self.std
-        batched = dict(frames=frames)
+        batched = {}
+        if 'frames' in inputs:
+            frames = self._stack('frames', inputs.pop('frames'))
+            if frames.dim() != 5 or frames.size(2) != 3:
+                raise ValueError('ClipDataPreprocessor: frames must be '
+                                 f'(B, T, 3, H, W), got {tuple(frames.shape)}')
+            batched['frames'] = (frames.float() - self.mean) / self.std
         for key, value in inputs.items():
             batched[key] = self._stack(key, value, strict=False)
         return dict(inputs=batched,

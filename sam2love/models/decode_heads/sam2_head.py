@@ -45,6 +45,7 @@ from .sam2_tracker import (
     build_sam2_model,
     encode_frames,
     expand_sam2_overrides,
+    project_high_res_features,
     track_clip,
 )
 
@@ -122,8 +123,14 @@ class SAM2PromptHead(BaseModule):
                  token_norm: str | None = 'sam',
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
+        overrides = expand_sam2_overrides(sam2_overrides)
         self.sam = build_sam2_model(sam2_config, checkpoint, image_size,
-                                    expand_sam2_overrides(sam2_overrides))
+                                    overrides)
+        #: what builds the (frozen) image encoder: a feature cache's
+        #: manifest records it (``SAM2LOVE.frozen_fingerprint``)
+        self.sam2_spec = dict(config=sam2_config, checkpoint=checkpoint,
+                              image_size=self.sam.image_size,
+                              overrides=list(overrides))
         self.prompt_dim = self.sam.sam_prompt_embed_dim
         self.prompt_proj = ProjectionMLP(in_channels, self.prompt_dim)
         if token_norm not in ('sam', None):
@@ -270,6 +277,56 @@ class SAM2PromptHead(BaseModule):
             high_res_features=high_res)
         return dict(masks=masks.float(), ious=ious.float(),
                     object_score_logits=obj.float())
+
+    # ------------------------------------------------ cached image features
+    @torch.no_grad()
+    def encode_frame0_levels(self, frame0: torch.Tensor) -> list:
+        """What a feature cache stores of SAM2 for frame 0: the frozen
+        image encoder's FPN levels, *before* the mask decoder's trainable
+        ``conv_s0`` / ``conv_s1`` (:meth:`loss_from_levels` applies them).
+
+        Args:
+            frame0 (Tensor): (B, 3, H, W) normalised frames.
+
+        Returns:
+            list[Tensor]: ``sam.image_encoder``'s ``backbone_fpn``, for the
+            official models (B, C, S/4, S/4), (B, C, S/8, S/8),
+            (B, C, S/16, S/16) with C = 256 (the last one is its
+            ``vision_features``).
+        """
+        return list(self.sam.image_encoder(
+            self._fit_frames(frame0))['backbone_fpn'])
+
+    def encoder_out_from_levels(self, levels: Sequence[torch.Tensor]
+                                ) -> dict:
+        """``sam.image_encoder``'s output from its cached FPN levels.
+
+        The positional encodings depend only on the levels' shapes
+        (SAM2's ``PositionEmbeddingSine``), so they are recomputed, as the
+        neck computes them, instead of being cached.
+        """
+        position_encoding = self.sam.image_encoder.neck.position_encoding
+        levels = list(levels)
+        return dict(
+            vision_features=levels[-1],
+            vision_pos_enc=[position_encoding(x).to(x.dtype) for x in levels],
+            backbone_fpn=levels)
+
+    def loss_from_levels(self, prompt: torch.Tensor,
+                         levels: Sequence[torch.Tensor],
+                         gt_masks: torch.Tensor) -> dict:
+        """:meth:`loss` on cached image-encoder outputs of frame 0
+        (:meth:`encode_frame0_levels`) instead of the frames: the same
+        computation without the frozen image encoder (the trainable
+        ``conv_s0`` / ``conv_s1`` run here, under grad)."""
+        if not self.image_encoder_frozen:
+            raise ValueError(
+                'SAM2PromptHead: cached image features given, but SAM2\'s '
+                f'image encoder is trained (trainable={self.trainable})')
+        backbone_out = project_high_res_features(
+            self.sam, self.encoder_out_from_levels(levels))
+        out = self.decode_frame0(self.prompt_tokens(prompt), backbone_out)
+        return self.frame0_losses(out, gt_masks)
 
     def loss(self, prompt: torch.Tensor, frames: torch.Tensor,
              gt_masks: torch.Tensor) -> dict:

@@ -1,12 +1,50 @@
 """``SAM2LOVE``: the segmentor joining backbone, neck and SAM2 head."""
+import copy
+import json
+import re
+
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 
+from ...utils.fingerprint import (
+    FeatureCacheError,
+    bytes_sha256,
+    check_frozen_parts,
+    module_sha256,
+    to_jsonable,
+)
+
 #: The Ref-AVS metric's resolution (H, W).
 EVAL_SIZE = (256, 256)
+#: ``inputs`` key of cached level ``i`` of SAM2's image encoder (frame 0).
+SAM2_LEVEL_KEY = 'sam2_fpn_{}'
+_LEVEL_RE = re.compile(r'^sam2_fpn_(\d+)$')
+
+
+def tokenizer_sha256(tokenizer) -> str:
+    """SHA-256 of a fast tokenizer's vocabulary, merges, normaliser and
+    pre/post-processing; its padding / truncation state, which every call
+    with ``padding=`` / ``truncation=`` rewrites, is left out."""
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
+    state.pop('padding', None)
+    state.pop('truncation', None)
+    return bytes_sha256(json.dumps(state, sort_keys=True).encode())
+
+
+def cached_sam2_levels(inputs: dict) -> list | None:
+    """The cached FPN levels ``inputs['sam2_fpn_<i>']`` in level order
+    (each (B, C_i, h_i, w_i)), or None when there are none."""
+    found = {int(m.group(1)): v for k, v in inputs.items()
+             if (m := _LEVEL_RE.match(k))}
+    if not found:
+        return None
+    if sorted(found) != list(range(len(found))):
+        raise KeyError(f'SAM2LOVE: cached SAM2 levels {sorted(found)} are '
+                       'not 0..L-1')
+    return [found[i] for i in range(len(found))]
 
 
 @MODELS.register_module()
@@ -17,6 +55,17 @@ class SAM2LOVE(BaseSegmentor):
     :class:`~sam2love.models.ClipDataPreprocessor` (optionally with
     precomputed encoder features, see the backbone); the expressions are
     the ``text`` metainfo of the data samples.
+
+    Training from a feature cache (``RefAVSDataset(feature_cache=DIR)``,
+    made by ``tools/extract_features.py``): ``inputs`` then holds what the
+    frozen parts computed instead of frames and audio, ``audio_feats``
+    (B, N, Da), ``patch_feats`` (B, T, HW, Dv), ``cls_feats`` (B, T, Dv),
+    ``text_feats`` (B, P, Dt), ``text_mask`` (B, P) and ``sam2_fpn_<i>``
+    (B, C_i, h_i, w_i), frame 0's image-encoder levels; :meth:`loss` runs
+    only the trained parts on them. The first batch from a cache (its
+    samples' ``feature_cache`` metainfo) is checked against the cache's
+    manifest (:meth:`frozen_fingerprint`): a cache of other frozen weights
+    or configs is refused, naming each entry that differs.
 
     Predictions land in each ``SegDataSample`` as mmseg users expect, one
     channel per frame:
@@ -51,6 +100,95 @@ class SAM2LOVE(BaseSegmentor):
         self.decode_head = MODELS.build(decode_head)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
+        # what builds the frozen parts, for feature-cache manifests
+        self._frozen_cfgs = dict(
+            data_preprocessor=to_jsonable(copy.deepcopy(
+                data_preprocessor or dict(type='ClipDataPreprocessor'))),
+            backbone=to_jsonable(copy.deepcopy(backbone)))
+        self._checked_caches: set[str] = set()
+
+    # ------------------------------------------------------ frozen parts
+    @property
+    def frozen_parts_frozen(self) -> bool:
+        """Whether every part a feature cache replaces is frozen: the
+        three encoders and SAM2's image encoder."""
+        return all(self.backbone.is_frozen(e)
+                   for e in self.backbone.encoders()) and \
+            self.decode_head.image_encoder_frozen
+
+    def check_cacheable(self) -> None:
+        """Raise when a part a feature cache would replace is trained."""
+        if not self.frozen_parts_frozen:
+            raise FeatureCacheError(
+                'SAM2LOVE: a feature cache holds the outputs of frozen parts, '
+                'but this model trains an encoder or SAM2\'s image encoder '
+                '(backbone frozen / decode_head trainable)')
+
+    def frozen_fingerprint(self) -> dict:
+        """What a feature cache depends on in the model, as JSON.
+
+        Returns:
+            dict: ``configs``: the data preprocessor's and backbone's
+            configs and SAM2's (config name, checkpoint, image size, Hydra
+            overrides); ``weights_sha256``: SHA-256 of each encoder's
+            parameters and buffers, of the text tokenizer and of SAM2's
+            image encoder (see :func:`~sam2love.utils.fingerprint.
+            module_sha256`). Paths of weight files are recorded, not
+            compared: the hashes are.
+        """
+        backbone, head = self.backbone, self.decode_head
+        hashes = dict(
+            audio_encoder=module_sha256(backbone.audio_encoder),
+            vision_encoder=module_sha256(backbone.vision_encoder),
+            text_encoder=module_sha256(backbone.text_encoder),
+            sam2_image_encoder=module_sha256(head.sam.image_encoder))
+        tokenizer = getattr(backbone.text_encoder, 'tokenizer', None)
+        if hasattr(tokenizer, 'backend_tokenizer'):
+            hashes['text_tokenizer'] = tokenizer_sha256(tokenizer)
+        return dict(configs=dict(self._frozen_cfgs,
+                                 sam2=to_jsonable(head.sam2_spec)),
+                    weights_sha256=hashes)
+
+    @torch.no_grad()
+    def frozen_clip_features(self, inputs: dict) -> dict:
+        """The frozen parts' per-clip outputs, as a feature cache stores
+        them.
+
+        Args:
+            inputs (dict): ``frames`` (B, T, 3, H, W) and ``audio`` (B, L)
+                from the data preprocessor.
+
+        Returns:
+            dict: ``audio_feats`` (B, N, Da), ``patch_feats``
+            (B, T, HW, Dv), ``cls_feats`` (B, T, Dv), and ``sam2_fpn_<i>``
+            (B, C_i, h_i, w_i), SAM2's image-encoder levels of frame 0
+            (before the trainable convs).
+        """
+        backbone = self.backbone
+        audio = backbone.run(backbone.audio_encoder, inputs['audio'])
+        patches, cls = backbone.run(backbone.vision_encoder, inputs['frames'])
+        out = dict(audio_feats=audio, patch_feats=patches, cls_feats=cls)
+        levels = self.decode_head.encode_frame0_levels(inputs['frames'][:, 0])
+        for i, level in enumerate(levels):
+            out[SAM2_LEVEL_KEY.format(i)] = level
+        return out
+
+    @torch.no_grad()
+    def frozen_text_features(self, texts: list[str]) -> dict:
+        """``text_feats`` (B, P, Dt) and ``text_mask`` (B, P) bool of B
+        expressions, as a feature cache stores them."""
+        text, mask = self.backbone.run(self.backbone.text_encoder, texts)
+        return dict(text_feats=text, text_mask=mask.bool())
+
+    def _check_feature_cache(self, data_samples) -> None:
+        """Check each new cache the batch comes from against the model."""
+        for sample in data_samples:
+            cache = sample.metainfo.get('feature_cache')
+            if cache is None or cache in self._checked_caches:
+                continue
+            self.check_cacheable()
+            check_frozen_parts(cache, self.frozen_fingerprint())
+            self._checked_caches.add(cache)
 
     def extract_feat(self, inputs: dict, texts: list[str]) -> torch.Tensor:
         """Encoders and fusion: the prompt token (B, 1, D)."""
@@ -60,12 +198,24 @@ class SAM2LOVE(BaseSegmentor):
                       ) -> torch.Tensor:
         """Clip logits (B, T, h, w) at SAM2's mask resolution; the
         expressions are the metas' ``text``."""
+        if 'frames' not in inputs:
+            raise KeyError(
+                'SAM2LOVE: prediction tracks whole clips and needs their '
+                'frames; a feature cache (frame 0 only) is for training')
         prompt = self.extract_feat(inputs, [m['text'] for m in batch_img_metas])
         return self.decode_head.predict(prompt, inputs['frames'])
 
     def loss(self, inputs: dict, data_samples) -> dict:
+        """Frame-0 losses, from frames or from cached features."""
+        self._check_feature_cache(data_samples)
         prompt = self.extract_feat(inputs, [ds.text for ds in data_samples])
         gt0 = torch.stack([ds.gt_sem_seg.data[0] for ds in data_samples])
+        levels = cached_sam2_levels(inputs)
+        if levels is not None:
+            return self.decode_head.loss_from_levels(prompt, levels, gt0)
+        if 'frames' not in inputs:
+            raise KeyError('SAM2LOVE.loss: inputs have neither frames nor '
+                           'cached SAM2 features (sam2_fpn_<i>)')
         return self.decode_head.loss(prompt, inputs['frames'], gt0)
 
     def _forward(self, inputs: dict, data_samples=None) -> torch.Tensor:
