@@ -1,6 +1,12 @@
 """Ref-AVS data: the dataset, its readers and clip transforms."""
 from .audio import AudioFix, fit_clip_audio, load_clip_audio
 from .errors import MediaError, RefAVSDataError
+from .feature_cache import (
+    FeatureCacheReader,
+    FeatureCacheWriter,
+    LoadCachedFeatures,
+    SplitPlan,
+)
 from .metadata import SPLITS, RefAVSRow, clip_name, read_metadata
 from .refavs import RefAVSDataset
 from .synthetic import make_synthetic_refavs
@@ -21,5 +27,6 @@ __all__ = [
     'SPLITS', 'RefAVSRow',
     'clip_name', 'read_metadata', 'RefAVSDataset', 'LoadClipAudio',
     'LoadClipFrames', 'LoadClipMasks', 'PackClipInputs', 'ResizeClip',
-    'make_synthetic_refavs', 'read_referents'
+    'make_synthetic_refavs', 'read_referents', 'LoadCachedFeatures',
+    'FeatureCacheReader', 'FeatureCacheWriter', 'SplitPlan'
 ]

@@ -1,10 +1,12 @@
 """``RefAVSDataset``: the Ref-AVS release (``RefAVSBench``) layout."""
+import copy
 from collections.abc import Sequence
 
 from mmengine.registry import DefaultScope
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
+from .feature_cache import cached_pipeline, check_cache_data, data_fingerprint
 from .layout import clip_files, mask_files
 from .metadata import SPLITS, RefAVSRow, read_metadata
 
@@ -41,6 +43,18 @@ class RefAVSDataset(BaseSegDataset):
             ``num_frames * seconds_per_frame`` seconds. Defaults to 1.0.
         media_dir (str): folder of frames and audio under ``data_root``.
         mask_dir (str): folder of ground-truth masks under ``data_root``.
+        feature_cache (str, optional): train from a frozen-feature cache
+            (made by ``tools/extract_features.py CONFIG --out DIR``): the
+            frozen parts' outputs are read from ``DIR`` instead of frames
+            and audio, and only frame 0's mask is loaded
+            (:func:`~sam2love.datasets.feature_cache.cached_pipeline` turns
+            ``pipeline`` into that). Refused at construction when ``DIR``
+            lacks a complete extraction of these splits, when it was made
+            from other data (``metadata.csv``, split, clip length, the
+            frame / audio steps of the pipeline) or when the pipeline has
+            random augmentations; the model then refuses it on the first
+            batch when its frozen weights or configs differ. For training
+            only: prediction needs the frames.
         **kwargs: passed to :class:`mmseg.datasets.BaseSegDataset`
             (``pipeline``, ``test_mode``, ``backend_args``, ...).
     """
@@ -56,6 +70,7 @@ class RefAVSDataset(BaseSegDataset):
                  seconds_per_frame: float = 1.0,
                  media_dir: str = 'media',
                  mask_dir: str = 'gt_mask',
+                 feature_cache: str | None = None,
                  **kwargs) -> None:
         splits = (split, ) if isinstance(split, str) else tuple(split)
         unknown = [s for s in splits if s not in SPLITS]
@@ -69,11 +84,32 @@ class RefAVSDataset(BaseSegDataset):
         self.seconds_per_frame = seconds_per_frame
         self.media_dir = media_dir
         self.mask_dir = mask_dir
+        self.feature_cache = feature_cache
+        #: the configured pipeline (before a feature cache replaced steps)
+        self.pipeline_cfg = copy.deepcopy(list(kwargs.get('pipeline') or []))
         # Our transforms live in mmseg's registry: find them whatever the
         # caller's default scope (a bare script has none).
         with DefaultScope.overwrite_default_scope('mmseg'):
+            if feature_cache is not None:
+                kwargs['pipeline'] = cached_pipeline(self.pipeline_cfg,
+                                                     feature_cache)
             super().__init__(ann_file=ann_file, data_root=data_root,
                              **kwargs)
+            if feature_cache is not None:
+                self._check_feature_cache()
+
+    def data_fingerprint(self, split: str) -> dict:
+        """What a feature cache of ``split`` depends on in this data set
+        (:func:`~sam2love.datasets.feature_cache.data_fingerprint`)."""
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            return data_fingerprint(
+                self.ann_file, split, self.num_frames,
+                self.seconds_per_frame, self.media_dir, self.pipeline_cfg,
+                self.backend_args)
+
+    def _check_feature_cache(self) -> None:
+        check_cache_data(self.feature_cache,
+                         {s: self.data_fingerprint(s) for s in self.splits})
 
     def load_data_list(self) -> list[dict]:
         """One dict per expression of the selected splits, in csv order."""

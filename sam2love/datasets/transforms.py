@@ -176,35 +176,41 @@ class LoadClipMasks(BaseTransform):
             masks; ``None`` skips them. Test pipelines use (256, 256).
         check_count (bool): fail when the folder holds another number of
             ``<i>.png`` files than T. Defaults to True.
+        frames (Sequence[int], optional): read only these frames' masks
+            (``gt_masks`` is then (len(frames), H, W)); training from a
+            feature cache reads frame 0's, ``(0,)``. Defaults to all.
     """
 
     def __init__(self, eval_size: Sequence[int] | None = None,
                  check_count: bool = True,
-                 backend_args: dict | None = None) -> None:
+                 backend_args: dict | None = None,
+                 frames: Sequence[int] | None = None) -> None:
         self.eval_size = tuple(eval_size) if eval_size is not None else None
         self.check_count = check_count
         self.backend_args = backend_args
+        self.frames = tuple(frames) if frames is not None else None
 
     def transform(self, results: dict) -> dict:
         paths = results['mask_paths']
         folder = results['mask_dir']
+        read = paths if self.frames is None else [paths[i] for i in self.frames]
         if results['is_null'] and not fileio.isdir(
                 folder, backend_args=self.backend_args):
             h, w = results['ori_shape']
-            results['gt_masks'] = np.zeros((len(paths), h, w), np.uint8)
+            results['gt_masks'] = np.zeros((len(read), h, w), np.uint8)
             if self.eval_size is not None:
                 results['gt_eval_masks'] = np.zeros(
-                    (len(paths), *self.eval_size), bool)
+                    (len(read), *self.eval_size), bool)
         else:
             if self.check_count:
                 check_file_count(folder, MASK_PATTERN, len(paths), 'masks',
                                  self.backend_args)
             results['gt_masks'] = self._stack(
-                paths, [load_mask(p, self.backend_args) for p in paths])
+                read, [load_mask(p, self.backend_args) for p in read])
             if self.eval_size is not None:
                 results['gt_eval_masks'] = np.stack([
                     load_eval_mask(p, self.eval_size, self.backend_args)
-                    for p in paths])
+                    for p in read])
         results.setdefault('seg_fields', []).append('gt_masks')
         return results
 
@@ -218,7 +224,9 @@ class LoadClipMasks(BaseTransform):
 class ResizeClip(BaseTransform):
     """Resize every frame (bilinear) and mask (nearest) of a clip.
 
-    Required keys: ``frames``; optional ``gt_masks``.
+    Required keys: ``frames`` (or, from a feature cache, which holds no
+    frames, ``ori_shape``: then only the masks are resized); optional
+    ``gt_masks``.
 
     Modified keys: ``frames``, ``gt_masks``, ``img_shape``; added
     ``scale_factor`` ((w_scale, h_scale) of the frames).
@@ -241,10 +249,13 @@ class ResizeClip(BaseTransform):
         return (scale, scale) if isinstance(scale, int) else tuple(scale)
 
     def transform(self, results: dict) -> dict:
-        h, w = results['frames'][0].shape[:2]
-        results['frames'] = [
-            mmcv.imresize(f, self.scale, interpolation='bilinear')
-            for f in results['frames']]
+        if 'frames' in results:
+            h, w = results['frames'][0].shape[:2]
+            results['frames'] = [
+                mmcv.imresize(f, self.scale, interpolation='bilinear')
+                for f in results['frames']]
+        else:
+            h, w = results['ori_shape']
         results['img_shape'] = (self.scale[1], self.scale[0])
         results['scale_factor'] = (self.scale[0] / w, self.scale[1] / h)
         if 'gt_masks' in results:
@@ -267,6 +278,11 @@ class PackClipInputs(BaseTransform):
     ``gt_sem_seg`` (T, H, W) when masks were loaded, ``gt_eval_masks``
     (T, 256, 256) when the evaluation masks were, and ``meta_keys`` as
     metainfo (among them ``text``, the expression).
+
+    A sample from a feature cache (``LoadCachedFeatures``) has no frames
+    or audio: its ``cached_inputs`` (the frozen parts' outputs) become the
+    inputs, and ``feature_cache`` (the cache folder, which the model checks
+    its frozen parts against) is always added to the metainfo.
     """
 
     DEFAULT_META_KEYS = (
@@ -280,11 +296,14 @@ class PackClipInputs(BaseTransform):
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:
-        frames = np.stack(results['frames'])  # (T, H, W, 3)
-        inputs = dict(
-            frames=torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous())
+        inputs = {}
+        if 'frames' in results:
+            frames = np.stack(results['frames'])  # (T, H, W, 3)
+            inputs['frames'] = torch.from_numpy(frames).permute(
+                0, 3, 1, 2).contiguous()
         if 'audio' in results:
             inputs['audio'] = torch.from_numpy(results['audio'])
+        inputs.update(results.get('cached_inputs', {}))
         sample = SegDataSample()
         if 'gt_masks' in results:
             sample.gt_sem_seg = PixelData(
@@ -292,8 +311,10 @@ class PackClipInputs(BaseTransform):
         if 'gt_eval_masks' in results:
             sample.gt_eval_masks = PixelData(
                 data=torch.from_numpy(results['gt_eval_masks']))
-        sample.set_metainfo(
-            {k: results[k] for k in self.meta_keys if k in results})
+        meta = {k: results[k] for k in self.meta_keys if k in results}
+        if 'feature_cache' in results:
+            meta['feature_cache'] = results['feature_cache']
+        sample.set_metainfo(meta)
         return dict(inputs=inputs, data_samples=sample)
 
     def __repr__(self) -> str:
