@@ -4,9 +4,15 @@ from .checkpoint import (
     CheckpointMismatchError,
     load_weights_strict,
 )
+from .feature_extraction import (
+    build_training_model,
+    extract_feature_cache,
+    split_dataset_cfgs,
+)
 from .inferencer import RefAVSInferencer
 from .media import ClipMedia, check_texts, load_clip_media
 
 __all__ = ['RefAVSInferencer', 'CheckpointError', 'CheckpointMismatchError',
            'load_weights_strict', 'ClipMedia', 'check_texts',
-           'load_clip_media']
+           'load_clip_media', 'build_training_model', 'extract_feature_cache',
+           'split_dataset_cfgs']
