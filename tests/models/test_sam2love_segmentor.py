@@ -11,7 +11,6 @@ from sam2love.datasets import RefAVSDataset
 from sam2love.datasets.synthetic import PRESETS
 from sam2love.models.decode_heads import track_clip
 from sam2love.models.decode_heads.sam2_head import mask_iou
-from sam2love.models.decode_heads.token_matching import TokenPixelMatching
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = osp.join(ROOT, 'configs', '_base_', 'models', 'sam2love_tiny.py')
@@ -230,56 +229,3 @@ def test_pretrained_tracking_decoder_stays_as_loaded(batch):
     assert logits.shape[:2] == (2, T) and torch.isfinite(logits).all()
     with pytest.raises(ValueError, match='tracking_decoder'):
         build_model(tracking_decoder='copy')
-
-
-# the head's token options beyond the paper: input_norm, loss_match_weight
-
-def test_matching_loss_reaches_the_fusion(batch):
-    model = build_model(input_norm='batch', loss_match_weight=0.5).train()
-    losses = forward_loss(model, batch)
-    assert set(losses) == {'loss_mask', 'loss_iou', 'loss_obj', 'loss_match'}
-    losses['loss_match'].backward()
-    head = model.decode_head
-    assert head.token_matching.query[0].weight.grad.abs().sum() > 0
-    assert head.input_norm.weight.grad.abs().sum() > 0
-    assert model.neck.seg_tokens.grad.abs().sum() > 0
-    # the matching head only trains: SAM2's decoder gets no gradient from it
-    assert all(p.grad is None or p.grad.abs().sum() == 0
-               for p in head.sam.sam_mask_decoder.parameters())
-
-
-def test_switches_off_reproduce_the_paper_losses(batch):
-    plain = forward_loss(build_model().train(), batch)
-    off = forward_loss(build_model(loss_match_weight=0.0).train(), batch)
-    assert plain.keys() == off.keys()
-    for key in plain:
-        assert torch.equal(plain[key], off[key]), key
-
-
-def test_input_norm_predicts_with_running_statistics(batch):
-    model = build_model(input_norm='batch').train()
-    forward_loss(model, batch)
-    assert model.decode_head.input_norm.num_batches_tracked == 1
-    model.eval()
-    with torch.no_grad():
-        data = model.data_preprocessor(batch)
-        samples = model(**data, mode='predict')
-    assert all(torch.isfinite(s.seg_logits.data).all() for s in samples)
-
-
-def test_matching_logits_follow_the_token():
-    head = TokenPixelMatching(token_dim=4, channels=8)
-    feats = torch.zeros(1, 8, 2, 2)
-    feats[0, 0, 0, 0] = 1.0  # one pixel looks different
-    pos = torch.zeros_like(feats)
-    with torch.no_grad():
-        head.key.weight.copy_(torch.eye(8)[:, :, None, None])
-        head.key.bias.zero_()
-        head.key_pos.weight.zero_()
-        head.key_pos.bias.zero_()
-    token = torch.randn(1, 1, 4)
-    logits = head(token, feats, pos)
-    assert logits.shape == (1, 2, 2)
-    query = head.query(token[:, 0])[0, 0]
-    assert torch.allclose(logits[0, 0, 0], query / 8 ** 0.5)
-    assert torch.allclose(logits[0, 1, 1], torch.zeros(()))

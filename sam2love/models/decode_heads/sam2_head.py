@@ -48,7 +48,6 @@ from .sam2_tracker import (
     project_high_res_features,
     track_clip,
 )
-from .token_matching import TokenPixelMatching
 
 #: Table 6 of the paper: which SAM2 parts are trained.
 TRAINABLE_PRESETS = {
@@ -122,8 +121,6 @@ class SAM2PromptHead(BaseModule):
                  tracking_decoder: str = 'shared',
                  mask_candidate: str = 'min',
                  token_norm: str | None = 'sam',
-                 input_norm: str | None = None,
-                 loss_match_weight: float = 0.0,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         overrides = expand_sam2_overrides(sam2_overrides)
@@ -145,14 +142,6 @@ class SAM2PromptHead(BaseModule):
             embeds += [e.weight for e in self.sam.sam_prompt_encoder.point_embeddings]
             norm = torch.cat(embeds).norm(dim=-1).mean()
             self.prompt_proj.token_scale = nn.Parameter(norm.detach().clone())
-        if input_norm not in ('batch', None):
-            raise ValueError(
-                f'input_norm must be "batch" or None, got {input_norm!r}')
-        self.input_norm = nn.BatchNorm1d(in_channels) \
-            if input_norm == 'batch' else None
-        self.loss_match_weight = loss_match_weight
-        self.token_matching = TokenPixelMatching(
-            in_channels, self.sam.hidden_dim) if loss_match_weight else None
         if multimask_output is None:
             multimask_output = self.sam._use_multimask(
                 is_init_cond_frame=True, point_inputs=None)
@@ -336,7 +325,8 @@ class SAM2PromptHead(BaseModule):
                 f'image encoder is trained (trainable={self.trainable})')
         backbone_out = project_high_res_features(
             self.sam, self.encoder_out_from_levels(levels))
-        return self._losses(prompt, backbone_out, gt_masks)
+        out = self.decode_frame0(self.prompt_tokens(prompt), backbone_out)
+        return self.frame0_losses(out, gt_masks)
 
     def loss(self, prompt: torch.Tensor, frames: torch.Tensor,
              gt_masks: torch.Tensor) -> dict:
@@ -351,22 +341,8 @@ class SAM2PromptHead(BaseModule):
             dict: ``loss_mask`` and, when weighted, ``loss_iou`` and
             ``loss_obj``.
         """
-        backbone_out = encode_frames(self.sam, self._fit_frames(frames[:, 0]),
-                                     frozen_encoder=self.image_encoder_frozen)
-        return self._losses(prompt, backbone_out, gt_masks)
-
-    def _losses(self, prompt: torch.Tensor, backbone_out: dict,
-                gt_masks: torch.Tensor) -> dict:
-        """Frame-0 losses on :func:`encode_frames`' output of frame 0,
-        and the token-matching loss (``loss_match``) when weighted."""
-        prompt = self.normalize_input(prompt)
-        out = self.decode_frame0(self._project(prompt), backbone_out)
-        losses = self.frame0_losses(out, gt_masks)
-        if self.loss_match_weight:
-            losses['loss_match'] = self.loss_match_weight * \
-                self.token_matching.loss(prompt, backbone_out, gt_masks,
-                                         self.loss_mask)
-        return losses
+        return self.frame0_losses(self.forward_frame0(prompt, frames[:, 0]),
+                                  gt_masks)
 
     def frame0_losses(self, out: dict, gt_masks: torch.Tensor) -> dict:
         """:meth:`loss` on :meth:`forward_frame0`'s outputs ``out``."""
@@ -404,17 +380,8 @@ class SAM2PromptHead(BaseModule):
         return out['low_res_logits'][:, :, 0]
 
 
-    def normalize_input(self, prompt: torch.Tensor) -> torch.Tensor:
-        """``input_norm`` of the (B, 1, D) fused token."""
-        if self.input_norm is None:
-            return prompt
-        return self.input_norm(prompt[:, 0])[:, None]
-
     def prompt_tokens(self, prompt: torch.Tensor) -> torch.Tensor:
         """(B, 1, D) fused token -> (B, 1, C) SAM2 sparse prompt token."""
-        return self._project(self.normalize_input(prompt))
-
-    def _project(self, prompt: torch.Tensor) -> torch.Tensor:
         tokens = self.prompt_proj(prompt)
         if self.token_norm == 'sam':
             tokens = F.normalize(tokens, dim=-1) * self.prompt_proj.token_scale

@@ -52,21 +52,6 @@ class FusionTokenNeck(BaseModule):
             features are ignored and their projection is not built.
         use_text (bool): put ``F_T`` in the sequence; False is the
             text-removed ablation.
-        seg_init (str): what frame 0's [seg] input is: ``'learned'`` (the
-            paper: the learnable token alone) or ``'text'`` (beyond the
-            paper: the learnable token plus the mean of the projected
-            expression tokens, so the propagated token carries the
-            expression from the start, as text-initialised queries of
-            referring segmentation models do). Measured on the CPU demo: a
-            linear read-out of the paper's token did not find the referent
-            within 400 iterations, where one of the mean text features did.
-        zero_init_proj (bool): start the last layer of each eq.-1 MLP at
-            zero (beyond the paper), so every modality enters the fusion
-            at 0 and grows as the loss finds it useful. With random
-            encoders the projected audio and patch tokens are large and
-            vary from clip to clip whatever the expression, and the [seg]
-            token, averaging them with the text, starts as noise that
-            nothing downstream can read; from zero it starts constant.
 
     The paper's fusion transformer has no positional encoding of its own.
     ViT patch tokens and text tokens carry their encoders' positions, but
@@ -92,18 +77,10 @@ class FusionTokenNeck(BaseModule):
                  dropout: float = 0.0,
                  use_audio: bool = True,
                  use_text: bool = True,
-                 zero_init_proj: bool = False,
-                 seg_init: str = 'learned',
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         if fusion not in ('token', 'mean'):
             raise ValueError(f"fusion must be 'token' or 'mean', got {fusion!r}")
-        if seg_init not in ('learned', 'text'):
-            raise ValueError(
-                f"seg_init must be 'learned' or 'text', got {seg_init!r}")
-        if seg_init == 'text' and not use_text:
-            raise ValueError("seg_init='text' needs use_text=True")
-        self.seg_init = seg_init
         if num_seg_tokens < 1:
             raise ValueError('num_seg_tokens must be >= 1')
         self.embed_dim = embed_dim
@@ -133,22 +110,6 @@ class FusionTokenNeck(BaseModule):
                       getattr(self, 'aud_token', None)):
             if token is not None:
                 nn.init.trunc_normal_(token, std=0.02)
-        self.zero_init_proj = zero_init_proj
-        if zero_init_proj:
-            self.zero_projections()
-
-    def zero_projections(self) -> None:
-        """Zero the last Linear of every modality projection."""
-        for name in ('audio_proj', 'text_proj', 'vision_proj'):
-            proj = getattr(self, name, None)
-            if proj is not None:
-                nn.init.zeros_(proj[-1].weight)
-                nn.init.zeros_(proj[-1].bias)
-
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.zero_init_proj:  # after any init_cfg
-            self.zero_projections()
 
     def project(self, feats: dict) -> dict:
         """Eq. 1 on every used modality.
@@ -215,7 +176,7 @@ class FusionTokenNeck(BaseModule):
         if self.fusion == 'mean':
             return dict(prompt=self._mean_fusion(proj, context, context_pad))
         b, num_frames = proj['cls'].shape[:2]
-        seg = self.initial_seg(proj)
+        seg = self.seg_tokens.expand(b, -1, -1)
         per_frame = []
         for i in range(num_frames):
             seq, pad = self.frame_sequence(seg, context, context_pad, proj, i)
@@ -223,16 +184,6 @@ class FusionTokenNeck(BaseModule):
                 :, :self.num_seg_tokens]
             per_frame.append(seg)
         return dict(prompt=seg[:, :1], seg_tokens=torch.stack(per_frame, 1))
-
-    def initial_seg(self, proj: dict) -> torch.Tensor:
-        """Frame 0's [seg] input (B, num_seg_tokens, D), see ``seg_init``."""
-        b = proj['cls'].size(0)
-        seg = self.seg_tokens.expand(b, -1, -1)
-        if self.seg_init == 'text':
-            keep = proj['text_mask'].unsqueeze(-1).to(proj['text'].dtype)
-            text = (proj['text'] * keep).sum(1) / keep.sum(1).clamp(min=1)
-            seg = seg + text.unsqueeze(1)
-        return seg
 
     def frame_sequence(self, seg: torch.Tensor, context: torch.Tensor,
                        context_pad: torch.Tensor, proj: dict, i: int
