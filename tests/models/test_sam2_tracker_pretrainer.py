@@ -326,30 +326,3 @@ def test_every_object_prompt_needs_the_synthetic_extras(batch, tmp_path):
                        match='release/synthetic_extras/all_objects/.*'
                        'make_synthetic_refavs'):
         model.prompt_masks(other['data_samples'])
-
-
-def test_exemplar_decoding_reads_an_appearance_token(batch):
-    """``exemplar_loss_weight`` decodes a frame from an exemplar token (the
-    object's mean features on another frame), leaves the tracked clip's
-    losses unchanged, trains the projection, and is not exported."""
-    model = build_model().train()
-    torch.manual_seed(1)
-    plain = losses_of(model, batch)
-    model = build_model(exemplar_loss_weight=0.5).train()
-    torch.manual_seed(1)
-    losses = losses_of(model, batch)
-    for key, value in plain.items():
-        assert torch.equal(losses[key], value), key
-    assert set(losses) - set(plain) == {'loss_mask_exemplar_aux',
-                                        'loss_iou_exemplar_aux'}
-    sum(losses.values()).backward()
-    assert model.exemplar_proj.weight.grad.abs().sum() > 0
-    assert model.exemplar_scale.grad is not None
-    assert grad_norm(model, 'sam_mask_decoder.transformer') > 0
-    feats = torch.randn(2, model.sam.hidden_dim, 8, 8)
-    masks = torch.zeros(2, 32, 32)
-    masks[:, :8, :8] = 1
-    tokens = model.exemplar_tokens(feats, masks)
-    assert tokens.shape == (2, 1, model.sam.sam_prompt_embed_dim)
-    assert torch.allclose(tokens.norm(dim=-1),
-                          model.exemplar_scale.detach().expand(2, 1))

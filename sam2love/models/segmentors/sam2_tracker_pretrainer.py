@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
-from torch import Tensor, nn
+from torch import Tensor
 
 from ...datasets.synthetic.extras import (
     data_root_of_frames,
@@ -66,7 +66,6 @@ from ..decode_heads.sam2_tracker import (
     decode_first_frame,
     encode_frames,
     expand_sam2_overrides,
-    extra_sparse_prompt,
     init_local_memory_attention,
     load_sam2_checkpoint,
     prepare_mask_prompt,
@@ -170,17 +169,6 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             frame-0 IoU 0.32 -> 0.66 in 400 iterations, against 0.36 flat
             without it); the mask-prompted ceiling J&F falls from 68.9 to
             65.6 on test_s.
-        exemplar_loss_weight (float): when > 0, every batch also decodes
-            one random frame of each clip, with the object present, without
-            memory or clicks, from an *exemplar token*: the mean of the
-            object's stride-16 image features on another random frame of
-            the clip, through a learned projection, appended to the sparse
-            prompt exactly where stage 2 puts SAM2-LOVE's fused token
-            (:meth:`_exemplar_decoding_losses`). A stand-in for what a
-            pre-trained SAM2 decoder brings to stage 2 and the small one
-            lacks: reading a sparse token that describes an object rather
-            than a place. The projection is not exported
-            (:func:`export_sam2_weights` keeps SAM2's weights only).
         test_prompt (str): frame 0's mask prompt in ``predict`` /
             ``_forward``: ``'gt'`` (default), the row's ground truth
             (``gt_sem_seg.data[0]``); ``'all_objects'``, the union of every
@@ -208,7 +196,6 @@ class SAM2TrackerPretrainer(BaseSegmentor):
                  local_memory_init: float = 0.0,
                  point_prompt_prob: float = 0.0,
                  click_loss_weight: float = 0.0,
-                 exemplar_loss_weight: float = 0.0,
                  test_prompt: str = 'gt',
                  data_preprocessor: dict | None = None,
                  train_cfg: dict | None = None,
@@ -237,9 +224,6 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         self.frozen = tuple(frozen)
         self.point_prompt_prob = point_prompt_prob
         self.click_loss_weight = click_loss_weight
-        self.exemplar_loss_weight = exemplar_loss_weight
-        if exemplar_loss_weight:
-            self._build_exemplar_prompt()
         if test_prompt not in TEST_PROMPTS:
             raise ValueError(f'test_prompt must be one of {TEST_PROMPTS}, '
                              f'got {test_prompt!r}')
@@ -363,8 +347,6 @@ class SAM2TrackerPretrainer(BaseSegmentor):
                                                      masks[:, 0]))
         if self.click_loss_weight:
             losses.update(self._click_decoding_losses(backbone_out, masks))
-        if self.exemplar_loss_weight:
-            losses.update(self._exemplar_decoding_losses(backbone_out, masks))
         return losses
 
     def _click_decoding_losses(self, backbone_out: dict, masks: Tensor
@@ -395,76 +377,6 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         losses = self._clicked_frame_losses(logits, ious, target)
         return {f'{key}_aux': self.click_loss_weight * value
                 for key, value in losses.items()}
-
-    def _build_exemplar_prompt(self) -> None:
-        """The exemplar prompt's projection and its norm (as the stage-2
-        head's ``token_norm='sam'``: the mean norm of the point
-        embeddings)."""
-        encoder = self.sam.sam_prompt_encoder
-        self.exemplar_proj = nn.Linear(self.sam.hidden_dim,
-                                       self.sam.sam_prompt_embed_dim)
-        embeds = [encoder.not_a_point_embed.weight]
-        embeds += [e.weight for e in encoder.point_embeddings]
-        norm = torch.cat(embeds).norm(dim=-1).mean()
-        self.exemplar_scale = nn.Parameter(norm.detach().clone())
-
-    def exemplar_tokens(self, feats: Tensor, masks: Tensor) -> Tensor:
-        """Sparse prompt tokens naming objects by their appearance.
-
-        Args:
-            feats (Tensor): (B, C, s, s) image features (stride 16).
-            masks (Tensor): (B, h, w) {0, 1}, each with foreground.
-
-        Returns:
-            Tensor: (B, 1, C') the projected mean feature under each mask,
-            L2-normalised and scaled to the point embeddings' norm.
-        """
-        weight = F.interpolate(masks[:, None].float(), size=feats.shape[-2:],
-                               mode='area')
-        mean = (feats * weight).sum((2, 3)) / \
-            weight.sum((2, 3)).clamp(min=1e-6)
-        tokens = F.normalize(self.exemplar_proj(mean), dim=-1)
-        return (tokens * self.exemplar_scale)[:, None]
-
-    def _exemplar_decoding_losses(self, backbone_out: dict, masks: Tensor
-                                  ) -> dict:
-        """One random frame per clip decoded, without memory or clicks,
-        from an exemplar token of its object taken on another random frame
-        (``exemplar_loss_weight``).
-
-        The token enters as SAM2-LOVE's fused token does in stage 2: an
-        extra sparse token beside SAM2's padding point. Its losses
-        (``loss_mask_exemplar_aux``, ``loss_iou_exemplar_aux``: the
-        candidate of highest predicted IoU, which inference keeps, and
-        every candidate's IoU) are weighted by ``exemplar_loss_weight``.
-
-        Args:
-            backbone_out (dict): :func:`encode_frames` of the B·T frames.
-            masks (Tensor): (B, T, h, w) {0, 1}; frame 0 has the object.
-        """
-        b, t = masks.shape[:2]
-        present = masks.flatten(2).bool().any(2).float()  # (B, T)
-        frame = torch.multinomial(present, 1)[:, 0]
-        source = torch.multinomial(present, 1)[:, 0]
-        rows = torch.arange(b, device=masks.device)
-        top = backbone_out['vision_features']  # (B·T, C, s, s)
-        flat = (rows * t + source).to(top.device)
-        tokens = self.exemplar_tokens(top[flat], masks[rows, source])
-        feats, pos, sizes = select_frame_features(
-            self.sam, backbone_out, (rows * t + frame).to(top.device))
-        target = masks[rows, frame]
-        with record_mask_decoder(self.sam) as calls, \
-                extra_sparse_prompt(self.sam, tokens):
-            decode_first_frame(self.sam, feats, pos, sizes, num_frames=1)
-        logits, ious, _ = calls[0]
-        loss_mask, loss_iou = candidate_losses(logits, ious, target,
-                                               self.loss_mask, 'chosen')
-        w = self.exemplar_loss_weight
-        losses = dict(loss_mask_exemplar_aux=w * loss_mask)
-        if self.loss_iou_weight:
-            losses['loss_iou_exemplar_aux'] = w * self.loss_iou_weight * \
-                loss_iou
-        return losses
 
     def _sample_clicks(self, masks: Tensor) -> dict:
         """One positive click per clip, uniform over its frame-0 mask.
