@@ -26,13 +26,12 @@ model = dict(
         tracking_decoder='pretrained',
         mask_candidate='chosen'))
 
-# ~0.77-1.0 s / iteration of 16 clips on the 2-core CPU with
-# OMP_NUM_THREADS=1: 150 iterations in ~2.5 min.
-# Result (seed 0, on the stage-1 SAM2 of seed 0): J&F 43.2 test_s, 41.0
-# test_u, S 0.332 test_n; the stage-1 ceiling is 68.9 / 72.3. Frame 0 is
-# the weak part: the decoder barely reads the token (issue #4).
-max_iters = 150
-warmup_iters = 10
+# 1200 iterations of 16: ~5 min on the 2-core CPU from the feature cache
+# (sam2love_tiny_1xb16-stage2-cached_synthetic.py, ~0.25 s / iteration),
+# ~15 min from the frames (~0.75 s). Results: the README's quick-start
+# table.
+max_iters = 1200
+warmup_iters = 20
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0,
          end=warmup_iters),

@@ -159,6 +159,19 @@ BPE_CORPUS = (
     'The one which did not make a sound; it was silent!',
     'What is making the sound? Who is singing? 0 1 2 3 4 5 6 7 8 9',
     'abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+    # words a pretrained tokenizer knows whole (min_frequency 2: each twice)
+    'The red, green, blue and yellow square, circle, triangle, diamond, '
+    'star and cross; the sounding or silent object on the left, right, '
+    'top or bottom with the higher-pitched, lower-pitched, highest-pitched or '
+    'lowest-pitched '
+    'sound; it starts second, keeps making sound at all times, makes a '
+    'sound before or after the other stops.',
+    'The red, green, blue and yellow square, circle, triangle, diamond, '
+    'star and cross; the sounding or silent object on the left, right, '
+    'top or bottom with the higher-pitched, lower-pitched, highest-pitched or '
+    'lowest-pitched '
+    'sound; it starts second, keeps making sound at all times, makes a '
+    'sound before or after the other stops.',
 )
 
 
