@@ -29,9 +29,9 @@ model = dict(
     local_memory_init=20.0,
     # one clicked frame per clip decoded without memory beside the tracked
     # clip: the decoder learns to read sparse prompt tokens, as SAM2's
-    # pre-training with clicks and boxes teaches it; without it stage 2's
-    # decoder took ~1000 iterations to read even a perfect identity token
-    # (frame-0 IoU 0.64), with it 250 (0.61, token_probe --source referent)
+    # pre-training with clicks and boxes teaches it; stage 2's decoder then
+    # read a perfect identity token after 250 iterations (frame-0 IoU 0.61)
+    # instead of ~1000 (token_probe --source referent, docs/token_path.md)
     click_loss_weight=1.0,
     loss_mask=dict(type='BCEDiceLoss', bce_weight=1.0, dice_weight=1.0),
     loss_iou_weight=1.0,

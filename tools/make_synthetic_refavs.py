@@ -36,7 +36,8 @@ def parse_args(argv=None):
                         metavar=('LOW', 'HIGH'),
                         help='expressions per ordinary train clip (default '
                         '2 5, as the release; more rows per clip cost no '
-                        'rendering)')
+                        'rendering, but 4 10 left the CPU demo\'s stage-1 '
+                        'tracker memory-blind: docs/token_path.md)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace the data set in a non-empty --out')
     parser.add_argument('--no-progress', action='store_true',

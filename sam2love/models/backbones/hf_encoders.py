@@ -123,6 +123,14 @@ TEXT_MODELS = {
 #: ``<s>`` (0), ``<pad>`` (1), ``</s>`` (2) and ``<unk>`` (3).
 SPECIAL_TOKENS = ('<s>', '<pad>', '</s>', '<unk>', '<mask>')
 
+#: Words of the synthetic expressions (``sam2love.datasets.synthetic``);
+#: without them in the corpus "triangle" was cut into eight pieces.
+SYNTHETIC_WORDS = (
+    'The red, green, blue and yellow square, circle, triangle, diamond, '
+    'star and cross; the sounding or silent object on the left, right, '
+    'top or bottom with the higher-pitched, lower-pitched, highest-pitched '
+    'or lowest-pitched sound; it starts second, keeps making sound at all '
+    'times, makes a sound before or after the other stops.')
 #: Expressions in the style of Ref-AVS, the corpus of the generated BPE.
 #: Changing it changes every id: keep it fixed.
 BPE_CORPUS = (
@@ -159,19 +167,9 @@ BPE_CORPUS = (
     'The one which did not make a sound; it was silent!',
     'What is making the sound? Who is singing? 0 1 2 3 4 5 6 7 8 9',
     'abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ',
-    # words a pretrained tokenizer knows whole (min_frequency 2: each twice)
-    'The red, green, blue and yellow square, circle, triangle, diamond, '
-    'star and cross; the sounding or silent object on the left, right, '
-    'top or bottom with the higher-pitched, lower-pitched, highest-pitched or '
-    'lowest-pitched '
-    'sound; it starts second, keeps making sound at all times, makes a '
-    'sound before or after the other stops.',
-    'The red, green, blue and yellow square, circle, triangle, diamond, '
-    'star and cross; the sounding or silent object on the left, right, '
-    'top or bottom with the higher-pitched, lower-pitched, highest-pitched or '
-    'lowest-pitched '
-    'sound; it starts second, keeps making sound at all times, makes a '
-    'sound before or after the other stops.',
+    # the embedded synthetic set's words, whole as a pretrained tokenizer
+    # has them (merges need min_frequency 2: the sentence twice)
+    *(2 * (SYNTHETIC_WORDS, )),
 )
 
 
