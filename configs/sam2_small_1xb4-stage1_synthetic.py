@@ -27,12 +27,10 @@ model = dict(
     # it the from-scratch SAM2 never used its memory (tracked frames were
     # exactly independent of the prompt: it segmented every salient object)
     local_memory_init=20.0,
-    # one clicked frame per clip decoded without memory beside the tracked
-    # clip: the decoder learns to read sparse prompt tokens, as SAM2's
-    # pre-training with clicks and boxes teaches it; stage 2's decoder then
-    # read a perfect identity token after 250 iterations (frame-0 IoU 0.61)
-    # instead of ~1000 (token_probe --source referent, docs/token_path.md)
-    click_loss_weight=1.0,
+    # clicked frames beside the tracked clip (click_loss_weight=1) make
+    # stage 2's decoder read a token 4x sooner, but on this seed they left
+    # the tracker memory-blind (ceiling 48.4 vs 71.3): docs/token_path.md
+    click_loss_weight=0.0,
     loss_mask=dict(type='BCEDiceLoss', bce_weight=1.0, dice_weight=1.0),
     loss_iou_weight=1.0,
     loss_obj_weight=1.0,

@@ -15,7 +15,7 @@
 # Uses the GPU when there is one (mmengine's default device), else the CPU
 # with one thread (OMP_NUM_THREADS=1) and a data-loading worker.
 #   bash tools/quickstart.sh [--clips N] [--seed S] [--skip-data]
-#                            [--ablations] [--out DIR]
+#                            [--ablations] [--out DIR] [--data DIR]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -24,6 +24,7 @@ SEED=0
 MAKE_DATA=1
 ABLATIONS=0
 OUT=work_dirs/quickstart
+DATA=data/refavs_synthetic
 while [ $# -gt 0 ]; do
   case $1 in
     --clips) CLIPS=$2; shift 2 ;;
@@ -31,6 +32,7 @@ while [ $# -gt 0 ]; do
     --skip-data) MAKE_DATA=0; shift ;;
     --ablations) ABLATIONS=1; shift ;;
     --out) OUT=$2; shift 2 ;;
+    --data) DATA=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -38,7 +40,9 @@ START=$(date +%s)
 bash tools/setup_env.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 OMP_NUM_THREADS=1
 PY=.venv/bin/python
-DATA=data/refavs_synthetic
+# the data set of this run, for every config
+DATA_OPTS=("train_dataloader.dataset.data_root=$DATA"
+           "test_dataloader.dataset.data_root=$DATA")
 STAGE1=configs/sam2_small_1xb4-stage1_synthetic.py
 STAGE2=configs/sam2love_tiny_1xb16-stage2-cached_synthetic.py
 W1=$OUT/stage1
@@ -47,14 +51,14 @@ CACHE=$OUT/feature_cache
 S1PT=$W1/sam2_stage1.pt
 # stage 2 reads this run's stage 1 and feature cache
 S2OPTS=("model.decode_head.checkpoint=$S1PT"
-        "train_dataloader.dataset.feature_cache=$CACHE")
+        "train_dataloader.dataset.feature_cache=$CACHE" "${DATA_OPTS[@]}")
 ALL_SPLITS="test_dataloader.dataset.split=['test_s','test_u','test_n']"
 mkdir -p "$OUT"
 
 run_test() {  # CONFIG CKPT WORK_DIR [cfg options]: batches of 8 clips
   $PY tools/test.py "$1" "$2" --work-dir "$3" \
     --cfg-options test_dataloader.batch_size=8 test_evaluator.per_kind=True \
-    "${@:4}"
+    "${DATA_OPTS[@]}" "${@:4}"
 }
 elapsed() { echo "[quickstart] $1 done at $(( $(date +%s) - START )) s"; }
 
@@ -67,7 +71,7 @@ if [ "$MAKE_DATA" = 1 ]; then
 fi
 
 echo '== 2. stage 1: SAM2 learns to track and to read sparse prompts'
-$PY tools/train.py "$STAGE1" --work-dir "$W1"
+$PY tools/train.py "$STAGE1" --work-dir "$W1" --cfg-options "${DATA_OPTS[@]}"
 CKPT1=$(cat "$W1/last_checkpoint")  # written by mmengine's CheckpointHook
 $PY tools/export_sam2.py "$CKPT1" "$S1PT"
 run_test "$STAGE1" "$CKPT1" "$W1/test"
