@@ -2,12 +2,10 @@
 synthetic tree, its model, a cache of its train split, and one training
 step's loss and gradients."""
 import copy
-import logging
 
 import torch
 from inference_helpers import CONFIG
 from mmengine.dataset import pseudo_collate
-from mmengine.logging import MMLogger
 from mmseg.registry import DATASETS
 
 from sam2love.apis import extract_feature_cache, split_dataset_cfgs
@@ -30,13 +28,7 @@ def tiny_cfg(root: str, **options):
 
 def build_model(cfg, seed: int = 0):
     """The config's model, seeded and initialised (quietly)."""
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        return build_eval_model(cfg, seed)
-    finally:
-        logger.setLevel(level)
+    return build_eval_model(cfg, seed, quiet=True)
 
 
 def extract(model, cfg, out: str, **kwargs) -> dict:

@@ -1,17 +1,27 @@
 """Model and data plumbing shared by the analysis tools' probes."""
 import copy
+import logging
 
 import torch
 from mmengine.dataset import pseudo_collate
+from mmengine.logging import MMLogger
 from mmseg.registry import DATASETS, MODELS
 
 
-def build_eval_model(cfg, seed: int = 0):
+def build_eval_model(cfg, seed: int = 0, quiet: bool = False):
     """The config's model, seeded, ``init_weights()`` applied (a bare
-    ``MODELS.build`` skips the init some parts rely on), in eval mode."""
-    torch.manual_seed(seed)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
+    ``MODELS.build`` skips the init some parts rely on), in eval mode;
+    ``quiet`` hides mmengine's per-parameter init log."""
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    if quiet:
+        logger.setLevel(logging.WARNING)
+    try:
+        torch.manual_seed(seed)
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
     return model.eval()
 
 

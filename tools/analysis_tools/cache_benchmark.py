@@ -20,7 +20,6 @@ expression; ``--out`` writes the same as JSON.
 import argparse
 import copy
 import json
-import logging
 import os.path as osp
 import shutil
 import statistics
@@ -31,7 +30,6 @@ import numpy as np
 import torch
 from mmengine.config import DictAction
 from mmengine.dataset import pseudo_collate
-from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmseg.registry import DATASETS
 
@@ -59,16 +57,6 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='write the figures as JSON here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
-
-
-def quiet_build(cfg, seed: int):
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        return build_eval_model(cfg, seed)
-    finally:
-        logger.setLevel(level)
 
 
 def timed_iteration(model, optim_wrapper, dataset, indices, device) -> dict:
@@ -112,7 +100,7 @@ def cache_sizes(manifest: dict, split: str) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
-    model = quiet_build(cfg, args.seed).to(args.device)
+    model = build_eval_model(cfg, args.seed, quiet=True).to(args.device)
     split, dataset_cfg = next(iter(split_dataset_cfgs(cfg).items()))
     temporary = args.cache is None
     cache = tempfile.mkdtemp(prefix='sam2love_cache_') if temporary \
