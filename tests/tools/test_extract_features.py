@@ -109,7 +109,10 @@ def stored(cache: str) -> dict:
 
 
 @pytest.mark.parametrize('nproc', [1, 2])
-def test_torchrun_extraction_equals_one_process(tree, tmp_path, nproc):
+def test_torchrun_extraction_matches_one_process(tree, tmp_path, nproc):
+    # Equal up to float rounding: torchrun sets OMP_NUM_THREADS=1 in its ranks
+    # while pytest may run more threads, and the GEMM's summation order follows
+    # the thread count (CI measured 1.2e-7 on VGGish's features).
     single = str(tmp_path / 'single')
     load_script(*TOOL).main([CONFIG, '--out', single, '--shard-size', '2',
                              '--no-progress', *cli(options(tree))])
@@ -126,7 +129,8 @@ def test_torchrun_extraction_equals_one_process(tree, tmp_path, nproc):
     a, b = stored(single), stored(multi)
     assert a and a.keys() == b.keys()
     for key in a:
-        assert np.array_equal(a[key], b[key]), key
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-6,
+                                   err_msg=key)
 
 
 def test_the_cached_stage2_config_only_switches_the_train_data():
