@@ -10,12 +10,23 @@ and text towers.
   their padding mask, tokenised as the Ref-AVS baseline does (25 tokens,
   padded and truncated).
 
+Any Hugging Face encoder can be used (``model_type='auto'``: BERT / MiniLM,
+XLM-R, SigLIP, DINOv2, ...): ``AutoConfig`` / ``AutoModel`` /
+``AutoTokenizer`` build it from a local folder, the vision or text tower of
+a dual encoder (CLIP, SigLIP) when the folder holds one, with the image
+normalisation of the folder's ``preprocessor_config.json``. The named types
+(``'vit'``, ``'clip_vision'``, ``'roberta'``, ``'clip_text'``) build their
+classes directly, as the paper's configs do.
+
 Weights come only from local Hugging Face folders (``pretrained=``, loaded
 with ``local_files_only=True``); without one the model is built from a
-config dict with random weights, and the text encoder gets a byte-level BPE
-tokenizer trained on the fly on a fixed corpus (:func:`build_bpe_tokenizer`),
-so tests and demos need no download.
+config dict with random weights (``'auto'``: the dict names its
+``model_type``, e.g. ``dict(model_type='bert', hidden_size=32, ...)``),
+and the text encoder gets a byte-level BPE tokenizer trained on the fly on
+a fixed corpus (:func:`build_bpe_tokenizer`), so tests and demos need no
+download.
 """
+import inspect
 import json
 import os.path as osp
 from contextlib import nullcontext
@@ -24,17 +35,21 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from tokenizers import Tokenizer, decoders, pre_tokenizers, processors, trainers
 from tokenizers.models import BPE
 from torch import nn
 from transformers import (
+    AutoConfig,
+    AutoModel,
     AutoTokenizer,
     CLIPTextConfig,
     CLIPTextModel,
     CLIPVisionConfig,
     CLIPVisionModel,
+    PretrainedConfig,
     PreTrainedTokenizerFast,
     RobertaConfig,
     RobertaModel,
@@ -48,6 +63,10 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 #: ``google/vit-*`` processors normalise [0, 1] images with 0.5 / 0.5.
 VIT_MEAN = (0.5, 0.5, 0.5)
 VIT_STD = (0.5, 0.5, 0.5)
+#: transformers' ImageNet default (``IMAGENET_DEFAULT_MEAN`` / ``_STD``),
+#: the ``'auto'`` fallback when a folder has no processor config.
+IMAGENET_DEFAULT_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_DEFAULT_STD = (0.229, 0.224, 0.225)
 #: OpenAI CLIP's normalisation of [0, 1] images.
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -115,6 +134,11 @@ TEXT_MODELS = {
                          dict(add_pooling_layer=False)),
     'clip_text': ModelSpec(CLIPTextConfig, CLIPTextModel, {}),
 }
+
+
+#: Files holding a tokenizer's vocabulary (one is needed in a folder).
+TOKENIZER_FILES = ('tokenizer.json', 'vocab.txt', 'vocab.json',
+                   'sentencepiece.bpe.model', 'spiece.model', 'tokenizer.model')
 
 
 # --- the generated tokenizer -------------------------------------------------
@@ -266,25 +290,166 @@ def build_model(spec: ModelSpec, owner: str, pretrained: str | None,
     return spec.model_cls(spec.config_cls(**config), **spec.model_kwargs)
 
 
-def read_image_stats(folder: str | None) -> dict:
-    """``image_mean`` / ``image_std`` of ``folder/preprocessor_config.json``
-    (empty when there is no such file)."""
+# --- any Hugging Face encoder (model_type='auto') ---------------------------
+
+#: ``model_type`` value that builds through the Auto classes.
+AUTO = 'auto'
+
+
+def read_auto_config(folder: str, owner: str) -> PretrainedConfig:
+    """``AutoConfig`` of a local folder; an unknown architecture is an
+    error naming the folder's config.json."""
+    check_folder(folder, owner)
+    try:
+        return AutoConfig.from_pretrained(folder, local_files_only=True)
+    except (ValueError, KeyError) as err:
+        raise ValueError(
+            f'{owner}: {osp.join(folder, "config.json")}: unsupported '
+            f'architecture for transformers\' AutoConfig ({str(err)[:200]})'
+        ) from err
+
+
+def tower_config(config: PretrainedConfig, tower: str) -> PretrainedConfig:
+    """The ``vision`` / ``text`` tower's config of a dual encoder (CLIP,
+    SigLIP: ``config.vision_config``), else ``config`` itself."""
+    sub = getattr(config, f'{tower}_config', None)
+    return sub if isinstance(sub, PretrainedConfig) else config
+
+
+def auto_spec(config: PretrainedConfig, owner: str, source: str) -> ModelSpec:
+    """The ``AutoModel`` class of a (tower) config, built without a pooler
+    when the class has one to drop (only the hidden states are read)."""
+    if getattr(config, 'is_encoder_decoder', False):
+        raise ValueError(
+            f'{owner}: {source}: {config.model_type!r} is an encoder-decoder '
+            'model; give a folder of an encoder (e.g. T5EncoderModel)')
+    try:
+        model_cls = AutoModel._model_mapping[type(config)]
+    except KeyError as err:
+        raise ValueError(
+            f'{owner}: {source}: transformers has no AutoModel class for '
+            f'model_type {config.model_type!r}') from err
+    if isinstance(model_cls, (list, tuple)):
+        model_cls = model_cls[0]
+    kwargs = {}
+    if 'add_pooling_layer' in inspect.signature(model_cls.__init__).parameters:
+        kwargs['add_pooling_layer'] = False
+    return ModelSpec(type(config), model_cls, kwargs)
+
+
+def build_auto_model(owner: str, tower: str, pretrained: str | None,
+                     config: dict | None) -> nn.Module:
+    """Any Hugging Face encoder through ``AutoConfig`` / ``AutoModel``.
+
+    Args:
+        owner (str): the encoder class, for error messages.
+        tower (str): ``'vision'`` or ``'text'``: the tower taken from a
+            dual-encoder folder.
+        pretrained (str | None): local folder (``config.json`` + weights),
+            loaded with ``local_files_only=True``, every weight required.
+        config (dict | None): with ``pretrained``, attributes set on the
+            folder's (tower) config; without, the config of a randomly
+            initialised model, ``model_type`` included (kwargs of
+            ``AutoConfig.for_model``).
+    """
+    if pretrained is not None:
+        full = read_auto_config(pretrained, owner)
+        sub = tower_config(full, tower)
+        for key, value in (config or {}).items():
+            setattr(sub, key, value)
+        spec = auto_spec(sub, owner, osp.join(pretrained, 'config.json'))
+        return load_pretrained(spec, owner, pretrained, dict(config=sub))
+    if config is None or 'model_type' not in config:
+        raise ValueError(
+            f"{owner}: model_type='auto' needs `pretrained` (a local folder) "
+            "or `config` with its `model_type` (e.g. dict(model_type='bert', "
+            'hidden_size=32, ...))')
+    kwargs = dict(config)
+    name = kwargs.pop('model_type')
+    try:
+        full = AutoConfig.for_model(name, **kwargs)
+    except ValueError as err:
+        raise ValueError(f'{owner}: unsupported model_type {name!r} '
+                         f'({str(err)[:120]} ...)') from err
+    sub = tower_config(full, tower)
+    spec = auto_spec(sub, owner, f'config model_type {name!r}')
+    return spec.model_cls(sub, **spec.model_kwargs)
+
+
+def read_processor_config(folder: str | None) -> dict:
+    """``folder/preprocessor_config.json`` (empty when there is none)."""
     if folder is None:
         return {}
     path = osp.join(folder, 'preprocessor_config.json')
     if not osp.isfile(path):
         return {}
-    with open(path, encoding='utf-8') as f:
-        processor = json.load(f)
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f'{path}: not valid JSON ({err})') from err
+
+
+def read_image_stats(folder: str | None) -> dict:
+    """``image_mean`` / ``image_std`` of ``folder/preprocessor_config.json``
+    (empty when there is no such file; 0 / 1 when it says
+    ``do_normalize: false``)."""
+    processor = read_processor_config(folder)
+    if processor.get('do_normalize') is False:
+        return dict(image_mean=(0.0, 0.0, 0.0), image_std=(1.0, 1.0, 1.0))
     return {key: processor[key] for key in ('image_mean', 'image_std')
             if key in processor}
 
 
-def lookup(table: dict, model_type: str, owner: str) -> ModelSpec:
+def processor_image_size(folder: str | None) -> int | None:
+    """Side of the square input the folder's image processor makes
+    (``crop_size`` when it crops, else ``size``), or None."""
+    processor = read_processor_config(folder)
+    for key in ('crop_size', 'size'):
+        if key == 'crop_size' and processor.get('do_center_crop') is False:
+            continue
+        size = processor.get(key)
+        if isinstance(size, int):
+            return size
+        if isinstance(size, dict):
+            if 'height' in size and size['height'] == size.get('width'):
+                return int(size['height'])
+            if 'shortest_edge' in size:
+                return int(size['shortest_edge'])
+    return None
+
+
+def lookup(table: dict, model_type: str, owner: str) -> ModelSpec | None:
+    """The named spec of ``model_type``; None for ``'auto'``."""
+    if model_type == AUTO:
+        return None
     if model_type not in table:
-        raise ValueError(f'{owner}: model_type must be one of '
+        raise ValueError(f'{owner}: model_type must be {AUTO!r} or one of '
                          f'{sorted(table)}, got {model_type!r}')
     return table[model_type]
+
+
+def build_encoder_model(table: dict, model_type: str, tower: str, owner: str,
+                        pretrained: str | None,
+                        config: dict | None) -> tuple[nn.Module, ModelSpec | None]:
+    """A named spec's model (:func:`build_model`) or, for ``'auto'``,
+    :func:`build_auto_model`'s; returned with the spec (None for auto)."""
+    spec = lookup(table, model_type, owner)
+    if spec is None:
+        return build_auto_model(owner, tower, pretrained, config), None
+    return build_model(spec, owner, pretrained, config), spec
+
+
+def hidden_width(config: PretrainedConfig) -> int:
+    """Width of a model's last hidden state: ``hidden_size``, or the last
+    of ``hidden_sizes`` (convolutional models)."""
+    if getattr(config, 'hidden_size', None):
+        return int(config.hidden_size)
+    sizes = getattr(config, 'hidden_sizes', None)
+    if sizes:
+        return int(sizes[-1])
+    raise AttributeError(f'{type(config).__name__} has neither hidden_size '
+                         'nor hidden_sizes')
 
 
 class FrozenEncoder(BaseModule):
@@ -324,7 +489,7 @@ class FrozenEncoder(BaseModule):
     @property
     def embed_dim(self) -> int:
         """Width of the output features."""
-        return self.model.config.hidden_size
+        return hidden_width(self.model.config)
 
     def grad_context(self):
         """No graph through a frozen model."""
@@ -333,7 +498,7 @@ class FrozenEncoder(BaseModule):
 
 @MODELS.register_module()
 class HFVisionEncoder(FrozenEncoder):
-    """Per-frame patch and [cls] tokens of a ViT (or CLIP's vision tower).
+    """Per-frame patch and global tokens of any Hugging Face vision encoder.
 
     Frames arrive in the clip preprocessor's normalisation; they are turned
     back into [0, 1] RGB, resized to the encoder's input size (bilinear,
@@ -342,30 +507,41 @@ class HFVisionEncoder(FrozenEncoder):
 
     Args:
         pretrained (str | None): local Hugging Face model folder, e.g. a
-            copy of ``google/vit-base-patch16-224``.
+            copy of ``google/vit-base-patch16-224``, ``facebook/dinov2-small``
+            or ``google/siglip-base-patch16-224`` (its vision tower).
         config (dict | None): kwargs of ``ViTConfig`` / ``CLIPVisionConfig``
-            for a randomly initialised model (see :data:`TINY_VIT`,
-            :data:`VIT_B16`); with ``pretrained``, overrides of the folder's
-            config (a checkpoint that no longer fits is an error).
-        model_type (str): ``'vit'`` (``ViTModel``, no pooler) or
-            ``'clip_vision'`` (``CLIPVisionModel``).
+            (``'auto'``: of ``AutoConfig.for_model``, ``model_type``
+            included) for a randomly initialised model (see
+            :data:`TINY_VIT`, :data:`VIT_B16`); with ``pretrained``,
+            overrides of the folder's config (a checkpoint that no longer
+            fits is an error).
+        model_type (str): ``'vit'`` (``ViTModel``, no pooler),
+            ``'clip_vision'`` (``CLIPVisionModel``) or ``'auto'`` (any
+            architecture ``AutoModel`` knows; a dual encoder's vision tower).
         image_size (int | None): side of the square encoder input.
-            Defaults to the model config's ``image_size``; another size
-            interpolates the position embeddings.
+            Defaults to the model config's ``image_size`` (``'auto'``: the
+            folder's processor's crop / resize size first); a size other
+            than the config's interpolates the position embeddings.
         mean, std (Sequence[float] | None): the encoder's normalisation of
             [0, 1] RGB. Defaults: ``preprocessor_config.json`` of the
             ``pretrained`` folder when present, else the model type's
-            (0.5 / 0.5 for ViT, OpenAI's for CLIP).
+            (0.5 / 0.5 for ViT, OpenAI's for CLIP, ImageNet's for
+            ``'auto'``, with a warning).
         input_mean, input_std (Sequence[float]): the normalisation of the
             incoming frames, 0-255 scale (``ClipDataPreprocessor``'s).
         frozen (bool): freeze the model. Defaults to True.
 
     Shapes:
         frames: (B, T, 3, H, W).
-        output: ``(patches (B, T, HW, D), cls (B, T, D))`` with
-        ``HW = (image_size / patch_size) ** 2`` patch tokens in row-major
-        order and ``D`` = hidden size. Both are the last hidden state (after
-        ViT's final LayerNorm; CLIP's ``post_layernorm`` is not applied).
+        output: ``(patches (B, T, HW, D), cls (B, T, D))``, ``D`` the hidden
+        size. A transformer's last hidden state (N, K + HW, D) is split into
+        its K leading special tokens ([cls], registers, distillation) and
+        the ``HW = (image_size / patch_size) ** 2`` patch tokens (row-major);
+        ``cls`` is the first special token, or the mean patch token when
+        there is none (SigLIP). A convolutional model's (N, D, h, w) map
+        gives ``HW = h * w`` patches and their mean. These are the last
+        hidden state (after ViT's final LayerNorm; CLIP's
+        ``post_layernorm`` is not applied).
     """
 
     def __init__(self,
@@ -380,21 +556,47 @@ class HFVisionEncoder(FrozenEncoder):
                  frozen: bool = True,
                  init_cfg: dict | None = None) -> None:
         super().__init__(frozen, init_cfg)
-        spec = lookup(VISION_MODELS, model_type, 'HFVisionEncoder')
+        owner = 'HFVisionEncoder'
+        model, spec = build_encoder_model(VISION_MODELS, model_type, 'vision',
+                                          owner, pretrained, config)
         self.model_type = model_type
-        self.set_model(build_model(spec, 'HFVisionEncoder', pretrained, config))
-        model_size = self.model.config.image_size
-        self.image_size = int(image_size or model_size)
-        self.interpolate_pos_encoding = self.image_size != model_size
+        self.set_model(model)
+        model_cfg = self.model.config
+        model_size = getattr(model_cfg, 'image_size', None)
+        if spec is None:
+            image_size = image_size or processor_image_size(pretrained)
+        self.image_size = int(image_size or model_size or 0)
+        if not self.image_size:
+            raise ValueError(f'{owner}: {type(model_cfg).__name__} has no '
+                             'image_size; give `image_size`')
+        self.patch_size = getattr(model_cfg, 'patch_size', None)
+        accepts = inspect.signature(self.model.forward).parameters
+        self.forward_kwargs = {}
+        if 'interpolate_pos_encoding' in accepts:
+            self.forward_kwargs['interpolate_pos_encoding'] = (
+                self.image_size != model_size)
         stats = read_image_stats(pretrained)
-        mean = mean if mean is not None else stats.get('image_mean', spec.mean)
-        std = std if std is not None else stats.get('image_std', spec.std)
+        default_mean, default_std = (
+            (spec.mean, spec.std) if spec is not None
+            else (IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD))
+        if spec is None and mean is None and 'image_mean' not in stats:
+            print_log(f'{owner}: no image_mean in {pretrained!r}\'s '
+                      'preprocessor_config.json: ImageNet\'s mean / std '
+                      'assumed (give `mean` / `std`)', logger='current',
+                      level=30)
+        mean = mean if mean is not None else stats.get('image_mean',
+                                                       default_mean)
+        std = std if std is not None else stats.get('image_std', default_std)
         self._register_stats('mean', mean)
         self._register_stats('std', std)
         self._register_stats('input_mean', input_mean)
         self._register_stats('input_std', input_std)
         if frozen:
             self.freeze()
+
+    @property
+    def interpolate_pos_encoding(self) -> bool:
+        return bool(self.forward_kwargs.get('interpolate_pos_encoding'))
 
     def _register_stats(self, name: str, values) -> None:
         if len(values) != 3:
@@ -412,6 +614,29 @@ class HFVisionEncoder(FrozenEncoder):
                                 antialias=True)
         return (rgb - self.mean) / self.std
 
+    def split_tokens(self, hidden: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Last hidden state -> (patches (N, HW, D), global (N, D)).
+
+        (N, K + HW, D) token sequences lose their K leading special tokens;
+        (N, D, h, w) maps are flattened row-major (see the class doc)."""
+        if hidden.dim() == 4:
+            patches = hidden.flatten(2).transpose(1, 2)
+            return patches, patches.mean(1)
+        if not self.patch_size:
+            raise ValueError(
+                f'HFVisionEncoder: {type(self.model.config).__name__} has no '
+                'patch_size: its patch tokens cannot be told apart')
+        num_patches = (self.image_size // self.patch_size) ** 2
+        num_special = hidden.size(1) - num_patches
+        if num_special < 0:
+            raise ValueError(
+                f'HFVisionEncoder: {hidden.size(1)} tokens for '
+                f'{num_patches} patches of {self.image_size} px images')
+        patches = hidden[:, num_special:]
+        glob = hidden[:, 0] if num_special else patches.mean(1)
+        return patches, glob
+
     def forward(self, frames: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T, 3, H, W) -> (patches (B, T, HW, D), cls (B, T, D))."""
@@ -421,29 +646,32 @@ class HFVisionEncoder(FrozenEncoder):
         b, t = frames.shape[:2]
         pixels = self.prepare(frames.flatten(0, 1))
         with self.grad_context():
-            hidden = self.model(
-                pixel_values=pixels,
-                interpolate_pos_encoding=self.interpolate_pos_encoding,
-            ).last_hidden_state
-        hidden = hidden.unflatten(0, (b, t))
-        return hidden[:, :, 1:], hidden[:, :, 0]
+            hidden = self.model(pixel_values=pixels,
+                                **self.forward_kwargs).last_hidden_state
+        patches, cls = self.split_tokens(hidden)
+        return patches.unflatten(0, (b, t)), cls.unflatten(0, (b, t))
 
 
 @MODELS.register_module()
 class HFTextEncoder(FrozenEncoder):
-    """Token features of DistilRoBERTa (or CLIP's text tower).
+    """Token features of any Hugging Face text encoder (DistilRoBERTa,
+    CLIP's text tower, BERT / MiniLM, XLM-R, ...).
 
     Args:
         pretrained (str | None): local Hugging Face folder with the model
-            and its tokenizer, e.g. a copy of ``distilroberta-base``.
+            and its tokenizer, e.g. a copy of ``distilroberta-base`` or
+            ``sentence-transformers/all-MiniLM-L6-v2``.
         config (dict | None): kwargs of ``RobertaConfig`` /
-            ``CLIPTextConfig`` for a randomly initialised model (see
+            ``CLIPTextConfig`` (``'auto'``: of ``AutoConfig.for_model``,
+            ``model_type`` included) for a randomly initialised model (see
             :data:`TINY_ROBERTA`, :data:`DISTILROBERTA`); ``vocab_size``,
             ``pad_token_id`` (and CLIP's ``bos/eos_token_id``) default to
             the tokenizer's. With ``pretrained``, overrides of the folder's
             config.
-        model_type (str): ``'roberta'`` (``RobertaModel``, no pooler) or
-            ``'clip_text'`` (``CLIPTextModel``).
+        model_type (str): ``'roberta'`` (``RobertaModel``, no pooler),
+            ``'clip_text'`` (``CLIPTextModel``) or ``'auto'`` (any
+            architecture ``AutoModel`` knows, its tokenizer from
+            ``AutoTokenizer``; a dual encoder's text tower).
         tokenizer (str | None): local tokenizer folder. Defaults to
             ``pretrained``'s, else the generated :func:`build_bpe_tokenizer`.
         max_length (int): tokens per expression, ``<s>`` and ``</s>``
@@ -466,13 +694,15 @@ class HFTextEncoder(FrozenEncoder):
                  frozen: bool = True,
                  init_cfg: dict | None = None) -> None:
         super().__init__(frozen, init_cfg)
-        spec = lookup(TEXT_MODELS, model_type, 'HFTextEncoder')
+        lookup(TEXT_MODELS, model_type, 'HFTextEncoder')  # a known type
         self.model_type = model_type
         self.max_length = max_length
         self.tokenizer = self._build_tokenizer(tokenizer or pretrained)
         if pretrained is None and config is not None:
             config = self._complete_config(config)
-        self.set_model(build_model(spec, 'HFTextEncoder', pretrained, config))
+        model, _ = build_encoder_model(TEXT_MODELS, model_type, 'text',
+                                       'HFTextEncoder', pretrained, config)
+        self.set_model(model)
         if frozen:
             self.freeze()
 
@@ -485,7 +715,22 @@ class HFTextEncoder(FrozenEncoder):
                 f'HFTextEncoder: tokenizer folder {folder!r} does not exist '
                 '(a local Hugging Face folder is needed: nothing is '
                 'downloaded)')
-        return AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        problem = 'it has no vocabulary file (one of ' \
+            f'{", ".join(TOKENIZER_FILES)})'
+        if any(osp.isfile(osp.join(folder, name)) for name in TOKENIZER_FILES):
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(
+                    folder, local_files_only=True)
+            except (OSError, ValueError, KeyError) as err:
+                problem = str(err)[:200]
+            else:
+                # transformers builds an empty-vocabulary tokenizer from a
+                # config alone: every word would be unknown
+                if len(tokenizer) > len(tokenizer.all_special_tokens):
+                    return tokenizer
+                problem = 'its vocabulary holds only special tokens'
+        raise ValueError(f'HFTextEncoder: no tokenizer AutoTokenizer can load '
+                         f'in {folder!r}: {problem}')
 
     def _complete_config(self, config: dict) -> dict:
         """Fill the config's vocabulary and special ids from the tokenizer
@@ -494,7 +739,8 @@ class HFTextEncoder(FrozenEncoder):
         config = dict(config)
         config.setdefault('vocab_size', len(tokenizer))
         config.setdefault('pad_token_id', tokenizer.pad_token_id)
-        if self.model_type == 'clip_text':
+        family = config.get('model_type', self.model_type)
+        if family in ('clip_text', 'clip'):
             config.setdefault('bos_token_id', tokenizer.bos_token_id)
             config.setdefault('eos_token_id', tokenizer.eos_token_id)
         if config['vocab_size'] < len(tokenizer):
@@ -506,7 +752,8 @@ class HFTextEncoder(FrozenEncoder):
                 f'HFTextEncoder: pad_token_id {config["pad_token_id"]} differs '
                 f"from the tokenizer's ({tokenizer.pad_token_id})")
         needed = self.max_length
-        if self.model_type == 'roberta':  # positions start after padding_idx
+        if family in ('roberta', 'xlm-roberta', 'camembert'):
+            # positions start after padding_idx
             needed += config['pad_token_id'] + 1
         if config.get('max_position_embeddings', needed) < needed:
             raise ValueError(
