@@ -141,3 +141,4 @@ $PY tools/demo.py "$DEMO/$CLIP.mp4" --text "${TEXTS[0]}" --text "${TEXTS[1]}" \
 elapsed 'quick start'
 echo "results: $OUT/results.json"
 echo "overlay video: $DEMO/overlay.mp4, contact sheet: $DEMO/contact_sheet.png"
+echo "web demo: SAM2LOVE_EXTRAS=web bash tools/setup_env.sh && $PY tools/web_demo.py --config $STAGE2 --checkpoint $CKPT2 --port 7860, then open http://127.0.0.1:7860"
