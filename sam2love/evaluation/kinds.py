@@ -7,10 +7,14 @@ The synthetic generator records each row's expression kind (``vision``,
 each kind's rows alone: in metadata order, J and F per batch of
 ``batch_size`` = 4 of that kind's rows, averaged over batches (so F is not
 the average of the full split's batches restricted to a kind, which the
-protocol cannot give). ``RefAVSMetric(per_kind=...)`` and
+protocol cannot give). Null rows are scored with S per *null type* instead
+(``mismatched-audio``: the sound comes from objects not in the clip;
+``silent-scene``: nothing sounds; ``absent-referent``: the named category
+or shape is not there), see :func:`null_types`. ``RefAVSMetric(per_kind=...)`` and
 ``tools/analysis_tools/token_probe.py --track`` both use
 :func:`score_stats_by_kind`.
 """
+import json
 import os.path as osp
 from collections.abc import Sequence
 
@@ -39,6 +43,37 @@ def expression_kinds(data_root: str) -> dict[str, str]:
             (the Ref-AVS release has no expression kinds).
     """
     return {uid: row[0] for uid, row in read_referents(data_root)[0].items()}
+
+
+def null_types(data_root: str) -> dict[str, str]:
+    """``uid -> null_type`` of the null rows of a synthetic data set (see
+    :func:`expression_kinds` for the errors)."""
+    path = osp.join(data_root, INFO_FILE)
+    if not osp.isfile(path):
+        expression_kinds(data_root)  # raises the clear error
+    with open(path) as f:
+        rows = json.load(f)['rows']
+    return {uid: row['null_type'] for uid, row in rows.items()
+            if row.get('null_type')}
+
+
+def score_null_stats_by_type(stats: Sequence[ExpressionStats],
+                             types: Sequence[str],
+                             batch_size: int = BATCH_SIZE) -> dict:
+    """S of each null type's expressions alone, by the benchmark's
+    protocol (metadata order, batches of ``batch_size``).
+
+    Returns:
+        dict: null type -> ``{'count': rows, 'S'}``, types sorted.
+    """
+    if len(stats) != len(types):
+        raise ValueError(f'{len(stats)} expressions but {len(types)} types')
+    out = {}
+    for kind in sorted(set(types)):
+        rows = [s for s, k in zip(stats, types) if k == kind]
+        out[kind] = dict(count=len(rows), **score_stats(
+            rows, null=True, batch_size=batch_size))
+    return out
 
 
 def score_stats_by_kind(stats: Sequence[ExpressionStats],

@@ -20,6 +20,8 @@ from .kinds import (
     expression_kinds,
     has_expression_kinds,
     kinds_of_uids,
+    null_types,
+    score_null_stats_by_type,
     score_stats_by_kind,
     sorted_kinds,
 )
@@ -90,7 +92,9 @@ class RefAVSMetric(BaseMetric):
       ``temporal``): the protocol applied to that kind's rows alone
       (:func:`~sam2love.evaluation.kinds.score_stats_by_kind`: metadata
       order, batches of ``batch_size`` of them), and ``mix/J&F/{kind}``,
-      the mean of test_s and test_u, when both have the kind.
+      the mean of test_s and test_u, when both have the kind; for the
+      null split, ``{split}/S/{null_type}`` (S of that null type's rows
+      alone, see :func:`~sam2love.evaluation.kinds.null_types`).
 
     A table of the numbers is logged to the current ``MMLogger`` (and one
     of the per-kind J&F with their row counts).
@@ -269,9 +273,16 @@ class RefAVSMetric(BaseMetric):
                       logger='current')
             return None
         kinds = {root: expression_kinds(root) for root in roots}
+        nulls = {root: null_types(root) for root in roots}
         out = {}
         for split, rows in per_split.items():
             if split in self.null_splits:
+                types = []
+                for r in rows:
+                    types += kinds_of_uids([r['uid']], nulls[r['data_root']],
+                                           r['data_root'])
+                out[split] = score_null_stats_by_type(
+                    [r['stats'] for r in rows], types, self.batch_size)
                 continue
             row_kinds = []
             for r in rows:
@@ -287,7 +298,10 @@ class RefAVSMetric(BaseMetric):
         metrics = {}
         for split, scores in by_kind.items():
             for kind, score in scores.items():
-                metrics[f'{split}/J&F/{kind}'] = 100 * score['J&F']
+                if 'S' in score:  # a null type
+                    metrics[f'{split}/S/{kind}'] = score['S']
+                else:
+                    metrics[f'{split}/J&F/{kind}'] = 100 * score['J&F']
         if both:
             for kind in by_kind[SEEN]:
                 if kind in by_kind[UNSEEN]:
@@ -304,12 +318,17 @@ class RefAVSMetric(BaseMetric):
             return
         table = PrettyTable()
         table.field_names = ['split'] + kinds
+
+        def cell(score: dict) -> str:
+            value = f"S {score['S']:.4f}" if 'S' in score \
+                else f"{100 * score['J&F']:.2f}"
+            return f"{value} ({score['count']})"
+
         for split, scores in by_kind.items():
-            table.add_row([split] + [
-                f"{100 * scores[k]['J&F']:.2f} ({scores[k]['count']})"
-                if k in scores else '' for k in kinds])
-        print_log('Ref-AVS J&F per expression kind (%, rows in '
-                  'parentheses):\n' + table.get_string(),
+            table.add_row([split] + [cell(scores[k]) if k in scores else ''
+                                     for k in kinds])
+        print_log('Ref-AVS J&F per expression kind (%) and S per null type '
+                  '(rows in parentheses):\n' + table.get_string(),
                   logger=MMLogger.get_current_instance())
 
     @staticmethod

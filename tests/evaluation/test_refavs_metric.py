@@ -167,6 +167,18 @@ def kind_of_row(i, split, masks):
         KINDS[(i * 7 // 3) % len(KINDS)]
 
 
+NULL_TYPES = ('absent-referent', 'mismatched-audio')
+
+
+def row_info(i, split, masks):
+    """A row of ``synthetic_info.json``: null rows get a null type."""
+    kind = kind_of_row(i, split, masks)
+    if kind == 'null':
+        return dict(kind=kind, referent=None,
+                    null_type=NULL_TYPES[i % len(NULL_TYPES)])
+    return dict(kind=kind, referent='red-square')
+
+
 def write_kinds(root, rows, skip=()):
     """A ``synthetic_info.json`` giving every row of ``rows`` a kind."""
     import json
@@ -174,10 +186,7 @@ def write_kinds(root, rows, skip=()):
     os.makedirs(root, exist_ok=True)
     info = dict(categories={'red-square': dict(colour='red',
                                                shape='square')},
-                rows={f'uid_{i}': dict(kind=kind_of_row(i, s, m),
-                                       referent=None if kind_of_row(
-                                           i, s, m) == 'null'
-                                       else 'red-square')
+                rows={f'uid_{i}': row_info(i, s, m)
                       for i, (s, _, m) in enumerate(rows) if i not in skip})
     with open(f'{root}/synthetic_info.json', 'w') as f:
         json.dump(info, f)
@@ -226,7 +235,17 @@ def test_per_kind_scores_each_kinds_rows_alone(tmp_path):
             assert got[key] == pytest.approx(
                 (got[f'test_s/J&F/{kind}'] + got[f'test_u/J&F/{kind}']) / 2)
             kind_keys.discard(key)
-    assert not kind_keys  # nothing else: no null kind, no test_n kinds
+    # the null split: S of each null type's rows alone
+    nulls = [i for i, (s, _, _) in enumerate(rows) if s == 'test_n']
+    for null_type in NULL_TYPES:
+        mine = [i for i in nulls if row_info(i, *rows[i][::2])['null_type']
+                == null_type]
+        want = refavs_score([rows[i][1] for i in mine],
+                            [rows[i][2] for i in mine], null=True)['S']
+        key = f'test_n/S/{null_type}'
+        assert mine and got[key] == pytest.approx(want, abs=1e-12), key
+        kind_keys.discard(key)
+    assert not kind_keys  # nothing else: no null kind, no J&F of test_n
     assert any(k.startswith('test_s/J&F/') for k in got)
     # the shared function gives the same numbers (and counts the rows)
     val = [i for i, (s, _, _) in enumerate(rows) if s == 'val']
