@@ -25,7 +25,16 @@ Choices the paper leaves open, made as SAM2 does:
 - The loss is taken on the mask logits before the object-score gating,
   which would otherwise replace them with a constant and stop the gradient.
 
-Beyond the paper, ``tracking_decoder='pretrained'`` tracks frames 1..T-1
+Beyond the paper, ``presence`` learns whether the expression refers to
+anything at all (Ref-AVS's null rows, whose masks are empty; the paper's
+stated limitation, S 0.23 on test_n): a presence logit per clip, read from
+SAM2's object-score head on frame 0 or from an MLP on the fused token, is
+trained with a BCE in which a null row weighs ``null_weight``; null rows
+then leave the mask and IoU losses, as in SAM2's own training (which
+supervises masks only where the object is); at inference a clip whose
+presence probability is below ``threshold`` gets empty masks on every frame.
+
+Also beyond the paper, ``tracking_decoder='pretrained'`` tracks frames 1..T-1
 with frozen copies of SAM2's own prompt encoder and mask decoder (as loaded,
 before fine-tuning), so that fitting the decoder to the token on frame 0
 cannot disturb how SAM2 tracks. On the CPU demo's small SAM2, the shared
@@ -55,6 +64,10 @@ TRAINABLE_PRESETS = {
     'decoder': ('sam_mask_decoder', ),
     'frozen': (),
 }
+#: Where ``presence`` reads the clip's presence logit.
+PRESENCE_SOURCES = ('object_score', 'token')
+#: SAM2's ``NO_OBJ_SCORE``: the mask logit of "no object".
+NO_OBJECT_LOGIT = -1024.0
 
 
 @MODELS.register_module()
@@ -103,6 +116,18 @@ class SAM2PromptHead(BaseModule):
             the start (a token 3x smaller than the stage-1 small SAM2's
             prompts was ignored: swapping tokens between expressions left
             every mask unchanged); ``None``: the MLP's output as is.
+        presence (dict, optional): learn and apply the presence of the
+            referent (beyond the paper; None: the paper's behaviour, and
+            SAM2's object score gates frames as SAM2 does). Keys:
+            ``source``: ``'object_score'`` (SAM2's object-score head on
+            frame 0, trained by this loss instead of ``loss_obj``) or
+            ``'token'`` (a Linear-ReLU-Linear on the fused token; SAM2's
+            heads train as without the switch); ``loss_weight`` (1.0);
+            ``null_weight`` (1.0): weight of a null row in the presence BCE
+            (about #ordinary / #null rows balances them); ``threshold``
+            (0.5) on the presence probability, below which every frame's
+            mask is empty; ``mask_loss_on_null`` (False): keep null rows in
+            the mask and IoU losses.
     """
 
     def __init__(self,
@@ -121,6 +146,7 @@ class SAM2PromptHead(BaseModule):
                  tracking_decoder: str = 'shared',
                  mask_candidate: str = 'min',
                  token_norm: str | None = 'sam',
+                 presence: dict | None = None,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         overrides = expand_sam2_overrides(sam2_overrides)
@@ -149,6 +175,15 @@ class SAM2PromptHead(BaseModule):
         self.loss_mask = MODELS.build(loss_mask or dict(type='BCEDiceLoss'))
         self.loss_iou_weight = loss_iou_weight
         self.loss_obj_weight = loss_obj_weight
+        self.presence = check_presence(presence)
+        if self.presence and self.presence['source'] == 'token':
+            # drawn without moving the global RNG: the random-init frozen
+            # encoders that init_weights() draws later stay those of the
+            # model without the switch, so its feature cache still serves
+            with torch.random.fork_rng():
+                self.presence_mlp = nn.Sequential(
+                    nn.Linear(in_channels, in_channels), nn.ReLU(inplace=True),
+                    nn.Linear(in_channels, 1))
         self.memory_dtype = getattr(torch, memory_dtype)
         self.threshold = threshold
         self.trainable = tuple(TRAINABLE_PRESETS.get(trainable, trainable)) \
@@ -182,7 +217,7 @@ class SAM2PromptHead(BaseModule):
                        for i in (1, 2, 3)]
         if self.loss_iou_weight == 0:
             unused.append('sam_mask_decoder.iou_prediction_head.')
-        if self.loss_obj_weight == 0:
+        if self.loss_obj_weight == 0 and not self._presence_from('object_score'):
             unused += ['sam_mask_decoder.pred_obj_score_head.',
                        'sam_mask_decoder.obj_score_token.']
         return tuple(unused)
@@ -326,7 +361,7 @@ class SAM2PromptHead(BaseModule):
         backbone_out = project_high_res_features(
             self.sam, self.encoder_out_from_levels(levels))
         out = self.decode_frame0(self.prompt_tokens(prompt), backbone_out)
-        return self.frame0_losses(out, gt_masks)
+        return self.frame0_losses(self._with_presence(out, prompt), gt_masks)
 
     def loss(self, prompt: torch.Tensor, frames: torch.Tensor,
              gt_masks: torch.Tensor) -> dict:
@@ -341,23 +376,57 @@ class SAM2PromptHead(BaseModule):
             dict: ``loss_mask`` and, when weighted, ``loss_iou`` and
             ``loss_obj``.
         """
-        return self.frame0_losses(self.forward_frame0(prompt, frames[:, 0]),
-                                  gt_masks)
+        out = self.forward_frame0(prompt, frames[:, 0])
+        return self.frame0_losses(self._with_presence(out, prompt), gt_masks)
 
     def frame0_losses(self, out: dict, gt_masks: torch.Tensor) -> dict:
-        """:meth:`loss` on :meth:`forward_frame0`'s outputs ``out``."""
-        loss_mask, loss_iou = candidate_losses(
-            out['masks'], out['ious'], gt_masks, self.loss_mask,
-            self.mask_candidate)
+        """:meth:`loss` on :meth:`forward_frame0`'s outputs ``out`` (with
+        ``presence_logits`` (B, 1) when ``presence`` reads the token).
+
+        Returns:
+            dict: ``loss_mask``, and when weighted ``loss_iou``,
+            ``loss_obj``, ``loss_presence``.
+        """
+        present = gt_masks.flatten(1).any(1, keepdim=True).float()
+        rows = None  # every row trains the masks
+        if self.presence and not self.presence['mask_loss_on_null']:
+            rows = present[:, 0].bool()
+        if rows is None or rows.all():
+            loss_mask, loss_iou = candidate_losses(
+                out['masks'], out['ious'], gt_masks, self.loss_mask,
+                self.mask_candidate)
+        elif rows.any():
+            loss_mask, loss_iou = candidate_losses(
+                out['masks'][rows], out['ious'][rows], gt_masks[rows],
+                self.loss_mask, self.mask_candidate)
+        else:  # only null rows: no mask to learn, keep the graph whole
+            loss_mask = loss_iou = (out['masks'].sum() + out['ious'].sum()) * 0
         losses = dict(loss_mask=loss_mask)
         if self.loss_iou_weight:
             losses['loss_iou'] = self.loss_iou_weight * loss_iou
-        if self.loss_obj_weight:
-            present = gt_masks.flatten(1).any(1, keepdim=True).float()
+        from_score = self._presence_from('object_score')
+        if self.loss_obj_weight and not from_score:
             losses['loss_obj'] = self.loss_obj_weight * \
                 F.binary_cross_entropy_with_logits(
                     out['object_score_logits'], present)
+        if self.presence:
+            logits = out['object_score_logits'] if from_score \
+                else out['presence_logits']
+            weight = torch.where(present > 0, 1.0, self.presence['null_weight'])
+            losses['loss_presence'] = self.presence['loss_weight'] * \
+                F.binary_cross_entropy_with_logits(
+                    logits.float(), present, weight=weight)
         return losses
+
+    # ------------------------------------------------------------ presence
+    def _presence_from(self, source: str) -> bool:
+        return bool(self.presence) and self.presence['source'] == source
+
+    def _with_presence(self, out: dict, prompt: torch.Tensor) -> dict:
+        """``out`` plus ``presence_logits`` (B, 1) of the token MLP."""
+        if self._presence_from('token'):
+            out = dict(out, presence_logits=self.presence_mlp(prompt[:, 0]))
+        return out
 
     def predict(self, prompt: torch.Tensor, frames: torch.Tensor
                 ) -> torch.Tensor:
@@ -370,6 +439,20 @@ class SAM2PromptHead(BaseModule):
         Returns:
             Tensor: (B, T, S/4, S/4) mask logits of every frame.
         """
+        return self.predict_clip(prompt, frames)['logits']
+
+    def predict_clip(self, prompt: torch.Tensor, frames: torch.Tensor
+                     ) -> dict:
+        """:meth:`predict` with the presence of the referent.
+
+        Returns:
+            dict: ``logits`` (B, T, S/4, S/4), :data:`NO_OBJECT_LOGIT` on
+            every frame of a clip found absent (``presence`` switch);
+            ``presence`` (B, T) in [0, 1]: the probability that the
+            referent is in frame t, sigmoid of SAM2's object score times,
+            with the token switch, the clip's presence probability (0 on
+            every frame of a clip found absent).
+        """
         out = track_clip(
             self.sam, self._fit_frames(frames),
             dict(sparse_tokens=self.prompt_tokens(prompt)),
@@ -377,7 +460,19 @@ class SAM2PromptHead(BaseModule):
             frozen_encoder=self.image_encoder_frozen,
             multimask_output=self.multimask_output,
             tracking_heads=self._tracking_heads())
-        return out['low_res_logits'][:, :, 0]
+        logits = out['low_res_logits'][:, :, 0]
+        presence = out['object_score_logits'][..., 0].float().sigmoid()
+        if self.presence:
+            if self._presence_from('token'):
+                clip = self.presence_mlp(prompt[:, 0]).float().sigmoid()
+                presence = presence * clip
+            else:  # frame 0's object score decides for the clip
+                clip = presence[:, :1]
+            absent = clip[:, 0] < self.presence['threshold']
+            logits = torch.where(absent[:, None, None, None],
+                                 logits.new_tensor(NO_OBJECT_LOGIT), logits)
+            presence = torch.where(absent[:, None], 0.0, presence)
+        return dict(logits=logits, presence=presence)
 
 
     def prompt_tokens(self, prompt: torch.Tensor) -> torch.Tensor:
@@ -395,6 +490,27 @@ class SAM2PromptHead(BaseModule):
 
 
 MASK_CANDIDATES = ('min', 'chosen')
+
+
+def check_presence(cfg: dict | None) -> dict | None:
+    """``presence`` with its defaults filled in, or None; raises on an
+    unknown key or source."""
+    if not cfg:
+        return None
+    defaults = dict(source=None, loss_weight=1.0, null_weight=1.0,
+                    threshold=0.5, mask_loss_on_null=False)
+    unknown = set(cfg) - set(defaults)
+    if unknown:
+        raise ValueError(f'presence: unknown keys {sorted(unknown)}; '
+                         f'expected {sorted(defaults)}')
+    cfg = dict(defaults, **cfg)
+    if cfg['source'] not in PRESENCE_SOURCES:
+        raise ValueError(f'presence.source must be one of {PRESENCE_SOURCES}, '
+                         f'got {cfg["source"]!r}')
+    if cfg['null_weight'] <= 0 or not 0 < cfg['threshold'] < 1:
+        raise ValueError('presence: null_weight must be > 0 and threshold '
+                         f'in (0, 1), got {cfg}')
+    return cfg
 
 
 def check_mask_candidate(mode: str) -> str:

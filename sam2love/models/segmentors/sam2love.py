@@ -74,7 +74,11 @@ class SAM2LOVE(BaseSegmentor):
       size (``ori_shape``);
     - ``pred_sem_seg``: ``PixelData`` (T, H, W) masks, sigmoid > threshold;
     - ``pred_eval_logits``: ``PixelData`` (T, 256, 256) logits for the
-      Ref-AVS metric (bilinear from SAM2's low-resolution logits).
+      Ref-AVS metric (bilinear from SAM2's low-resolution logits);
+    - ``pred_presence``: (T, ) probability that the referent is in each
+      frame (``SAM2PromptHead.predict_clip``); with the head's
+      ``presence`` switch, 0 on every frame of a clip found absent, whose
+      masks are then empty.
 
     Args:
         backbone (dict): tri-modal encoder wrapper.
@@ -198,10 +202,7 @@ class SAM2LOVE(BaseSegmentor):
                       ) -> torch.Tensor:
         """Clip logits (B, T, h, w) at SAM2's mask resolution; the
         expressions are the metas' ``text``."""
-        if 'frames' not in inputs:
-            raise KeyError(
-                'SAM2LOVE: prediction tracks whole clips and needs their '
-                'frames; a feature cache (frame 0 only) is for training')
+        _check_frames(inputs)
         prompt = self.extract_feat(inputs, [m['text'] for m in batch_img_metas])
         return self.decode_head.predict(prompt, inputs['frames'])
 
@@ -223,13 +224,26 @@ class SAM2LOVE(BaseSegmentor):
         return self.encode_decode(inputs, [ds.metainfo for ds in data_samples])
 
     def predict(self, inputs: dict, data_samples=None):
-        logits = self._forward(inputs, data_samples)
-        return self.postprocess_result(logits, data_samples)
+        _check_frames(inputs)
+        metas = [ds.metainfo for ds in data_samples]
+        prompt = self.extract_feat(inputs, [m['text'] for m in metas])
+        out = self.decode_head.predict_clip(prompt, inputs['frames'])
+        samples = self.postprocess_result(out['logits'], data_samples)
+        for sample, presence in zip(samples, out['presence']):
+            sample.pred_presence = presence
+        return samples
 
     def postprocess_result(self, logits: torch.Tensor, data_samples):
         """Write the predictions, see :func:`postprocess_clip_logits`."""
         return postprocess_clip_logits(logits, data_samples,
                                        self.decode_head.threshold)
+
+
+def _check_frames(inputs: dict) -> None:
+    if 'frames' not in inputs:
+        raise KeyError(
+            'SAM2LOVE: prediction tracks whole clips and needs their '
+            'frames; a feature cache (frame 0 only) is for training')
 
 
 def postprocess_clip_logits(logits: torch.Tensor, data_samples,

@@ -1,0 +1,144 @@
+"""The presence switch of ``SAM2PromptHead`` (null references)."""
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.dataset import pseudo_collate
+from mmengine.structures import PixelData
+from test_sam2love_segmentor import T, build_model, forward_loss
+
+from sam2love.models.decode_heads.sam2_head import (
+    NO_OBJECT_LOGIT,
+    candidate_losses,
+    check_presence,
+)
+
+TOKEN = dict(source='token', null_weight=2.0)
+
+
+def as_null(sample: dict, text: str) -> dict:
+    """A copy of a packed sample that refers to nothing: empty masks and
+    another expression."""
+    sample = copy.deepcopy(sample)
+    ds = sample['data_samples']
+    ds.gt_sem_seg = PixelData(data=torch.zeros_like(ds.gt_sem_seg.data))
+    ds.gt_eval_masks = PixelData(data=torch.zeros_like(ds.gt_eval_masks.data))
+    ds.set_metainfo(dict(text=text))
+    return sample
+
+
+@pytest.fixture(scope='module')
+def ordinary(tiny_samples):
+    return next(s for s in tiny_samples
+                if s['data_samples'].gt_sem_seg.data[0].any())
+
+
+@pytest.fixture(scope='module')
+def mixed_batch(ordinary):
+    """An ordinary sample and a null one (same clip, another sentence)."""
+    return pseudo_collate([ordinary, as_null(ordinary, 'The purple star.')])
+
+
+def test_switch_off_is_the_papers_loss(ordinary, mixed_batch):
+    """Without the switch the loss is SAM2's on every row (null rows train
+    empty masks), as before the switch existed; the switch builds no
+    parameter that moves the others' random init."""
+    model = build_model(seed=0)
+    model.train()
+    data = model.data_preprocessor(mixed_batch, training=True)
+    prompt = model.extract_feat(data['inputs'],
+                                [ds.text for ds in data['data_samples']])
+    gt0 = torch.stack([ds.gt_sem_seg.data[0] for ds in data['data_samples']])
+    head = model.decode_head
+    out = head.forward_frame0(prompt, data['inputs']['frames'][:, 0])
+    mask, iou = candidate_losses(out['masks'], out['ious'], gt0,
+                                 head.loss_mask, head.mask_candidate)
+    present = torch.tensor([[1.0], [0.0]])
+    obj = F.binary_cross_entropy_with_logits(out['object_score_logits'],
+                                             present)
+    want = dict(loss_mask=mask, loss_iou=iou, loss_obj=obj)
+    got = head.frame0_losses(out, gt0)
+    assert set(got) == set(want)
+    for key in want:
+        assert torch.equal(got[key], want[key]), key
+
+    switched = build_model(seed=0, presence=TOKEN)
+    own = dict(switched.named_parameters())
+    for name, param in model.named_parameters():
+        assert torch.equal(param, own.pop(name)), name
+    assert set(own) == {f'decode_head.presence_mlp.{i}.{p}'
+                        for i in (0, 2) for p in ('weight', 'bias')}
+
+
+def test_the_switch_trains_presence_and_leaves_null_rows_out_of_the_masks(
+        ordinary, mixed_batch):
+    for source in ('token', 'object_score'):
+        model = build_model(seed=0, presence=dict(source=source,
+                                                  null_weight=3.0))
+        model.train()
+        losses = forward_loss(model, mixed_batch)
+        want = {'loss_mask', 'loss_iou', 'loss_presence'}
+        assert set(losses) == want | ({'loss_obj'} if source == 'token'
+                                      else set())
+        alone = forward_loss(model, pseudo_collate([ordinary]))
+        # the null row adds nothing to the mask and IoU losses
+        for key in ('loss_mask', 'loss_iou'):
+            assert losses[key].item() == pytest.approx(alone[key].item(), abs=1e-5)
+        losses['loss_presence'].backward()
+        if source == 'token':
+            grad = model.decode_head.presence_mlp[0].weight.grad
+        else:
+            grad = model.decode_head.sam.sam_mask_decoder.obj_score_token.weight.grad
+        assert grad is not None and grad.abs().sum() > 0
+
+
+def test_trained_presence_empties_null_clips_only(ordinary, mixed_batch):
+    """A few steps on one ordinary and one null sample: the null sample's
+    masks are empty on every frame, the ordinary one's are not, and the
+    presence scores are probabilities."""
+    model = build_model(seed=0, presence=TOKEN)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-3)
+    for _ in range(25):
+        losses = forward_loss(model, mixed_batch)
+        optimizer.zero_grad()
+        sum(losses.values()).backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        data = model.data_preprocessor(mixed_batch)
+        found, null = model(**data, mode='predict')
+    for sample in (found, null):
+        assert sample.pred_presence.shape == (T, )
+        assert ((sample.pred_presence >= 0) & (sample.pred_presence <= 1)).all()
+    assert null.pred_presence.eq(0).all()
+    assert not null.pred_sem_seg.data.any()
+    assert null.pred_eval_logits.data.eq(NO_OBJECT_LOGIT).all()
+    assert found.pred_presence[0] > 0.5
+    assert found.pred_sem_seg.data[0].any()
+
+
+def test_without_the_switch_presence_is_sams_object_score(mixed_batch):
+    model = build_model(seed=0).eval()
+    with torch.no_grad():
+        data = model.data_preprocessor(mixed_batch)
+        samples = model(**data, mode='predict')
+        prompt = model.extract_feat(data['inputs'],
+                                    [ds.text for ds in data['data_samples']])
+        out = model.decode_head.predict_clip(prompt, data['inputs']['frames'])
+    assert torch.equal(torch.stack([s.pred_presence for s in samples]),
+                       out['presence'])
+    assert ((out['presence'] > 0) & (out['presence'] < 1)).all()
+
+
+@pytest.mark.parametrize('cfg, match', [
+    (dict(source='clip'), 'presence.source'),
+    (dict(source='token', weight=1), 'unknown keys'),
+    (dict(source='token', threshold=1.5), 'threshold'),
+])
+def test_bad_presence_configs_are_named(cfg, match):
+    with pytest.raises(ValueError, match=match):
+        check_presence(cfg)
+    assert check_presence(None) is None
