@@ -244,6 +244,8 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
                     'sam2love-download')
                 ui.label(result.summary).classes(
                     'whitespace-pre-wrap font-mono text-sm sam2love-summary')
+                ui.label(f'run {osp.basename(result.out_dir)}').classes(
+                    'text-xs text-gray-500 sam2love-run')
 
         submit.on_click(segment)
 

@@ -71,6 +71,8 @@ class WebDemoServer:
     def __enter__(self) -> 'WebDemoServer':
         env = dict(os.environ, HF_HUB_OFFLINE='1', TRANSFORMERS_OFFLINE='1')
         env.setdefault('OMP_NUM_THREADS', '1')
+        # NiceGUI takes a process with this variable for its own test mode
+        env.pop('PYTEST_CURRENT_TEST', None)
         with open(self.log, 'w') as log:
             self.process = subprocess.Popen(
                 [sys.executable, osp.join(ROOT, 'tools', 'web_demo.py'),
@@ -150,10 +152,28 @@ class DemoPage:
         self.page.locator('.sam2love-submit').click()
         return time.perf_counter()
 
-    def wait_result(self, timeout: float = 300) -> dict:
+    def choose_clip(self, name: str) -> None:
+        """Switch to the data root's test clips and pick ``name``."""
+        self.page.locator('.sam2love-source').get_by_text('Test clip').click()
+        self.page.locator('.sam2love-clip').click()
+        self.page.get_by_role('option', name=name, exact=True).click()
+        self.page.wait_for_function(
+            '''(name) => { const s = document.querySelector('.sam2love-clip');
+                 const i = s && s.querySelector('input');
+                 return s && (s.innerText.includes(name)
+                              || (i && i.value === name)); }''', arg=name)
+
+    def wait_result(self, timeout: float = 300,
+                    after: dict | None = None) -> dict:
         """Wait for the overlay video (playable: its duration known) and
-        the contact sheet (decoded) of the latest run."""
+        the contact sheet (decoded) of the latest run, or of a run other
+        than ``after`` (an earlier result of this method)."""
         ms = timeout * 1000
+        if after is not None:
+            self.page.wait_for_function(
+                '''(run) => { const r = document.querySelector(
+                       '.sam2love-run'); return r && r.innerText !== run; }''',
+                arg=after['run'], timeout=ms)
         video = self.page.locator('.sam2love-overlay video, '
                                   'video.sam2love-overlay').first
         video.wait_for(timeout=ms)
@@ -169,13 +189,16 @@ class DemoPage:
                  return i && i.complete && i.naturalWidth > 0; }''',
             timeout=ms)
         return dict(
+            run=self.page.locator('.sam2love-run').inner_text(),
             video_duration=video.evaluate('v => v.duration'),
             sheet_size=sheet.evaluate('i => [i.naturalWidth, i.naturalHeight]'),
             summary=self.page.locator('.sam2love-summary').inner_text())
 
-    def wait_error(self, timeout: float = 120) -> str:
-        """The message shown for bad input."""
-        error = self.page.locator('.sam2love-error')
+    def wait_error(self, containing: str = '', timeout: float = 120) -> str:
+        """The message shown for bad input (one that contains
+        ``containing``)."""
+        error = self.page.locator('.sam2love-error').filter(
+            has_text=containing)
         error.wait_for(state='visible', timeout=timeout * 1000)
         return error.inner_text()
 

@@ -106,24 +106,41 @@ class RunResult:
 
 
 def zip_masks(out_dir: str, outputs: dict) -> str:
-    """``masks.zip`` of the run: the mask PNGs and ``predictions.json``."""
+    """``masks.zip`` of the run: the mask PNGs (``outputs['masks']``: one
+    folder per expression) and ``predictions.json``."""
+    files = [osp.join(folder, name) for folder in outputs['masks']
+             for name in sorted(os.listdir(folder))]
     path = osp.join(out_dir, 'masks.zip')
     with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as archive:
-        for file in [*outputs['masks'], outputs['summary']]:
+        for file in [*files, outputs['summary']]:
             archive.write(file, osp.relpath(file, out_dir))
     return path
 
 
-def describe(result: dict) -> str:
-    """One line per expression: in how many frames the object is found."""
+def describe(result: dict, video) -> str:
+    """The input, then one line per expression: in how many frames the
+    object is found."""
     times = result['frame_times']
-    lines = [f'{len(times)} frames ({result["clip_seconds"]:g} s clip, '
-             f'audio from {osp.basename(str(result["audio_source"]))})']
+    name = osp.basename(osp.normpath(video)) if isinstance(video, str) \
+        else 'frames in memory'
+    audio = str(result['audio_source'])
+    audio = 'its own sound' if isinstance(video, str) and osp.normpath(
+        audio) == osp.normpath(video) else osp.basename(audio)
+    lines = [f'{name}: {len(times)} frames ({result["clip_seconds"]:g} s '
+             f'clip), audio: {audio}']
     for k, pred in enumerate(result['predictions'], 1):
         found = sum(bool(m.any()) for m in pred['masks'])
         lines.append(f'{k}. {pred["text"]!r}: object in {found} of '
                      f'{len(times)} frames')
     return '\n'.join(lines)
+
+
+def run_name() -> str:
+    """``20261201-125154-123456789``: local time to the nanosecond, so
+    that names sort in the order of the runs (they are one at a time)."""
+    now = time.time_ns()
+    return time.strftime('%Y%m%d-%H%M%S', time.localtime(now // 10**9)) + \
+        f'-{now % 10**9:09d}'
 
 
 class DemoRunner:
@@ -173,8 +190,7 @@ class DemoRunner:
         try:
             start = time.perf_counter()
             report(0.02, 'decoding the video and its sound')
-            out_dir = osp.join(self.runs_dir, time.strftime('%Y%m%d-%H%M%S-')
-                               + uuid.uuid4().hex[:6])
+            out_dir = osp.join(self.runs_dir, run_name())
             self.inferencer.progress = report
             try:
                 result = self.inferencer(video, list(texts), audio=audio,
@@ -187,7 +203,8 @@ class DemoRunner:
             report(1.0, 'done')
             return RunResult(out_dir=out_dir, overlay=outputs['overlay'],
                              contact_sheet=outputs['contact_sheet'],
-                             masks_zip=masks_zip, summary=describe(result),
+                             masks_zip=masks_zip,
+                             summary=describe(result, video),
                              seconds=time.perf_counter() - start)
         finally:
             self._lock.release()
