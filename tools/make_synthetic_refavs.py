@@ -2,8 +2,8 @@
 
     python tools/make_synthetic_refavs.py --out data/synthetic_refavs \\
         [--preset tiny|default] [--clips N] [--seed S] [--frames T] \\
-        [--size W H] [--activity-cue P] [--train-rows LOW HIGH]
-        [--overwrite]
+        [--size W H] [--activity-cue P] [--train-rows LOW HIGH] \\
+        [--null-prob P] [--overwrite]
 
 Coloured shapes move over a textured background, each category with its own
 sound; expressions (audio, vision, mixed, temporal, null) are computed from
@@ -38,6 +38,10 @@ def parse_args(argv=None):
                         '2 5, as the release; more rows per clip cost no '
                         'rendering, but 4 10 left the CPU demo\'s stage-1 '
                         'tracker memory-blind: docs/token_path.md)')
+    parser.add_argument('--null-prob', type=float,
+                        help='share of train / val clips that are null '
+                        'clips (default 0.04, about the release\'s 4%%; '
+                        'test_n is all null clips whatever this is)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace the data set in a non-empty --out')
     parser.add_argument('--no-progress', action='store_true',
@@ -51,7 +55,8 @@ def main(argv=None) -> int:
     for key, value in (('num_clips', args.clips), ('num_frames', args.frames),
                        ('frame_size', args.size),
                        ('activity_cue', args.activity_cue),
-                       ('train_rows', args.train_rows)):
+                       ('train_rows', args.train_rows),
+                       ('null_prob', args.null_prob)):
         if value is not None:
             kwargs[key] = tuple(value) if key in ('frame_size',
                                                   'train_rows') else value

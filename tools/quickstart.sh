@@ -9,13 +9,15 @@
 #   3. stage 2: cache the frozen parts' features once, train SAM2-LOVE with
 #      the paper's recipe from the cache, test it on test_s, test_u and
 #      test_n, and swap expressions / audio between samples (does it read
-#      them?); --ablations also trains it without audio and without text;
+#      them?); --ablations also trains it without audio and without text,
+#      --presence also with the presence switch (null references);
 #   4. print the table and write it as OUT/results.json;
 #   5. run tools/demo.py on a test clip written as an mp4 with sound.
 # Uses the GPU when there is one (mmengine's default device), else the CPU
 # with one thread (OMP_NUM_THREADS=1) and a data-loading worker.
-#   bash tools/quickstart.sh [--clips N] [--seed S] [--skip-data]
-#                            [--ablations] [--out DIR] [--data DIR]
+#   bash tools/quickstart.sh [--clips N] [--seed S] [--null-prob P]
+#                            [--skip-data] [--ablations] [--presence]
+#                            [--out DIR] [--data DIR]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -23,6 +25,8 @@ CLIPS=400
 SEED=0
 MAKE_DATA=1
 ABLATIONS=0
+PRESENCE=0
+NULL_OPTS=()
 OUT=work_dirs/quickstart
 DATA=data/refavs_synthetic
 while [ $# -gt 0 ]; do
@@ -31,6 +35,8 @@ while [ $# -gt 0 ]; do
     --seed) SEED=$2; shift 2 ;;
     --skip-data) MAKE_DATA=0; shift ;;
     --ablations) ABLATIONS=1; shift ;;
+    --presence) PRESENCE=1; shift ;;
+    --null-prob) NULL_OPTS=(--null-prob "$2"); shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --data) DATA=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
@@ -65,7 +71,7 @@ elapsed() { echo "[quickstart] $1 done at $(( $(date +%s) - START )) s"; }
 if [ "$MAKE_DATA" = 1 ]; then
   echo '== 1. generate the synthetic Ref-AVS and validate it'
   $PY tools/make_synthetic_refavs.py --out "$DATA" --clips "$CLIPS" \
-    --seed "$SEED" --overwrite
+    --seed "$SEED" "${NULL_OPTS[@]}" --overwrite
   $PY tools/check_refavs.py "$DATA" --nproc 2
   elapsed 'data'
 fi
@@ -109,6 +115,13 @@ if [ "$ABLATIONS" = 1 ]; then
       "$OUT/stage2_$ABL/test" "${ABL_OPTS[@]}" "$ALL_SPLITS"
     ROWS+=("SAM2-LOVE, $ABL=$OUT/stage2_$ABL/test")
   done
+fi
+if [ "$PRESENCE" = 1 ]; then
+  # the switch draws no random number before the frozen encoders: the same
+  # cache serves
+  train_stage2 configs/sam2love_tiny-presence_1xb16-stage2-cached_synthetic.py \
+    "$OUT/stage2_presence"
+  ROWS+=("SAM2-LOVE + presence=$OUT/stage2_presence/test")
 fi
 elapsed 'stage 2'
 

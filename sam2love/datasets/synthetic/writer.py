@@ -190,6 +190,10 @@ def make_synthetic_refavs(out_dir: str,
     start = time.perf_counter()
     if seed < 0:
         raise ValueError('seed must be non-negative')
+    for name, p in (('null_prob', null_prob), ('twin_prob', twin_prob),
+                    ('duplicate_prob', duplicate_prob)):
+        if not 0 <= p <= 1:
+            raise ValueError(f'{name} must be in [0, 1], got {p}')
     _prepare_out_dir(out_dir, overwrite)
     if other_frame_sizes is None:
         other_frame_sizes = _default_other_sizes(frame_size)
