@@ -1,7 +1,7 @@
 """The projects' tests: the repository root on ``sys.path`` (a project's
 package is imported as ``projects.<name>.<package>``, as its config's
 ``custom_imports`` says) with the helpers of ``tests/``
-(:mod:`project_test_helpers` here), and a tiny synthetic tree."""
+(:mod:`projects.project_test_helpers`), and a tiny synthetic tree."""
 import os
 import os.path as osp
 import sys

@@ -2,7 +2,8 @@
 token conditions the masks."""
 import pytest
 import torch
-from project_test_helpers import TINY_FRAMES, project_config, step_and_predict
+
+from projects.project_test_helpers import TINY_FRAMES, project_config, step_and_predict
 
 CONFIG = ('projects/fused_token_seghead/configs/'
           'segformer-fused-token_mit-tiny_1xb8-600it_synthetic.py')

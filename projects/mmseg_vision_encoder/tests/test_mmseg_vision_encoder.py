@@ -6,7 +6,8 @@ import copy
 import pytest
 import torch
 from mmseg.registry import MODELS
-from project_test_helpers import TINY_FRAMES, project_config, step_and_predict
+
+from projects.project_test_helpers import TINY_FRAMES, project_config, step_and_predict
 
 CONFIG = ('projects/mmseg_vision_encoder/configs/'
           'sam2love_mit-tiny_1xb16-stage2-cached_synthetic.py')
