@@ -273,6 +273,14 @@ def test_cli(tmp_path, capsys):
     assert len({r['split'] for r in read_rows(out)}) == 5
     assert cli.main(args) == 2  # refuses a non-empty --out
     assert cli.main(args + ['--overwrite']) == 0
+    capsys.readouterr()
+    # more null clips in train / val on request
+    assert cli.main(args + ['--overwrite', '--null-prob', '0.5']) == 0
+    summary = json.loads(capsys.readouterr().out.split('wall time')[0])
+    nulls, rows = summary['null_rows_per_split'], summary['rows_per_split']
+    assert nulls['train'] > 0 and nulls['test_n'] == rows['test_n']
+    assert cli.main(args + ['--overwrite', '--null-prob', '1.5']) == 2
+    assert 'null_prob must be in [0, 1]' in capsys.readouterr().err
 
 
 def test_read_referents_gives_kind_and_category_indices(tiny):
