@@ -101,7 +101,7 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
     @ui.page('/')
     def index():
         state = dict(video=None, audio=None, progress=(0.0, ''),
-                     running=False)
+                     running=False, attempt=0)
 
         ui.label('SAM2-LOVE: referring audio-visual segmentation').classes(
             'text-2xl font-bold')
@@ -177,6 +177,8 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
                 error = ui.label('').classes(
                     'text-red-700 whitespace-pre-wrap sam2love-error')
                 error.set_visibility(False)
+                # submissions so far: tells a run's error from an earlier one
+                attempt = ui.label('0').classes('hidden sam2love-attempt')
 
             results = ui.column().classes('grow sam2love-results')
 
@@ -192,6 +194,7 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
         ui.timer(0.25, refresh_progress)
 
         def show_error(message: str) -> None:
+            error.props(f'data-attempt={state["attempt"]}')
             error.set_text(message)
             error.set_visibility(True)
             stage.set_text('')
@@ -201,6 +204,8 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
         async def segment():
             if state['running']:
                 return
+            state['attempt'] += 1
+            attempt.set_text(str(state['attempt']))
             error.set_visibility(False)
             if source.value == 'clip':
                 if not clip_select.value:

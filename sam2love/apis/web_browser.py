@@ -121,6 +121,7 @@ class DemoPage:
     def __init__(self, page, url: str) -> None:
         self.page, self.url = page, url
         self.requests: list[str] = []
+        self.attempt = '0'  # the page's count of submissions
         page.on('request', lambda request: self.requests.append(request.url))
         page.goto(url)
         page.locator('.sam2love-submit').wait_for()
@@ -148,9 +149,17 @@ class DemoPage:
         box.fill('\n'.join(texts))
 
     def submit(self) -> float:
-        """Click the button; returns the click's time (perf_counter)."""
+        """Click the button and wait for the page to count the
+        submission; returns the click's time (perf_counter)."""
+        counter = self.page.locator('.sam2love-attempt')
+        before = counter.text_content()
         self.page.locator('.sam2love-submit').click()
-        return time.perf_counter()
+        clicked = time.perf_counter()
+        self.page.wait_for_function(
+            '''(before) => document.querySelector('.sam2love-attempt')
+                 .textContent !== before''', arg=before)
+        self.attempt = counter.text_content()
+        return clicked
 
     def choose_clip(self, name: str) -> None:
         """Switch to the data root's test clips and pick ``name``."""
@@ -169,11 +178,20 @@ class DemoPage:
         the contact sheet (decoded) of the latest run, or of a run other
         than ``after`` (an earlier result of this method)."""
         ms = timeout * 1000
-        if after is not None:
-            self.page.wait_for_function(
-                '''(run) => { const r = document.querySelector(
-                       '.sam2love-run'); return r && r.innerText !== run; }''',
-                arg=after['run'], timeout=ms)
+        # a new run label, or an error shown instead
+        outcome = self.page.wait_for_function(
+            '''([run, attempt]) => {
+                 const e = document.querySelector('.sam2love-error');
+                 if (e && e.offsetParent !== null && e.innerText
+                     && e.dataset.attempt === attempt) return 'error';
+                 const r = document.querySelector('.sam2love-run');
+                 return r && r.innerText !== run ? 'ok' : false; }''',
+            arg=[after['run'] if after else None, self.attempt],
+            timeout=ms).json_value()
+        if outcome == 'error':
+            raise RuntimeError('the page shows an error instead of a '
+                               'result: ' + self.page.locator(
+                                   '.sam2love-error').inner_text())
         video = self.page.locator('.sam2love-overlay video, '
                                   'video.sam2love-overlay').first
         video.wait_for(timeout=ms)
@@ -197,7 +215,8 @@ class DemoPage:
     def wait_error(self, containing: str = '', timeout: float = 120) -> str:
         """The message shown for bad input (one that contains
         ``containing``)."""
-        error = self.page.locator('.sam2love-error').filter(
+        error = self.page.locator(
+            f'.sam2love-error[data-attempt="{self.attempt}"]').filter(
             has_text=containing)
         error.wait_for(state='visible', timeout=timeout * 1000)
         return error.inner_text()
@@ -219,12 +238,23 @@ def launch_chromium(playwright, chromium: str):
         accept_downloads=True)
 
 
+def save_small_png(path: str, colours: int = 256) -> None:
+    """Rewrite a screenshot with a palette of ``colours`` (a third of
+    the size; the page has few colours but for the video and the sheet)."""
+    from PIL import Image
+    with Image.open(path) as image:
+        small = image.convert('RGB').quantize(colours)
+    small.save(path, optimize=True)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--config', required=True)
     parser.add_argument('--checkpoint', required=True)
     parser.add_argument('--video', required=True, help='video to upload')
     parser.add_argument('--text', action='append', required=True)
+    parser.add_argument('--repeat', type=int, default=1,
+                        help='submit this many times (the figures of each)')
     parser.add_argument('--screenshot', help='PNG of the page after the run')
     parser.add_argument('--chromium', help='Chromium binary')
     parser.add_argument('--device', default='cpu')
@@ -253,16 +283,20 @@ def main(argv=None) -> int:
         page = DemoPage(context.new_page(), server.url)
         page.upload_video(args.video)
         page.set_expressions(args.text)
-        clicked = page.submit()
-        result = page.wait_result()
-        seconds = time.perf_counter() - clicked
+        seconds, result = [], None
+        for _ in range(args.repeat):
+            clicked = page.submit()
+            result = page.wait_result(after=result)
+            seconds.append(round(time.perf_counter() - clicked, 2))
         if args.screenshot:
-            page.page.wait_for_timeout(500)  # the notification's animation
+            page.page.mouse.move(0, 0)  # no hover highlight
+            page.page.wait_for_timeout(1000)  # the progress bar's animation
             page.page.screenshot(path=args.screenshot, full_page=True)
+            save_small_png(args.screenshot)
         outside = page.outside_requests()
         context.close()
     print(json.dumps(dict(server_start_s=round(ready, 1),
-                          submit_to_result_s=round(seconds, 2),
+                          submit_to_result_s=seconds,
                           outside_requests=outside, **result), indent=2))
     return 0
 

@@ -74,19 +74,18 @@ class ProgressInferencer(RefAVSInferencer):
             self.progress(min(max(fraction, 0.0), 1.0), description)
 
     def preprocess(self, media, texts, *args, **kwargs):
-        self._batches_done = 0
-        batch_size = kwargs.get('batch_size', args[0] if args else 1)
-        self._num_batches = max(1, -(-len(texts) // max(1, batch_size)))
+        self._texts_done, self._num_texts = 0, max(1, len(texts))
         self._report(0.1, f'decoded {len(media.video.sampled_frames)} '
                      'frames; segmenting')
         yield from super().preprocess(media, texts, *args, **kwargs)
 
-    def forward(self, *args, **kwargs):
-        preds = super().forward(*args, **kwargs)
-        self._batches_done += 1
-        done, total = self._batches_done, self._num_batches
-        self._report(0.1 + 0.7 * done / total,
-                     f'segmented {done} of {total} batches of expressions')
+    def forward(self, inputs, *args, **kwargs):
+        preds = super().forward(inputs, *args, **kwargs)
+        self._texts_done = min(self._num_texts,
+                               self._texts_done + max(1, len(preds)))
+        self._report(0.1 + 0.7 * self._texts_done / self._num_texts,
+                     f'segmented {self._texts_done} of {self._num_texts} '
+                     'expressions')
         return preds
 
     def visualize(self, *args, **kwargs):

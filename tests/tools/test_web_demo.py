@@ -89,7 +89,7 @@ def test_runner_reports_progress_and_collects_the_files(demo, runner):
                         progress=lambda f, text: calls.append((f, text)))
     fractions = [f for f, _ in calls]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    assert any('segmented 2 of 2' in text for _, text in calls)
+    assert any('segmented 2 of 2 expressions' in text for _, text in calls)
     assert osp.isfile(result.overlay) and osp.isfile(result.contact_sheet)
     with zipfile.ZipFile(result.masks_zip) as archive:
         names = set(archive.namelist())
