@@ -101,7 +101,7 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
     @ui.page('/')
     def index():
         state = dict(video=None, audio=None, progress=(0.0, ''),
-                     running=False, attempt=0)
+                     running=False, attempt=0, uploads=0)
 
         ui.label('SAM2-LOVE: referring audio-visual segmentation').classes(
             'text-2xl font-bold')
@@ -119,17 +119,24 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
                     value='upload').classes('sam2love-source')
                 source.set_visibility(len(sources) > 1)
 
-                async def on_video(e: events.UploadEventArguments):
+                async def keep_upload(e: events.UploadEventArguments,
+                                      key: str, label) -> None:
+                    """Save the file; clear the uploader's list, so that
+                    the same file can be given again later (the uploader
+                    skips a file already listed); the label names it."""
                     path = runner.upload_path(e.file.name)
                     await e.file.save(path)
-                    state['video'] = path
-                    video_name.set_text(f'video: {e.file.name}')
+                    state[key] = path
+                    state['uploads'] += 1
+                    label.set_text(f'{key}: {e.file.name}')
+                    label.props(f'data-upload={state["uploads"]}')
+                    e.sender.reset()
+
+                async def on_video(e: events.UploadEventArguments):
+                    await keep_upload(e, 'video', video_name)
 
                 async def on_audio(e: events.UploadEventArguments):
-                    path = runner.upload_path(e.file.name)
-                    await e.file.save(path)
-                    state['audio'] = path
-                    audio_name.set_text(f'audio: {e.file.name}')
+                    await keep_upload(e, 'audio', audio_name)
 
                 def clear_audio():
                     state['audio'] = None
@@ -162,9 +169,11 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
                     'accept="audio/*,video/*" flat bordered').classes(
                     'w-full sam2love-audio-upload')
                 with ui.row().classes('items-center'):
-                    audio_name = ui.label('audio: the video\'s own sound')
+                    audio_name = ui.label('audio: the video\'s own sound'
+                                          ).classes('sam2love-audio-name')
                     ui.button('use the video\'s sound', on_click=clear_audio
-                              ).props('flat dense size=sm')
+                              ).props('flat dense size=sm').classes(
+                        'sam2love-audio-reset')
                 expressions = ui.textarea(
                     'Expressions, one per line',
                     placeholder='the red square\nthe object that sounds '
@@ -198,14 +207,16 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
             error.set_text(message)
             error.set_visibility(True)
             stage.set_text('')
+            # at the top: not over the results and their download button
             ui.notify(message, type='negative', multi_line=True,
-                      timeout=10000)
+                      position='top', timeout=8000)
 
         async def segment():
             if state['running']:
                 return
             state['attempt'] += 1
-            attempt.set_text(str(state['attempt']))
+            this_attempt = state['attempt']
+            attempt.set_text(str(this_attempt))
             error.set_visibility(False)
             if source.value == 'clip':
                 if not clip_select.value:
@@ -250,7 +261,8 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
                 ui.label(result.summary).classes(
                     'whitespace-pre-wrap font-mono text-sm sam2love-summary')
                 ui.label(f'run {osp.basename(result.out_dir)}').classes(
-                    'text-xs text-gray-500 sam2love-run')
+                    'text-xs text-gray-500 sam2love-run').props(
+                    f'data-attempt={this_attempt}')
 
         submit.on_click(segment)
 

@@ -132,17 +132,29 @@ class DemoPage:
                 if urlparse(u).scheme in ('http', 'https', 'ws', 'wss')
                 and urlparse(u).hostname not in LOCAL_HOSTS]
 
+    def _upload(self, uploader: str, label: str, path: str,
+                timeout: float) -> None:
+        """Give ``path`` to an uploader; wait for the page to name it in
+        ``label`` (its ``data-upload`` count changes with every upload, the
+        same file twice included)."""
+        name = self.page.locator(label)
+        before = name.get_attribute('data-upload')
+        self.page.locator(f'{uploader} input[type=file]').set_input_files(path)
+        self.page.wait_for_function(
+            '''([sel, before]) => { const l = document.querySelector(sel);
+                 return l && l.dataset.upload !== undefined
+                        && l.dataset.upload !== before; }''',
+            arg=[label, before], timeout=timeout * 1000)
+        name.filter(has_text=osp.basename(path)).wait_for(
+            timeout=timeout * 1000)
+
     def upload_video(self, path: str, timeout: float = 30) -> None:
-        self.page.locator('.sam2love-video-upload input[type=file]'
-                          ).set_input_files(path)
-        self.page.locator('.sam2love-video-name').filter(
-            has_text=osp.basename(path)).wait_for(timeout=timeout * 1000)
+        self._upload('.sam2love-video-upload', '.sam2love-video-name', path,
+                     timeout)
 
     def upload_audio(self, path: str, timeout: float = 30) -> None:
-        self.page.locator('.sam2love-audio-upload input[type=file]'
-                          ).set_input_files(path)
-        self.page.get_by_text(f'audio: {osp.basename(path)}').wait_for(
-            timeout=timeout * 1000)
+        self._upload('.sam2love-audio-upload', '.sam2love-audio-name', path,
+                     timeout)
 
     def set_expressions(self, texts: list[str]) -> None:
         box = self.page.locator('.sam2love-expressions textarea')
@@ -172,22 +184,19 @@ class DemoPage:
                  return s && (s.innerText.includes(name)
                               || (i && i.value === name)); }''', arg=name)
 
-    def wait_result(self, timeout: float = 300,
-                    after: dict | None = None) -> dict:
-        """Wait for the overlay video (playable: its duration known) and
-        the contact sheet (decoded) of the latest run, or of a run other
-        than ``after`` (an earlier result of this method)."""
+    def wait_result(self, timeout: float = 300) -> dict:
+        """Wait for the result of the latest submission: the overlay
+        video playable (its duration known) and the contact sheet decoded;
+        raise if the page shows an error for it instead."""
         ms = timeout * 1000
-        # a new run label, or an error shown instead
         outcome = self.page.wait_for_function(
-            '''([run, attempt]) => {
+            '''(attempt) => {
                  const e = document.querySelector('.sam2love-error');
                  if (e && e.offsetParent !== null && e.innerText
                      && e.dataset.attempt === attempt) return 'error';
                  const r = document.querySelector('.sam2love-run');
-                 return r && r.innerText !== run ? 'ok' : false; }''',
-            arg=[after['run'] if after else None, self.attempt],
-            timeout=ms).json_value()
+                 return r && r.dataset.attempt === attempt ? 'ok' : false; }''',
+            arg=self.attempt, timeout=ms).json_value()
         if outcome == 'error':
             raise RuntimeError('the page shows an error instead of a '
                                'result: ' + self.page.locator(
@@ -286,7 +295,7 @@ def main(argv=None) -> int:
         seconds, result = [], None
         for _ in range(args.repeat):
             clicked = page.submit()
-            result = page.wait_result(after=result)
+            result = page.wait_result()
             seconds.append(round(time.perf_counter() - clicked, 2))
         if args.screenshot:
             page.page.mouse.move(0, 0)  # no hover highlight

@@ -22,6 +22,7 @@ from inference_helpers import (
     save_checkpoint,
     tiny_dataset,
 )
+from PIL import Image
 
 from sam2love.apis.web_browser import find_chromium
 from sam2love.apis.web_runs import (
@@ -31,6 +32,7 @@ from sam2love.apis.web_runs import (
     parse_expressions,
 )
 from sam2love.datasets import MediaError
+from sam2love.datasets.video import write_video
 
 T = 4  # frames (seconds) of the tiny preset's clips
 MISSING_WEB = [name for name in ('nicegui', 'playwright')
@@ -137,6 +139,8 @@ def browser_page(demo):
 @needs_browser
 def test_page_shows_bad_input_with_the_inferencers_message(demo,
                                                            browser_page):
+    """An unreadable file, an empty expression, a video without sound:
+    each shown with the inferencer's words; then an audio file fixes it."""
     page = browser_page['page']
     broken = demo['tmp'] / 'broken.mp4'
     broken.write_bytes(b'this is not a video' * 10)
@@ -151,7 +155,24 @@ def test_page_shows_bad_input_with_the_inferencers_message(demo,
     page.submit()
     assert page.wait_error(containing='is empty').startswith(
         "expression 1 is empty ('')")
+    # a video without sound: refused until an audio file is given
+    frames = [np.asarray(Image.open(osp.join(demo['clip_dir'], 'frames',
+                                             f'{i}.jpg'))) for i in range(T)]
+    silent = str(demo['tmp'] / 'silent.mp4')
+    write_video(silent, frames, fps=1.0)
+    page.upload_video(silent)
+    page.set_expressions(demo['texts'][:1])
+    page.submit()
+    message = page.wait_error(containing='no audio track')
+    assert message.split(':')[0].endswith('silent.mp4')
+    page.upload_audio(osp.join(demo['clip_dir'], 'audio.wav'))
+    page.submit()
+    result = page.wait_result(timeout=120)
+    assert 'silent.mp4' in result['summary'] and 'audio: audio.wav' in \
+        result['summary']
     assert browser_page['server'].alive()
+    page.page.locator('.sam2love-audio-reset').click()  # back to the video's
+    page.page.get_by_text("audio: the video's own sound").wait_for()
 
 
 @needs_browser
@@ -179,7 +200,7 @@ def test_page_segments_an_uploaded_mp4_for_two_expressions(demo,
     filled = page.page.locator('.sam2love-expressions textarea').input_value()
     assert filled.splitlines() == texts
     page.submit()
-    result = page.wait_result(timeout=120, after=result)
+    result = page.wait_result(timeout=120)
     assert osp.basename(demo['clip_dir']) in result['summary']
     # everything the page loaded came from the server
     assert page.outside_requests() == []
