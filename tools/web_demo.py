@@ -132,6 +132,12 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
                     label.props(f'data-upload={state["uploads"]}')
                     e.sender.reset()
 
+                def rejected(kind: str) -> None:
+                    ui.notify(f'{kind} file refused: over '
+                              f'{args.max_upload_mb:g} MB (--max-upload-mb) '
+                              f'or not a {kind} type', type='negative',
+                              position='top')
+
                 async def on_video(e: events.UploadEventArguments):
                     await keep_upload(e, 'video', video_name)
 
@@ -146,7 +152,8 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
                         source, 'value', value='upload'):
                     ui.upload(label='Video (mp4, mkv, webm, mov, ...)',
                               auto_upload=True, on_upload=on_video,
-                              max_file_size=max_bytes).props(
+                              max_file_size=max_bytes,
+                              on_rejected=lambda: rejected('video')).props(
                         'accept="video/*,.mkv" flat bordered').classes(
                         'w-full sam2love-video-upload')
                     video_name = ui.label('video: none yet').classes(
@@ -164,8 +171,7 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
                             'w-full sam2love-clip')
                 ui.upload(label='Audio file (optional)', auto_upload=True,
                           on_upload=on_audio, max_file_size=max_bytes,
-                          on_rejected=lambda: ui.notify(
-                              'file too large', type='negative')).props(
+                          on_rejected=lambda: rejected('audio')).props(
                     'accept="audio/*,video/*" flat bordered').classes(
                     'w-full sam2love-audio-upload')
                 with ui.row().classes('items-center'):
