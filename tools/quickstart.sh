@@ -117,8 +117,19 @@ if [ "$ABLATIONS" = 1 ]; then
   done
 fi
 if [ "$PRESENCE" = 1 ]; then
-  # the switch draws no random number before the frozen encoders: the same
+  # null rows weigh #ordinary / #null train rows in the presence BCE; the
+  # switch draws no random number before the frozen encoders, so the same
   # cache serves
+  NULL_WEIGHT=$($PY - "$DATA" <<'EOF'
+import csv, sys
+rows = [r for r in csv.DictReader(open(f'{sys.argv[1]}/metadata.csv'))
+        if r['split'] == 'train']
+null = sum(r['uid'].startswith(('null_c-', 'null_m-')) for r in rows)
+print(round((len(rows) - null) / max(null, 1), 2))
+EOF
+)
+  echo "presence: null_weight $NULL_WEIGHT"
+  S2OPTS+=("model.decode_head.presence.null_weight=$NULL_WEIGHT")
   train_stage2 configs/sam2love_tiny-presence_1xb16-stage2-cached_synthetic.py \
     "$OUT/stage2_presence"
   ROWS+=("SAM2-LOVE + presence=$OUT/stage2_presence/test")

@@ -1,0 +1,73 @@
+"""``tools/analysis_tools/presence_scores.py``: null vs ordinary rows."""
+import json
+
+import pytest
+from inference_helpers import (
+    CONFIG,
+    build_tiny_model,
+    load_script,
+    make_tiny_tree,
+    save_checkpoint,
+    tiny_dataset,
+)
+
+TOOL = ('tools', 'analysis_tools', 'presence_scores.py')
+
+
+def test_roc_auc_counts_ties_half():
+    tool = load_script(*TOOL)
+    assert tool.roc_auc([0.9, 0.8], [0.1, 0.2]) == 1.0
+    assert tool.roc_auc([0.1], [0.9]) == 0.0
+    assert tool.roc_auc([0.5, 0.7], [0.5]) == 0.75
+
+
+def test_groups_aucs_and_shares_of_a_checkpoint(tmp_path):
+    tree = make_tiny_tree(str(tmp_path / 'tree'))
+    ckpt = save_checkpoint(build_tiny_model(), str(tmp_path / 'tiny.pth'))
+    frames = tiny_dataset(tree, 'test_n').num_frames
+    out = str(tmp_path / 'presence.json')
+    figures = load_script(*TOOL).main([
+        CONFIG, ckpt, '--split', 'test_s', 'test_n', '--batch-size', '4',
+        '--thresholds', '0.2', '0.8', '--out', out, '--cfg-options',
+        f'test_dataloader.dataset.data_root={tree}',
+        f'test_dataloader.dataset.num_frames={frames}'])
+    with open(out) as f:
+        assert json.load(f) == figures
+    groups = figures['groups']
+    nulls = len(tiny_dataset(tree, 'test_n'))
+    assert groups['ordinary']['count'] == len(tiny_dataset(tree, 'test_s'))
+    assert sum(g['count'] for name, g in groups.items()
+               if name != 'ordinary') == nulls
+    info = json.load(open(f'{tree}/synthetic_info.json'))['rows']
+    assert set(groups) - {'ordinary'} <= {
+        r['null_type'] for r in info.values() if r.get('null_type')}
+    for name, group in groups.items():
+        assert 0 <= group['mean'] <= 1
+        assert ('auc' in group) == (name != 'ordinary')
+        if name != 'ordinary':
+            assert 0 <= group['auc'] <= 1
+    low, high = figures['thresholds']['0.2'], figures['thresholds']['0.8']
+    for name in groups:  # a higher threshold finds more rows absent
+        assert low[name] <= high[name]
+
+
+def test_the_token_switch_is_read(tmp_path):
+    """With ``presence.source='token'`` the tool reads the token MLP."""
+    import torch
+    tool = load_script(*TOOL)
+    model = build_tiny_model()
+    from sam2love.models.decode_heads.sam2_head import check_presence
+    model.decode_head.presence = check_presence(dict(source='token'))
+    model.decode_head.presence_mlp = torch.nn.Sequential(
+        torch.nn.Linear(model.neck.embed_dim, 1))
+    torch.nn.init.zeros_(model.decode_head.presence_mlp[0].weight)
+    torch.nn.init.constant_(model.decode_head.presence_mlp[0].bias, 2.0)
+    tree = make_tiny_tree(str(tmp_path / 'tree'))
+    from mmengine.config import Config
+
+    from sam2love.utils.analysis import preprocessed_batches
+    cfg = Config.fromfile(CONFIG).test_dataloader.dataset
+    cfg.data_root, cfg.num_frames = tree, tiny_dataset(tree).num_frames
+    inputs, _, texts = next(preprocessed_batches(model, cfg, 'test_n', 2))
+    assert tool.clip_presence(model, inputs, texts).tolist() == pytest.approx(
+        [torch.sigmoid(torch.tensor(2.0)).item()] * 2)

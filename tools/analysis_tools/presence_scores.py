@@ -1,0 +1,138 @@
+"""How well does a trained model tell null rows from ordinary ones?
+
+    python tools/analysis_tools/presence_scores.py CONFIG CHECKPOINT
+        [--split test_s test_u test_n] [--batch-size 16]
+        [--thresholds 0.1 0.3 0.5 0.7 0.9] [--out FILE.json]
+        [--cfg-options ...]
+
+For every row of the splits it computes the clip's presence probability,
+the one ``SAM2PromptHead.predict_clip`` compares with
+``presence.threshold`` (the token MLP's, or SAM2's object score on frame 0
+with ``source='object_score'`` or without the switch), on frame 0 only (no
+tracking, so a whole test split takes seconds). Rows are grouped as
+*ordinary* (non-empty masks) and, on synthetic data, by null type
+(``synthetic_info.json``; ``null`` elsewhere). It prints per group the
+mean probability and, for the null groups, the ROC AUC against the
+ordinary rows (1: a threshold separates them; 0.5: chance), and for each
+threshold the share of each group found absent (their masks would be
+emptied). The null rows' share is what brings S down; the ordinary rows'
+share is J&F lost.
+
+``--out`` writes ``{"tool": "presence_scores", "config", "checkpoint",
+"groups": {name: {"count", "mean", "auc"}}, "thresholds": {t: {name:
+share found absent}}}``.
+"""
+import argparse
+import json
+import os.path as osp
+from collections import defaultdict
+
+import numpy as np
+import torch
+from mmengine.config import DictAction
+from mmseg.registry import MODELS
+
+import sam2love  # noqa: F401  (registers the components)
+from sam2love.apis.checkpoint import load_weights_strict
+from sam2love.evaluation.kinds import INFO_FILE, null_types
+from sam2love.utils import load_config
+from sam2love.utils.analysis import preprocessed_batches
+
+ORDINARY = 'ordinary'
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Presence probabilities of null and ordinary rows')
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--split', nargs='+',
+                        default=['test_s', 'test_u', 'test_n'])
+    parser.add_argument('--batch-size', type=int, default=16)
+    parser.add_argument('--thresholds', type=float, nargs='+',
+                        default=[0.1, 0.3, 0.5, 0.7, 0.9])
+    parser.add_argument('--out', help='write the figures as JSON here')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
+                        else 'cpu')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(argv)
+
+
+@torch.no_grad()
+def clip_presence(model, inputs: dict, texts: list) -> torch.Tensor:
+    """(B, ) probability that each row's referent is in its clip."""
+    head = model.decode_head
+    prompt = model.extract_feat(inputs, texts)
+    if head.presence and head.presence['source'] == 'token':
+        return head.presence_mlp(prompt[:, 0])[:, 0].float().sigmoid()
+    out = head.forward_frame0(prompt, inputs['frames'][:, 0])
+    return out['object_score_logits'][:, 0].float().sigmoid()
+
+
+def roc_auc(positive, negative) -> float:
+    """P(a positive scores above a negative), ties counting half."""
+    pos, neg = np.asarray(positive)[:, None], np.asarray(negative)[None]
+    return float(((pos > neg) + 0.5 * (pos == neg)).mean())
+
+
+def summarise(scores: dict, thresholds) -> dict:
+    """The figures of ``--out`` from group -> probabilities."""
+    ordinary = scores.get(ORDINARY, [])
+    groups = {}
+    for name, values in scores.items():
+        groups[name] = dict(count=len(values), mean=float(np.mean(values)))
+        if name != ORDINARY and ordinary:
+            groups[name]['auc'] = roc_auc(ordinary, values)
+    shares = {str(t): {name: float(np.mean(np.asarray(v) < t))
+                       for name, v in scores.items()} for t in thresholds}
+    return dict(groups=groups, thresholds=shares)
+
+
+def format_table(figures: dict) -> str:
+    names = list(figures['groups'])
+    lines = ['group            rows   mean p    AUC']
+    for name in names:
+        g = figures['groups'][name]
+        auc = f"{g['auc']:.3f}" if 'auc' in g else '-'
+        lines.append(f"{name:16s} {g['count']:5d}   {g['mean']:.3f}   {auc:>5s}")
+    lines.append('found absent at threshold t (share of rows): '
+                 + ', '.join(names))
+    for t, shares in figures['thresholds'].items():
+        lines.append(f'  t={t}: ' + '  '.join(f'{shares[n]:.2f}'
+                                              for n in names))
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    model = MODELS.build(cfg.model)
+    load_weights_strict(model, args.checkpoint, args.config)
+    model.to(args.device).eval()
+    dataset_cfg = cfg.test_dataloader.dataset
+    root = dataset_cfg.data_root
+    types = null_types(root) if osp.isfile(osp.join(root, INFO_FILE)) else {}
+    scores = defaultdict(list)
+    for split in args.split:
+        for inputs, samples, texts in preprocessed_batches(
+                model, dataset_cfg, split, args.batch_size):
+            inputs = {k: v.to(args.device) for k, v in inputs.items()}
+            for sample, p in zip(samples, clip_presence(model, inputs, texts)):
+                if sample.gt_eval_masks.data.any():
+                    group = ORDINARY
+                else:
+                    group = types.get(sample.metainfo['uid'], 'null')
+                scores[group].append(float(p))
+    figures = dict(tool='presence_scores', config=args.config,
+                   checkpoint=args.checkpoint, splits=args.split,
+                   **summarise(scores, args.thresholds))
+    print(format_table(figures))
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(figures, f, indent=2)
+        print(f'figures written to {args.out}')
+    return figures
+
+
+if __name__ == '__main__':
+    main()
