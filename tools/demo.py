@@ -2,7 +2,8 @@
 
     python tools/demo.py VIDEO --text "the red square" [--text "..."] \\
         --config CONFIG --checkpoint CKPT [--out DIR] [--audio WAV] \\
-        [--device cpu] [--propagate] [--start S] [--fps F] \\
+        [--device cpu] [--propagate | --stream [--end E]] [--start S] \\
+        [--fps F] [--masks-format png|rle|none] [--no-overlay] \\
         [--opacity A] [--sheet-colours N] [--batch-size B] [--no-progress]
 
 VIDEO is a video file (any container / codec PyAV reads: mp4, mkv, webm,
@@ -10,7 +11,11 @@ mov, avi, ...), a Ref-AVS clip folder (``frames/`` + ``audio.wav``) or a
 folder of frames. The sound is the video's own track unless ``--audio`` is
 given. The model sees ``num_frames`` frames at its clip rate (10 frames,
 one a second, for Ref-AVS) from ``--start`` on; ``--propagate`` also tracks
-the objects through every decoded frame of that window.
+the objects through every decoded frame of that window; ``--stream`` tracks
+them through every frame to the video's end (or ``--end``), decoding,
+tracking and writing frame by frame in memory that does not grow with the
+video. All expressions share one pass of the encoders (``--batch-size``
+splits them).
 
 Writes to ``--out`` (default ``demo_out``):
 
@@ -46,6 +51,16 @@ def parse_args(argv=None):
     parser.add_argument('--propagate', action='store_true',
                         help='track through every decoded frame, not only '
                         'the sampled ones')
+    parser.add_argument('--stream', action='store_true',
+                        help='track through every frame to the end of the '
+                        'video (or --end), in bounded memory')
+    parser.add_argument('--end', type=float, default=None,
+                        help='with --stream: stop at this time (s)')
+    parser.add_argument('--masks-format', choices=('png', 'rle', 'none'),
+                        default='png', help='with --stream: per-frame '
+                        'masks as PNGs, RLE lines (masks.jsonl) or none')
+    parser.add_argument('--no-overlay', action='store_true',
+                        help='with --stream: do not write overlay.mp4')
     parser.add_argument('--start', type=float, default=0.0,
                         help='where the clip starts in the video (s)')
     parser.add_argument('--fps', type=float, default=None,
@@ -56,8 +71,8 @@ def parse_args(argv=None):
     parser.add_argument('--sheet-colours', type=int, default=None,
                         help='save the contact sheet with a palette of this '
                         'many colours (e.g. 256: a third of the size)')
-    parser.add_argument('--batch-size', type=int, default=1,
-                        help='expressions per forward pass')
+    parser.add_argument('--batch-size', type=int, default=None,
+                        help='expressions per pass (default: all in one)')
     parser.add_argument('--no-progress', action='store_true',
                         help='hide the progress bars')
     return parser.parse_args(argv)
@@ -80,6 +95,12 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     from sam2love.apis import CheckpointError, RefAVSInferencer
     from sam2love.datasets import RefAVSDataError
+    if args.stream and args.propagate:
+        print('error: --stream and --propagate do not combine',
+              file=sys.stderr)
+        return 2
+    extra = dict(stream=True, end=args.end, masks_format=args.masks_format,
+                 overlay=not args.no_overlay) if args.stream else {}
     try:
         inferencer = RefAVSInferencer(
             args.config, weights=args.checkpoint, device=args.device,
@@ -88,7 +109,7 @@ def main(argv=None) -> int:
             args.video, args.text, audio=args.audio, start=args.start,
             propagate=args.propagate, video_fps=args.fps,
             batch_size=args.batch_size, out_dir=args.out,
-            opacity=args.opacity, sheet_colours=args.sheet_colours)
+            opacity=args.opacity, sheet_colours=args.sheet_colours, **extra)
     except (RefAVSDataError, CheckpointError, FileNotFoundError,
             ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
@@ -98,12 +119,18 @@ def main(argv=None) -> int:
     print(f'{len(times)} frames ({result["clip_seconds"]:g} s clip, audio '
           f'from {result["audio_source"]})')
     for k, pred in enumerate(result['predictions'], 1):
-        found = [i for i, m in enumerate(pred['masks']) if m.any()]
+        found = pred.get('frames_with_object')
+        if found is None:
+            found = [i for i, m in enumerate(pred['masks']) if m.any()]
         print(f'  {k}. {pred["text"]!r}: object in {len(found)} of '
               f'{len(times)} frames{describe_runs(found, times)}')
+    masks = outputs['masks']
     print(f'overlay video: {outputs["overlay"]}')
     print(f'contact sheet: {outputs["contact_sheet"]}')
-    print(f'mask PNGs:     {os.path.dirname(outputs["masks"][0])}/')
+    if isinstance(masks, list):
+        print(f'mask PNGs:     {os.path.dirname(masks[0])}/')
+    elif masks:
+        print(f'mask RLEs:     {masks}')
     print(f'summary:       {outputs["summary"]}')
     print(f'wall time: {time.perf_counter() - start:.1f} s')
     return 0

@@ -15,11 +15,14 @@ loading steps replaced by their in-memory twins, and the model's own data
 preprocessor: a clip gives the same masks from an mp4 as from the data set.
 """
 import copy
+import os
 import warnings
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmcv.transforms import Compose
 from mmengine.config import Config, ConfigDict
 from mmengine.dataset import pseudo_collate
@@ -28,16 +31,21 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS, VISUALIZERS
 from rich.progress import track
 
+from ..datasets.errors import MediaError
 from ..visualization import RefAVSVisualizer
 from .checkpoint import load_weights_strict
 from .media import (
     ClipMedia,
     OutputFrames,
     check_texts,
+    count_video_frames,
+    iter_audio_chunks,
+    iter_video_frames,
     load_clip_media,
     output_frames,
 )
-from .outputs import frame_captions, write_outputs
+from .outputs import StreamOutputs, frame_captions, write_outputs
+from .tracking import StreamingTracker
 
 #: Loading steps of a dataset pipeline and their in-memory twins.
 IN_MEMORY_LOADERS = {
@@ -195,9 +203,13 @@ class RefAVSInferencer(BaseInferencer):
                  *,
                  start: float = 0.0,
                  propagate: bool = False,
+                 stream: bool = False,
+                 end: float | None = None,
                  video_fps: float | None = None,
-                 batch_size: int = 1,
+                 batch_size: int | None = None,
                  out_dir: str | None = None,
+                 masks_format: str = 'png',
+                 overlay: bool = True,
                  opacity: float | None = None,
                  sheet_colours: int | None = None,
                  return_vis: bool = False,
@@ -220,30 +232,61 @@ class RefAVSInferencer(BaseInferencer):
                 frame of the clip (the prompt still comes from the sampled
                 frames and the audio); masks are then returned for all of
                 them.
+            stream (bool): track the object through every frame from
+                ``start`` to ``end`` (the video's end by default), decoding,
+                tracking and writing each frame as it comes, in memory that
+                does not grow with the video (see :meth:`stream`); the
+                prompt comes from the clip window as without it. The masks
+                of every frame go to ``out_dir``; the returned ``masks`` /
+                ``logits`` are those of the T sampled frames only.
+            end (float, optional): with ``stream``, where to stop (s).
             video_fps (float, optional): rate of a folder / list of frames;
                 by default they are taken as already at the clip rate.
-            batch_size (int): expressions per forward pass.
+            batch_size (int, optional): expressions per pass; the frozen
+                encoders and SAM2's image encoder run once per pass for all
+                of its expressions. Defaults to all of them in one pass.
             out_dir (str, optional): write the overlay video, the mask PNGs,
                 the contact sheet and ``predictions.json`` there.
+            masks_format (str): with ``stream``: ``'png'`` (one PNG a frame
+                and expression), ``'rle'`` (``masks.jsonl``, one line of
+                COCO RLEs a frame) or ``'none'``.
+            overlay (bool): with ``stream``, write ``overlay.mp4``.
             opacity (float, optional): mask opacity of the drawings.
             sheet_colours (int, optional): palette size of the contact
                 sheet PNG (e.g. 256 for a small file); full colour by
                 default.
-            return_vis (bool): also return the drawn overlay frames.
+            return_vis (bool): also return the drawn overlay frames (not
+                with ``stream``).
             return_datasamples (bool): return ``SegDataSample`` s instead of
-                arrays.
+                arrays (not with ``stream``).
 
         Returns:
             dict: ``predictions``, one per expression: ``text``, ``masks``
-            (uint8 (N, H, W) in {0, 1}) and ``logits`` (float32 (N, H, W))
-            at the frame size, N = T sampled frames (or every frame of the
-            clip with ``propagate``); ``frame_times`` (N seconds from the
-            video's start), ``sampled`` (the T indices of the sampled
-            frames among the N), ``clip_seconds``, ``audio_source``;
-            ``visualization``: ``outputs`` (the files written) and, with
-            ``return_vis``, ``frames`` (N drawn uint8 RGB images).
+            (uint8 (N, H, W) in {0, 1}), ``logits`` (float32 (N, H, W))
+            at the frame size and ``object_scores`` (float32 (N,), SAM2's
+            object-score logits: > 0 where it finds the object), N = T
+            sampled frames (or every frame of the clip with
+            ``propagate``); ``frame_times`` (N seconds from the video's
+            start), ``sampled`` (the T indices of the sampled frames among
+            the N), ``clip_seconds``, ``audio_source``; ``visualization``:
+            ``outputs`` (the files written) and, with ``return_vis``,
+            ``frames`` (N drawn uint8 RGB images). With ``stream``, N is
+            every frame streamed: ``object_scores`` and ``frame_times``
+            cover them all, ``masks`` / ``logits`` only the sampled ones
+            (``mask_frames``: their indices among the N), and each
+            prediction adds ``frames_with_object``; ``num_frames`` = N.
         """
         texts = check_texts(texts)
+        if stream:
+            if propagate or return_vis or return_datasamples:
+                raise ValueError('stream=True does not combine with '
+                                 'propagate, return_vis or '
+                                 'return_datasamples')
+            return self._call_streaming(
+                video, texts, audio, start=start, end=end,
+                video_fps=video_fps, batch_size=batch_size, out_dir=out_dir,
+                masks_format=masks_format, overlay=overlay, opacity=opacity,
+                sheet_colours=sheet_colours)
         media = load_clip_media(
             video, audio, num_frames=self.num_frames,
             seconds_per_frame=self.seconds_per_frame, start=start,
@@ -271,48 +314,246 @@ class RefAVSInferencer(BaseInferencer):
             clip_seconds=media.clip_seconds, num_frames=len(frames),
             img_path=media.source, text=text))
 
-    def preprocess(self, media: ClipMedia, texts: list[str],
-                   batch_size: int = 1, propagate: bool = False):
-        """Yield collated batches of expressions over the sampled frames.
+    def _normalised_frames(self, media: ClipMedia,
+                           frames: list) -> torch.Tensor:
+        """(N, 3, H, W) frames through the test pipeline and the data
+        preprocessor, as the model sees them."""
+        packed = self._pack(media, frames, '')
+        return self.model.data_preprocessor(
+            self.collate_fn([packed]), False)['inputs']['frames'][0]
 
-        The pipeline runs once for the clip; each expression gets its own
-        data sample (``text`` metainfo) sharing the packed inputs. With
-        ``propagate``, every frame of the clip is packed too and kept,
-        normalised by the model's data preprocessor, in
-        ``self._track_frames`` (1, N, 3, H, W).
+    @property
+    def shares_encoders(self) -> bool:
+        """Whether the model exposes what the one-pass path needs
+        (``SAM2LOVE``): a ``TriModalBackbone``, ``extract_feat`` and a
+        SAM2 decode head; other models run ``test_step`` per expression."""
+        model = self.model
+        return hasattr(model, 'extract_feat') and \
+            hasattr(model, 'backbone') and hasattr(model.backbone, 'run') \
+            and hasattr(getattr(model, 'decode_head', None), 'sam')
+
+    def preprocess(self, media: ClipMedia, texts: list[str],
+                   batch_size: int | None = None, propagate: bool = False):
+        """Yield batches of expressions over the sampled frames.
+
+        The pipeline runs once for the clip; each batch holds the packed
+        inputs once (``inputs``: lists of one clip) and a data sample per
+        expression (``text`` metainfo). With ``propagate``, every frame of
+        the clip is packed too and kept, normalised by the model's data
+        preprocessor, in ``self._track_frames`` (1, N, 3, H, W).
         """
         packed = self._pack(media, media.video.sampled_frames, texts[0])
         self._track_frames = None
         if propagate:
-            every = self._pack(media, media.video.frames, texts[0])
-            self._track_frames = self.model.data_preprocessor(
-                self.collate_fn([every]), False)['inputs']['frames']
-        items = []
+            self._track_frames = self._normalised_frames(
+                media, media.video.frames)[None]
+        samples = []
         for text in texts:
             sample = packed['data_samples'].clone()
             sample.set_metainfo(dict(text=text))
-            items.append(dict(inputs=packed['inputs'], data_samples=sample))
-        for chunk in self._get_chunk_data(items, batch_size):
-            yield self.collate_fn(chunk)
+            samples.append(sample)
+        inputs = self.collate_fn([packed])['inputs']
+        size = batch_size or len(samples)
+        for i in range(0, len(samples), size):
+            yield dict(inputs=inputs, data_samples=samples[i:i + size])
+
+    @torch.no_grad()
+    def prompts(self, inputs: dict, texts: list[str]) -> torch.Tensor:
+        """The K fused tokens (K, 1, D) of one clip's K expressions, the
+        audio and vision encoders run once for all of them.
+
+        Args:
+            inputs (dict): the data preprocessor's ``frames``
+                (1, T, 3, H, W) and ``audio`` (1, L) of the clip.
+            texts (list[str]): the K expressions (encoded as one batch).
+        """
+        model, k = self.model, len(texts)
+        backbone = model.backbone
+        audio = backbone.run(backbone.audio_encoder, inputs['audio'])
+        patches, cls = backbone.run(backbone.vision_encoder, inputs['frames'])
+        shared = dict(
+            audio_feats=audio.expand(k, *audio.shape[1:]),
+            patch_feats=patches.expand(k, *patches.shape[1:]),
+            cls_feats=cls.expand(k, *cls.shape[1:]))
+        return model.extract_feat(shared, texts)
 
     @torch.no_grad()
     def forward(self, inputs: dict, propagate: bool = False) -> list:
-        """Predict a batch: the model's ``test_step``; with ``propagate``,
-        the prompt of the sampled frames tracked through every frame."""
-        if not propagate:
-            return self.model.test_step(inputs)
-        model = self.model
-        if not hasattr(model, 'extract_feat') or \
-                not hasattr(model.decode_head, 'predict'):
-            raise TypeError(f'{type(model).__name__} cannot propagate: it '
-                            'needs extract_feat() and decode_head.predict()')
-        data = model.data_preprocessor(inputs, False)
-        samples = data['data_samples']
-        prompt = model.extract_feat(data['inputs'], [s.text for s in samples])
-        frames = self._track_frames.expand(len(samples),
-                                           *self._track_frames.shape[1:])
-        logits = model.decode_head.predict(prompt, frames)
-        return model.postprocess_result(logits, samples)
+        """Predict a batch of one clip's expressions: the encoders run
+        once, SAM2 encodes each frame once and tracks the K objects as a
+        batch (:class:`~.tracking.StreamingTracker`); with ``propagate``,
+        the prompt of the sampled frames is tracked through every frame."""
+        samples = inputs['data_samples']
+        if not self.shares_encoders:
+            if propagate:
+                raise TypeError(f'{type(self.model).__name__} cannot '
+                                'propagate: it needs extract_feat(), a '
+                                'backbone and a SAM2 decode head')
+            k = len(samples)
+            return self.model.test_step(dict(
+                inputs={key: value * k for key, value
+                        in inputs['inputs'].items()},
+                data_samples=samples))
+        data = self.model.data_preprocessor(dict(inputs=inputs['inputs']),
+                                            False)['inputs']
+        prompt = self.prompts(data, [s.text for s in samples])
+        frames = self._track_frames[0] if propagate else data['frames'][0]
+        tracker = StreamingTracker(self.model.decode_head, prompt,
+                                   num_frames=len(frames))
+        outs = [tracker.push(frame) for frame in frames]
+        logits = torch.stack([o['logits'] for o in outs], 1)  # (K, N, s, s)
+        scores = torch.stack([o['object_score_logits'] for o in outs], 1)
+        preds = self.model.postprocess_result(logits, samples)
+        for pred, score in zip(preds, scores):
+            pred.set_field(score.cpu(), 'object_scores', field_type='data')
+        return preds
+
+    # ------------------------------------------------------------ streaming
+    @torch.no_grad()
+    def stream(self, video, texts: str | Sequence[str], audio=None, *,
+               start: float = 0.0, end: float | None = None,
+               video_fps: float | None = None,
+               batch_size: int | None = None, media: ClipMedia | None = None
+               ) -> Iterator[dict]:
+        """Track the referred objects through every frame from ``start`` to
+        ``end`` (the video's end by default), one frame at a time.
+
+        The prompt comes from the clip window (its T sampled frames and
+        its sound, as :meth:`__call__`); frames are then decoded from
+        ``start`` on, normalised, tracked by SAM2 and released: SAM2's
+        memory bank keeps only what it reads
+        (:func:`~.tracking.prune_memory_bank`), so memory does not grow
+        with the video. Over the clip window the masks are those of
+        ``__call__(..., propagate=True)``.
+
+        Args:
+            video, texts, audio, start, video_fps: as :meth:`__call__`.
+            end (float, optional): stop before this time (s).
+            batch_size (int, optional): expressions per tracker (all in
+                one by default); each tracker encodes the frame once.
+            media (ClipMedia, optional): the clip window, already loaded.
+
+        Yields:
+            dict: ``index`` (from 0 at ``start``), ``time`` (s from the
+            video's start), ``frame`` (uint8 RGB (H, W, 3)), ``masks``
+            (uint8 (K, H, W) in {0, 1}) and ``logits`` (float32 (K, H, W))
+            at the frame size, ``object_scores`` (float32 (K,)),
+            ``sampled`` (whether it is one of the T sampled frames).
+        """
+        texts = check_texts(texts)
+        if not self.shares_encoders:
+            raise TypeError(f'{type(self.model).__name__} cannot stream: it '
+                            'needs extract_feat(), a backbone and a SAM2 '
+                            'decode head')
+        if media is None:
+            media = load_clip_media(
+                video, audio, num_frames=self.num_frames,
+                seconds_per_frame=self.seconds_per_frame, start=start,
+                video_fps=video_fps)
+        packed = self._pack(media, media.video.sampled_frames, texts[0])
+        data = self.model.data_preprocessor(self.collate_fn([packed]),
+                                            False)['inputs']
+        total = count_video_frames(video, start=start, end=end,
+                                   video_fps=video_fps,
+                                   seconds_per_frame=self.seconds_per_frame)
+        size = batch_size or len(texts)
+        trackers = [StreamingTracker(self.model.decode_head,
+                                     self.prompts(data, texts[i:i + size]),
+                                     num_frames=total)
+                    for i in range(0, len(texts), size)]
+        sampled_times = [media.video.times[i] for i in media.video.sampled]
+        threshold = self.model.decode_head.threshold
+        frames = iter_video_frames(video, start=start, end=end,
+                                   video_fps=video_fps,
+                                   seconds_per_frame=self.seconds_per_frame)
+        for index, (time, frame) in enumerate(frames):
+            normalised = self._normalised_frames(media, [frame])[0]
+            outs = [tracker.push(normalised) for tracker in trackers]
+            logits = torch.cat([o['logits'] for o in outs])  # (K, s, s)
+            full = F.interpolate(logits[:, None], size=frame.shape[:2],
+                                 mode='bilinear', align_corners=False)[:, 0]
+            yield dict(
+                index=index, time=time, frame=frame,
+                masks=(full.sigmoid() > threshold).to(torch.uint8).numpy(),
+                logits=full.numpy().astype(np.float32),
+                object_scores=torch.cat(
+                    [o['object_score_logits'] for o in outs]).numpy(),
+                sampled=any(abs(time - s) < 1e-4 for s in sampled_times))
+        self.last_trackers = trackers
+
+    def _call_streaming(self, video, texts: list[str], audio, *,
+                        start: float, end: float | None,
+                        video_fps: float | None, batch_size: int | None,
+                        out_dir: str | None, masks_format: str,
+                        overlay: bool, opacity: float | None,
+                        sheet_colours: int | None) -> dict:
+        """``__call__(..., stream=True)``: :meth:`stream` into files."""
+        media = load_clip_media(
+            video, audio, num_frames=self.num_frames,
+            seconds_per_frame=self.seconds_per_frame, start=start,
+            video_fps=video_fps)
+        fps = media.video.fps or video_fps or 1 / self.seconds_per_frame
+        writer = None
+        if out_dir:
+            chunks = None
+            if overlay:
+                source = media.audio_source if isinstance(
+                    audio, (str, os.PathLike)) or audio is None else None
+                chunks = iter_audio_chunks(
+                    source if source is not None
+                    else (media.audio, media.sample_rate), media,
+                    start if source is not None else 0.0)
+            writer = StreamOutputs(out_dir, self.visualizer, media, texts,
+                                   fps, chunks, masks_format=masks_format,
+                                   overlay=overlay, opacity=opacity,
+                                   sheet_colours=sheet_colours)
+        k = len(texts)
+        times = array('d')
+        scores = [array('f') for _ in range(k)]
+        found: list[list[int]] = [[] for _ in range(k)]
+        kept = []  # (index, masks, logits) of the sampled frames
+        frames = self.stream(video, texts, audio, start=start, end=end,
+                             video_fps=video_fps, batch_size=batch_size,
+                             media=media)
+        if self.show_progress:
+            frames = track(frames, description='Streaming',
+                           total=count_video_frames(
+                               video, start=start, end=end,
+                               video_fps=video_fps,
+                               seconds_per_frame=self.seconds_per_frame))
+        for out in frames:
+            times.append(out['time'])
+            for e in range(k):
+                scores[e].append(out['object_scores'][e])
+                if out['masks'][e].any():
+                    found[e].append(out['index'])
+            if out['sampled']:
+                kept.append((out['index'], out['masks'], out['logits']))
+            if writer is not None:
+                writer.add(out['index'], out['time'], out['frame'],
+                           out['masks'], sampled=out['sampled'])
+        if not times:
+            raise MediaError(media.source or '<frames in memory>',
+                             f'no frame between {start} and {end} s')
+        mask_frames = [i for i, _, _ in kept]
+        predictions = [dict(
+            text=text,
+            masks=np.stack([m[e] for _, m, _ in kept]),
+            logits=np.stack([g[e] for _, _, g in kept]),
+            object_scores=np.frombuffer(scores[e], np.float32).copy(),
+            frames_with_object=found[e]) for e, text in enumerate(texts)]
+        outputs = None
+        if writer is not None:
+            outputs = writer.close(dict(
+                num_frames=len(times), frame_times=list(times),
+                sampled=mask_frames, expressions=[dict(
+                    index=e + 1, text=text, frames_with_object=found[e])
+                    for e, text in enumerate(texts)]))
+        return dict(predictions=predictions, frame_times=list(times),
+                    sampled=mask_frames, mask_frames=mask_frames,
+                    num_frames=len(times), clip_seconds=media.clip_seconds,
+                    audio_source=media.audio_source,
+                    visualization=dict(outputs=outputs))
 
     def visualize(self, media: ClipMedia, texts: list[str], preds: list,
                   frames: OutputFrames, out_dir: str | None = None,
@@ -348,7 +589,9 @@ class RefAVSInferencer(BaseInferencer):
             predictions = [dict(
                 text=text,
                 masks=p.pred_sem_seg.data.cpu().numpy().astype(np.uint8),
-                logits=p.seg_logits.data.cpu().numpy().astype(np.float32))
+                logits=p.seg_logits.data.cpu().numpy().astype(np.float32),
+                **({'object_scores': p.object_scores.numpy().astype(
+                    np.float32)} if 'object_scores' in p else {}))
                 for text, p in zip(texts, preds)]
         return dict(predictions=predictions,
                     frame_times=list(frames.times),

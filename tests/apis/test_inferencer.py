@@ -55,15 +55,22 @@ def setup(tmp_path_factory):
                 sample=first)
 
 
-def assert_same(result, reference):
+def assert_same(result, reference, exact=True):
+    """Bit-identical with one expression per pass; K expressions in one
+    pass (shared encoders, K objects tracked as a batch) agree to float
+    rounding."""
     assert len(result['predictions']) == len(reference)
     for pred, ref in zip(result['predictions'], reference):
         assert pred['text'] == ref.text
         logits = ref.seg_logits.data.numpy()
         masks = ref.pred_sem_seg.data.numpy()
         assert pred['logits'].shape == logits.shape == (T, 48, 64)
-        np.testing.assert_array_equal(pred['logits'], logits)
-        np.testing.assert_array_equal(pred['masks'], masks)
+        if exact:
+            np.testing.assert_array_equal(pred['logits'], logits)
+            np.testing.assert_array_equal(pred['masks'], masks)
+        else:
+            np.testing.assert_allclose(pred['logits'], logits, atol=1e-5)
+            assert (pred['masks'] != masks).mean() < 1e-3
 
 
 def test_mp4_round_trip_gives_the_clip_frames_and_track(setup):
@@ -85,7 +92,7 @@ def test_mp4_round_trip_gives_the_clip_frames_and_track(setup):
 def test_masks_from_the_mp4_equal_the_dataset_path(setup):
     """Same checkpoint, same clip: the mp4 (lossless: H.264 RGB qp 0 +
     FLAC) gives bit-identical logits to RefAVSDataset + test_step."""
-    result = setup['inferencer'](setup['mp4'], setup['texts'])
+    result = setup['inferencer'](setup['mp4'], setup['texts'], batch_size=1)
     assert result['frame_times'] == [0.0, 1.0, 2.0, 3.0]
     assert result['sampled'] == [0, 1, 2, 3]
     assert result['clip_seconds'] == T
@@ -97,12 +104,13 @@ def test_masks_from_the_mp4_equal_the_dataset_path(setup):
 
 def test_clip_folder_and_in_memory_inputs_equal_the_dataset_path(setup):
     inferencer, clip = setup['inferencer'], setup['clip']
-    assert_same(inferencer(clip, setup['texts']), setup['reference'])
+    assert_same(inferencer(clip, setup['texts'], batch_size=1),
+                setup['reference'])
     frames = np.stack(load_frames([osp.join(clip, 'frames', f'{i}.jpg')
                                    for i in range(T)]))
     wav, rate = decode_audio(osp.join(clip, 'audio.wav'))
     result = inferencer(frames, setup['texts'], audio=(wav, rate))
-    assert_same(result, setup['reference'])
+    assert_same(result, setup['reference'], exact=False)
     assert result['audio_source'] == '<samples in memory>'
 
 

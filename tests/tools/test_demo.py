@@ -133,3 +133,22 @@ def test_describe_runs():
     times = [0.0, 0.5, 1.0, 1.5, 2.0]
     assert describe([0, 1, 2, 4], times) == ': 0-1, 2 s'
     assert describe([], times) == ''
+
+
+def test_demo_streams_to_the_end_with_rle_masks(clip, capsys):
+    demo = load_tool('demo')
+    out = str(clip['tmp'] / 'stream_out')
+    code = demo.main([clip['mp4'], '--text', clip['texts'][0], '--config',
+                      CONFIG, '--checkpoint', clip['ckpt'], '--out', out,
+                      '--device', 'cpu', '--stream', '--masks-format', 'rle',
+                      '--no-progress'])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert f'{T} frames' in printed and 'mask RLEs:' in printed
+    with open(osp.join(out, 'masks.jsonl')) as f:
+        assert [json.loads(line)['frame'] for line in f] == list(range(T))
+    with av.open(osp.join(out, 'overlay.mp4')) as container:
+        assert sum(1 for _ in container.decode(video=0)) == T
+    assert demo.main([clip['mp4'], '--text', 'x', '--config', CONFIG,
+                      '--checkpoint', clip['ckpt'], '--stream',
+                      '--propagate']) == 2
