@@ -318,7 +318,14 @@ class RefAVSInferencer(BaseInferencer):
                            frames: list) -> torch.Tensor:
         """(N, 3, H, W) frames through the test pipeline and the data
         preprocessor, as the model sees them."""
-        packed = self._pack(media, frames, '')
+        if getattr(self, '_frame_pipeline', None) is None:
+            # the test pipeline without its audio step (frames only)
+            self._frame_pipeline = Compose([
+                t for t in self.pipeline.transforms
+                if type(t).__name__ != IN_MEMORY_LOADERS['LoadClipAudio']])
+        packed = self._frame_pipeline(dict(
+            frames=frames, num_frames=len(frames), img_path=media.source,
+            text=''))
         return self.model.data_preprocessor(
             self.collate_fn([packed]), False)['inputs']['frames'][0]
 

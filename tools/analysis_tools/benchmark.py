@@ -1,74 +1,420 @@
-"""Time one predict pass of a config's model on a random clip.
+"""Inference benchmarks: stages against bare SAM2, K expressions, memory.
 
-    python tools/analysis_tools/benchmark.py CONFIG [--frames 10]
-        [--repeat 3] [--threads N] [--cfg-options ...]
+    python tools/analysis_tools/benchmark.py CONFIG [--size 256]
+        [--frames 10] [--track-frames 30] [--repeat 2] [--amp] [--compile]
+        [--expressions 1 4 16] [--memory-seconds 10 60 600
+        [--memory-fps 5] [--memory-size 96] [--checkpoint CKPT]]
+        [--out bench.json] [--device cpu] [--cfg-options ...]
 
-The clip (frames at SAM2's input size, 16 kHz audio of one second per
-frame, one expression) goes through the data preprocessor and
-``model.predict`` under ``torch.no_grad``: encoders, fusion, frame-0
-prompting and SAM2 tracking of every frame. The first pass is reported
-apart (it includes one-off start-up costs).
+**Stages** (always): a random clip (``--frames`` sampled frames, 16 kHz
+audio of one second per frame, one expression) and ``--track-frames``
+frames to track, at SAM2's input size ``--size``. SAM2-LOVE's path is
+timed stage by stage: the tri-modal encoders, the fusion neck, SAM2 on
+frame 0 (prompted by the token) and tracking per frame (the
+:class:`~sam2love.apis.tracking.StreamingTracker` that the inferencer
+uses). In the same run the same SAM2 tracks the same frames from a
+frame-0 mask prompt ("bare SAM2", as ``SAM2VideoPredictor.add_new_mask``);
+the overhead ratio is SAM2-LOVE's time over bare SAM2's for the tracked
+frames, and the break-even length is how many frames make it <= 1.10.
+Each figure is the minimum over ``--repeat`` runs after a warm-up.
+
+**K expressions** (``--expressions``): K expressions in one pass (shared
+encoders and image encoder, K objects tracked as a batch) against K times
+one expression.
+
+**Memory** (``--memory-seconds``): peak RSS of ``RefAVSInferencer`` on
+synthetic videos of those lengths (``--memory-fps``, ``--memory-size``
+px, with sound), each case in a fresh subprocess (``ru_maxrss``):
+``stream=True`` (every frame to the end, masks and overlay written) and
+the windowed path over the whole video (``propagate=True`` with a clip
+window as long as the video, which holds every frame). Videos are made
+in a temporary folder.
+
+Everything printed is written as JSON with ``--out``.
 """
 import argparse
+import json
+import os
+import os.path as osp
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 
-import torch
-from mmengine.config import DictAction
-from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
 
-import sam2love  # noqa: F401  (registers the components)
-from sam2love.utils import load_config
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TEXT = 'The object making the loudest sound.'
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Predict-pass timing')
+    parser = argparse.ArgumentParser(description='Inference benchmarks')
     parser.add_argument('config')
-    parser.add_argument('--frames', type=int, default=10)
-    parser.add_argument('--repeat', type=int, default=3)
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch CPU threads (default: torch decides)')
+    parser.add_argument('--size', type=int, default=None,
+                        help="SAM2's input size (default: the config's)")
+    parser.add_argument('--frames', type=int, default=10,
+                        help='sampled frames of the prompt window')
+    parser.add_argument('--track-frames', type=int, default=30,
+                        help='frames tracked (frame 0 included)')
+    parser.add_argument('--repeat', type=int, default=2)
+    parser.add_argument('--expressions', type=int, nargs='*', default=[],
+                        help='K values of the K-expression benchmark')
+    parser.add_argument('--memory-seconds', type=float, nargs='*',
+                        default=[], help='video lengths of the memory '
+                        'benchmark (s)')
+    parser.add_argument('--memory-fps', type=float, default=5.0)
+    parser.add_argument('--memory-size', type=int, default=96)
+    parser.add_argument('--memory-windowed-max', type=float, default=60.0,
+                        help='longest video of the windowed (non-streaming) '
+                        'memory case (s)')
+    parser.add_argument('--checkpoint', default=None,
+                        help='weights for the memory benchmark')
+    parser.add_argument('--skip-stages', action='store_true')
+    parser.add_argument('--amp', action='store_true',
+                        help='bfloat16 autocast')
+    parser.add_argument('--compile', action='store_true',
+                        help="torch.compile SAM2's image encoder (GPU)")
+    parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
                         else 'cpu')
+    parser.add_argument('--out', default=None, help='JSON file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--memory-worker', nargs=3,
+                        metavar=('VIDEO', 'MODE', 'OUT'),
+                        help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
-def random_batch(size: int, frames: int, seed: int = 0) -> dict:
-    g = torch.Generator().manual_seed(seed)
-    clip = torch.randint(0, 256, (frames, 3, size, size), generator=g,
-                         dtype=torch.uint8)
-    audio = 0.1 * torch.randn(frames * 16000, generator=g)
-    sample = SegDataSample(metainfo=dict(
-        text='The object making the loudest sound.',
-        ori_shape=(size, size), img_shape=(size, size)))
-    return dict(inputs=dict(frames=[clip], audio=[audio]),
-                data_samples=[sample])
+def peak_rss_mb() -> float:
+    """This process's peak resident set size (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Timer:
+    """Wall time of a block, synchronising CUDA."""
+
+    def __init__(self, device: str) -> None:
+        self.cuda = device.startswith('cuda')
+
+    def __enter__(self):
+        if self.cuda:
+            torch.cuda.synchronize()
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        if self.cuda:
+            torch.cuda.synchronize()
+        self.seconds = time.perf_counter() - self.start
+
+
+# ---------------------------------------------------------------- model
+def build_model(args):
+    from mmengine.registry import DefaultScope
+    from mmseg.registry import MODELS
+
+    import sam2love  # noqa: F401  (registers the components)
+    from sam2love.utils import load_config
+    cfg = load_config(args.config, args.cfg_options)
+    if args.size:
+        cfg.model.decode_head.image_size = args.size
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg.model)
+    # a random SAM2 scores every object ~0 and then outputs "no object";
+    # a positive bias keeps the masks (and their cost) real
+    obj = model.decode_head.sam.sam_mask_decoder.pred_obj_score_head
+    with torch.no_grad():
+        obj.layers[-1].bias.add_(20.0)
+    model = model.to(args.device).eval()
+    if args.compile:
+        if not args.device.startswith('cuda'):
+            print('--compile: on a CPU the compile time dominates; '
+                  'compiling anyway')
+        sam = model.decode_head.sam
+        sam.image_encoder = torch.compile(sam.image_encoder)
+    return model
+
+
+def random_inputs(model, frames: int, tracked: int, device: str):
+    """Normalised (1, T, 3, H, W) sampled frames, (1, L) audio, the
+    (N, 3, S, S) frames to track and a frame-0 mask (1, 1, S, S)."""
+    g = torch.Generator().manual_seed(0)
+    size = model.decode_head.sam.image_size
+    vision = model.backbone.vision_encoder
+    vsize = getattr(getattr(vision, 'config', None), 'image_size', size)
+    clip = torch.rand(1, frames, 3, vsize, vsize, generator=g)
+    track = torch.rand(tracked, 3, size, size, generator=g)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+    audio = 0.1 * torch.randn(1, frames * 16000, generator=g)
+    mask = torch.zeros(1, 1, size, size)
+    mask[..., size // 4:size // 2, size // 4:size // 2] = 1
+    return dict(frames=((clip - mean) / std).to(device),
+                audio=audio.to(device),
+                track=((track - mean) / std).to(device),
+                mask=mask.to(device))
+
+
+def autocast(args):
+    if not args.amp:
+        return torch.autocast(args.device.split(':')[0], enabled=False)
+    return torch.autocast(args.device.split(':')[0], dtype=torch.bfloat16)
+
+
+@torch.no_grad()
+def sam2love_pass(model, inputs, texts, args) -> dict:
+    """One SAM2-LOVE pass, timed per stage (s)."""
+    from sam2love.apis.tracking import StreamingTracker
+    backbone, k = model.backbone, len(texts)
+    times = {}
+    with autocast(args):
+        with Timer(args.device) as t:
+            audio = backbone.run(backbone.audio_encoder, inputs['audio'])
+            patches, cls = backbone.run(backbone.vision_encoder,
+                                        inputs['frames'])
+            text, text_mask = backbone.run(backbone.text_encoder, texts)
+        times['encoders'] = t.seconds
+        feats = dict(audio=audio.expand(k, *audio.shape[1:]), text=text,
+                     text_mask=text_mask.bool(),
+                     patches=patches.expand(k, *patches.shape[1:]),
+                     cls=cls.expand(k, *cls.shape[1:]))
+        with Timer(args.device) as t:
+            prompt = model.neck(feats)['prompt']
+        times['fusion'] = t.seconds
+        times.update(track_frames(StreamingTracker(
+            model.decode_head, prompt, num_frames=len(inputs['track'])),
+            inputs['track'], args))
+    return times
+
+
+@torch.no_grad()
+def bare_sam2_pass(model, inputs, args, k: int = 1) -> dict:
+    """The same SAM2 on the same frames from a frame-0 mask."""
+    from sam2love.apis.tracking import StreamingTracker
+    with autocast(args):
+        tracker = StreamingTracker(
+            model.decode_head, mask_inputs=inputs['mask'].expand(k, -1, -1,
+                                                                 -1),
+            num_frames=len(inputs['track']))
+        return track_frames(tracker, inputs['track'], args)
+
+
+def track_frames(tracker, frames, args) -> dict:
+    with Timer(args.device) as t:
+        tracker.push(frames[0])
+    first = t.seconds
+    with Timer(args.device) as t:
+        for frame in frames[1:]:
+            tracker.push(frame)
+    return dict(sam2_frame0=first,
+                tracking_per_frame=t.seconds / max(1, len(frames) - 1))
+
+
+def best_of(fn, repeat: int) -> dict:
+    """Per-key minimum over ``repeat`` runs after one warm-up."""
+    fn()
+    runs = [fn() for _ in range(repeat)]
+    return {key: min(r[key] for r in runs) for key in runs[0]}
+
+
+def stage_benchmark(model, args) -> dict:
+    inputs = random_inputs(model, args.frames, args.track_frames,
+                           args.device)
+    n = args.track_frames
+    love = best_of(lambda: sam2love_pass(model, inputs, [TEXT], args),
+                   args.repeat)
+    bare = best_of(lambda: bare_sam2_pass(model, inputs, args), args.repeat)
+    love_total = love['encoders'] + love['fusion'] + love['sam2_frame0'] + \
+        (n - 1) * love['tracking_per_frame']
+    bare_total = bare['sam2_frame0'] + (n - 1) * bare['tracking_per_frame']
+    prompt_extra = love['encoders'] + love['fusion'] + love['sam2_frame0'] \
+        - bare['sam2_frame0']
+    per_frame_extra = love['tracking_per_frame'] - bare['tracking_per_frame']
+    # frames n at which love(n) / bare(n) <= 1.10
+    slack = 0.10 * bare['tracking_per_frame'] - per_frame_extra
+    break_even = None
+    if slack > 0:
+        need = (prompt_extra - 0.10 * bare['sam2_frame0']) / slack + 1
+        break_even = max(1, int(np.ceil(need)))
+    return dict(
+        sam2love=dict(love, total=love_total, fps=n / love_total),
+        bare_sam2=dict(bare, total=bare_total, fps=n / bare_total),
+        overhead_ratio=love_total / bare_total,
+        frames_for_ratio_1_10=break_even,
+        peak_rss_mb=peak_rss_mb(),
+        peak_cuda_mb=torch.cuda.max_memory_allocated() / 2 ** 20
+        if args.device.startswith('cuda') else None)
+
+
+def expressions_benchmark(model, args) -> list:
+    inputs = random_inputs(model, args.frames, args.track_frames,
+                           args.device)
+    rows = []
+    for k in args.expressions:
+        texts = [f'{TEXT} ({i})' for i in range(k)]
+        times = best_of(lambda texts=texts: sam2love_pass(model, inputs, texts, args),
+                        args.repeat)
+        total = times['encoders'] + times['fusion'] + times['sam2_frame0'] \
+            + (args.track_frames - 1) * times['tracking_per_frame']
+        rows.append(dict(k=k, seconds=total, **times))
+    base = next((r['seconds'] for r in rows if r['k'] == 1), None)
+    for row in rows:
+        row['vs_k_times_one'] = None if base is None else \
+            row['seconds'] / (row['k'] * base)
+    return rows
+
+
+# ---------------------------------------------------------------- memory
+def make_video(path: str, seconds: float, fps: float, size: int) -> str:
+    """A moving square over noise, with a tone, at ``fps``."""
+    from sam2love.datasets.video import write_video
+    rng = np.random.default_rng(0)
+    background = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+    n = int(round(seconds * fps))
+
+    def frames():
+        for i in range(n):
+            frame = background.copy()
+            x = int((size // 2) * (1 + np.sin(i / fps)) / 2)
+            frame[size // 4:size // 4 + size // 3, x:x + size // 3] = \
+                (230, 40, 40)
+            yield frame
+
+    rate = 16000
+    t = np.arange(int(seconds * rate)) / rate
+    audio = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    write_video(path, frames(), fps, audio, rate)
+    return path
+
+
+def memory_worker(args) -> None:
+    """One memory case in this (fresh) process; JSON to OUT."""
+    from sam2love.apis import RefAVSInferencer
+    video, mode, out = args.memory_worker
+    import av
+    with av.open(video) as container:
+        stream = container.streams.video[0]
+        seconds = float(stream.duration * stream.time_base)
+    start_rss = peak_rss_mb()
+    num_frames = None if mode == 'stream' else int(round(seconds))
+    inferencer = RefAVSInferencer(args.config, weights=args.checkpoint,
+                                  device=args.device, show_progress=False,
+                                  num_frames=num_frames)
+    model_rss = peak_rss_mb()
+    with tempfile.TemporaryDirectory() as tmp, Timer(args.device) as t:
+        result = inferencer(video, [TEXT], stream=mode == 'stream',
+                            propagate=mode == 'windowed',
+                            out_dir=osp.join(tmp, 'out'))
+    with open(out, 'w') as f:
+        json.dump(dict(mode=mode, video_seconds=seconds,
+                       frames=len(result['frame_times']),
+                       seconds=t.seconds, peak_rss_mb=peak_rss_mb(),
+                       rss_after_build_mb=model_rss,
+                       rss_at_start_mb=start_rss), f)
+
+
+def memory_benchmark(args) -> list:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seconds in args.memory_seconds:
+            video = make_video(osp.join(tmp, f'{seconds:g}s.mp4'), seconds,
+                               args.memory_fps, args.memory_size)
+            modes = ['stream']
+            if seconds <= args.memory_windowed_max:
+                modes.append('windowed')
+            for mode in modes:
+                out = osp.join(tmp, f'{seconds:g}_{mode}.json')
+                cmd = [sys.executable, osp.abspath(__file__), args.config,
+                       '--memory-worker', video, mode, out,
+                       '--device', args.device]
+                if args.checkpoint:
+                    cmd += ['--checkpoint', args.checkpoint]
+                done = subprocess.run(cmd, capture_output=True, text=True)
+                if done.returncode:
+                    rows.append(dict(mode=mode, video_seconds=seconds,
+                                     error=done.stderr[-2000:]))
+                    print(f'{seconds:g} s {mode}: failed\n'
+                          f'{done.stderr[-2000:]}')
+                    continue
+                with open(out) as f:
+                    row = json.load(f)
+                rows.append(row)
+                print(f'{seconds:>6g} s video, {mode:8s}: {row["frames"]:>6d} '
+                      f'frames, peak RSS {row["peak_rss_mb"]:8.1f} MiB '
+                      f'({row["seconds"]:.1f} s)')
+    streams = {r['video_seconds']: r['peak_rss_mb'] for r in rows
+               if r['mode'] == 'stream' and 'error' not in r}
+    if streams:
+        shortest = streams[min(streams)]
+        for row in rows:
+            if 'error' not in row:
+                row['vs_shortest_stream'] = row['peak_rss_mb'] / shortest
+    return rows
+
+
+# ---------------------------------------------------------------- main
+def print_stages(res: dict, args, size: int) -> None:
+    love, bare = res['sam2love'], res['bare_sam2']
+    n = args.track_frames
+    print(f'{args.config}: {args.frames} sampled frames, {n} tracked at '
+          f'{size}x{size} on {args.device} ({torch.get_num_threads()} '
+          f'threads{", bf16" if args.amp else ""})')
+    print(f'{"stage":28s} {"SAM2-LOVE":>10s} {"bare SAM2":>10s}')
+    for key, name in (('encoders', 'tri-modal encoders (s)'),
+                      ('fusion', 'fusion (s)'),
+                      ('sam2_frame0', 'SAM2 frame 0 (s)'),
+                      ('tracking_per_frame', 'tracking per frame (s)'),
+                      ('total', f'total, {n} frames (s)'),
+                      ('fps', 'frames per second')):
+        other = bare.get(key)
+        print(f'{name:28s} {love[key]:10.4f} '
+              f'{"-" if other is None else f"{other:.4f}":>10s}')
+    print(f'overhead ratio: {res["overhead_ratio"]:.3f}x over {n} frames; '
+          f'<= 1.10x from {res["frames_for_ratio_1_10"]} frames; peak RSS '
+          f'{res["peak_rss_mb"]:.0f} MiB')
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = load_config(args.config, args.cfg_options)
-    model = MODELS.build(cfg.model).to(args.device).eval()
-    size = model.decode_head.sam.image_size
-    batch = random_batch(size, args.frames)
-    times = []
-    with torch.no_grad():
-        for _ in range(args.repeat + 1):
-            start = time.perf_counter()
-            data = model.data_preprocessor(batch)
-            model.predict(**data)
-            if args.device.startswith('cuda'):
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
-    steady = times[1:]
-    print(f'{args.config}: {args.frames} frames at {size}x{size} on '
-          f'{args.device} ({torch.get_num_threads()} threads)')
-    print(f'first pass {times[0]:.2f} s; then '
-          f'{sum(steady) / len(steady):.2f} s per pass '
-          f'(min {min(steady):.2f}, {len(steady)} passes)')
+    if args.memory_worker:
+        memory_worker(args)
+        return
+    report = dict(config=args.config, device=args.device,
+                  threads=torch.get_num_threads(), amp=args.amp,
+                  compile=args.compile, frames=args.frames,
+                  track_frames=args.track_frames)
+    if not args.skip_stages or args.expressions:
+        model = build_model(args)
+        size = model.decode_head.sam.image_size
+        report['size'] = size
+        if not args.skip_stages:
+            report['stages'] = stage_benchmark(model, args)
+            print_stages(report['stages'], args, size)
+        if args.expressions:
+            rows = expressions_benchmark(model, args)
+            report['expressions'] = rows
+            print(f'{"K":>3s} {"seconds":>9s} {"vs K x one":>11s}')
+            for row in rows:
+                ratio = row['vs_k_times_one']
+                print(f'{row["k"]:3d} {row["seconds"]:9.3f} '
+                      f'{"-" if ratio is None else f"{ratio:.3f}":>11s}')
+        del model
+    if args.memory_seconds:
+        report['memory'] = memory_benchmark(args)
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(report, f, indent=2)
+        print(f'written: {args.out}')
 
 
 if __name__ == '__main__':
