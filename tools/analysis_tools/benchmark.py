@@ -16,7 +16,8 @@ uses). In the same run the same SAM2 tracks the same frames from a
 frame-0 mask prompt ("bare SAM2", as ``SAM2VideoPredictor.add_new_mask``);
 the overhead ratio is SAM2-LOVE's time over bare SAM2's for the tracked
 frames, and the break-even length is how many frames make it <= 1.10.
-Each figure is the minimum over ``--repeat`` runs after a warm-up.
+Each figure is the minimum over ``--repeat`` runs (SAM2-LOVE and bare
+SAM2 interleaved) after a short warm-up pass.
 
 **K expressions** (``--expressions``): K expressions in one pass (shared
 encoders and image encoder, K objects tracked as a batch) against K times
@@ -217,20 +218,32 @@ def track_frames(tracker, frames, args) -> dict:
                 tracking_per_frame=t.seconds / max(1, len(frames) - 1))
 
 
-def best_of(fn, repeat: int) -> dict:
-    """Per-key minimum over ``repeat`` runs after one warm-up."""
-    fn()
-    runs = [fn() for _ in range(repeat)]
-    return {key: min(r[key] for r in runs) for key in runs[0]}
+def best_of(fns: dict, repeat: int) -> dict:
+    """Per-key minimum of each function over ``repeat`` runs, the
+    functions interleaved (so that a noisy, shared CPU slows them alike)."""
+    runs = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            runs[name].append(fn())
+    return {name: {key: min(r[key] for r in rs) for key in rs[0]}
+            for name, rs in runs.items()}
+
+
+def warm_up(model, args) -> None:
+    """One short pass of each path (one-off start-up costs)."""
+    inputs = random_inputs(model, args.frames, 2, args.device)
+    sam2love_pass(model, inputs, [TEXT], args)
+    bare_sam2_pass(model, inputs, args)
 
 
 def stage_benchmark(model, args) -> dict:
     inputs = random_inputs(model, args.frames, args.track_frames,
                            args.device)
     n = args.track_frames
-    love = best_of(lambda: sam2love_pass(model, inputs, [TEXT], args),
-                   args.repeat)
-    bare = best_of(lambda: bare_sam2_pass(model, inputs, args), args.repeat)
+    best = best_of(dict(
+        love=lambda: sam2love_pass(model, inputs, [TEXT], args),
+        bare=lambda: bare_sam2_pass(model, inputs, args)), args.repeat)
+    love, bare = best['love'], best['bare']
     love_total = love['encoders'] + love['fusion'] + love['sam2_frame0'] + \
         (n - 1) * love['tracking_per_frame']
     bare_total = bare['sam2_frame0'] + (n - 1) * bare['tracking_per_frame']
@@ -259,8 +272,8 @@ def expressions_benchmark(model, args) -> list:
     rows = []
     for k in args.expressions:
         texts = [f'{TEXT} ({i})' for i in range(k)]
-        times = best_of(lambda texts=texts: sam2love_pass(model, inputs, texts, args),
-                        args.repeat)
+        times = best_of(dict(k=lambda texts=texts: sam2love_pass(
+            model, inputs, texts, args)), args.repeat)['k']
         total = times['encoders'] + times['fusion'] + times['sam2_frame0'] \
             + (args.track_frames - 1) * times['tracking_per_frame']
         rows.append(dict(k=k, seconds=total, **times))
@@ -396,6 +409,7 @@ def main(argv=None):
         model = build_model(args)
         size = model.decode_head.sam.image_size
         report['size'] = size
+        warm_up(model, args)
         if not args.skip_stages:
             report['stages'] = stage_benchmark(model, args)
             print_stages(report['stages'], args, size)
