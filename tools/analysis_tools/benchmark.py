@@ -25,7 +25,7 @@ one expression.
 
 **Memory** (``--memory-seconds``): peak RSS of ``RefAVSInferencer`` on
 synthetic videos of those lengths (``--memory-fps``, ``--memory-size``
-px, with sound), each case in a fresh subprocess (``ru_maxrss``):
+px, with sound), each case in a fresh subprocess (its ``VmHWM``):
 ``stream=True`` (every frame to the end, masks and overlay written) and
 the windowed path over the whole video (``propagate=True`` with a clip
 window as long as the video, which holds every frame). Videos are made
@@ -93,7 +93,17 @@ def parse_args(argv=None):
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size (MiB)."""
+    """This process's peak resident set size (MiB): ``VmHWM`` of
+    ``/proc/self/status`` where there is one (``ru_maxrss`` survives
+    ``execve``, so a subprocess would inherit its parent's peak), else
+    ``ru_maxrss``."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
