@@ -63,10 +63,12 @@ def clip_presence(model, inputs: dict, texts: list) -> torch.Tensor:
     """(B, ) probability that each row's referent is in its clip."""
     head = model.decode_head
     prompt = model.extract_feat(inputs, texts)
-    if head.presence and head.presence['source'] == 'token':
-        return head.presence_mlp(prompt[:, 0])[:, 0].float().sigmoid()
-    out = head.forward_frame0(prompt, inputs['frames'][:, 0])
-    return out['object_score_logits'][:, 0].float().sigmoid()
+    scores = None  # frame 0's object scores, when they decide
+    if not head.presence or head.presence['source'] == 'object_score':
+        scores = head.forward_frame0(
+            prompt, inputs['frames'][:, 0])['object_score_logits'][:, 0]
+    clip = head.clip_presence(prompt, scores)
+    return scores.float().sigmoid() if clip is None else clip
 
 
 def roc_auc(positive, negative) -> float:

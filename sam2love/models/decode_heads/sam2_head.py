@@ -460,19 +460,58 @@ class SAM2PromptHead(BaseModule):
             frozen_encoder=self.image_encoder_frozen,
             multimask_output=self.multimask_output,
             tracking_heads=self._tracking_heads())
-        logits = out['low_res_logits'][:, :, 0]
-        presence = out['object_score_logits'][..., 0].float().sigmoid()
-        if self.presence:
-            if self._presence_from('token'):
-                clip = self.presence_mlp(prompt[:, 0]).float().sigmoid()
-                presence = presence * clip
-            else:  # frame 0's object score decides for the clip
-                clip = presence[:, :1]
-            absent = clip[:, 0] < self.presence['threshold']
-            logits = torch.where(absent[:, None, None, None],
-                                 logits.new_tensor(NO_OBJECT_LOGIT), logits)
-            presence = torch.where(absent[:, None], 0.0, presence)
+        scores = out['object_score_logits'][..., 0]
+        clip = self.clip_presence(prompt, scores[:, 0])
+        logits, presence = self.apply_presence(
+            clip, out['low_res_logits'][:, :, 0], scores)
         return dict(logits=logits, presence=presence)
+
+    def clip_presence(self, prompt: torch.Tensor,
+                      frame0_scores: torch.Tensor) -> torch.Tensor | None:
+        """The clip's presence probability under the ``presence`` switch.
+
+        Args:
+            prompt (Tensor): (B, 1, D) fused tokens.
+            frame0_scores (Tensor): (B, ) SAM2's object-score logits of
+                the prompted frame 0.
+
+        Returns:
+            Tensor | None: (B, ) in [0, 1] (the token MLP's, or frame 0's
+            object score with ``source='object_score'``); None without the
+            switch.
+        """
+        if not self.presence:
+            return None
+        if self._presence_from('token'):
+            return self.presence_mlp(prompt[:, 0])[:, 0].float().sigmoid()
+        return frame0_scores.float().sigmoid()
+
+    def apply_presence(self, clip: torch.Tensor | None, logits: torch.Tensor,
+                       scores: torch.Tensor) -> tuple:
+        """Empty the masks of clips found absent; per-frame presence.
+
+        Args:
+            clip (Tensor | None): :meth:`clip_presence`.
+            logits (Tensor): (B, T, h, w) mask logits (any T, e.g. one
+                streamed frame).
+            scores (Tensor): (B, T) SAM2's object-score logits.
+
+        Returns:
+            tuple: ``logits`` (:data:`NO_OBJECT_LOGIT` on every frame of a
+            clip whose presence is below ``presence.threshold``) and the
+            presence (B, T) in [0, 1]: sigmoid of the object score, times
+            the token MLP's probability with ``source='token'``, 0 on
+            every frame of a clip found absent.
+        """
+        presence = scores.float().sigmoid()
+        if clip is None:
+            return logits, presence
+        if self._presence_from('token'):
+            presence = presence * clip[:, None]
+        absent = clip < self.presence['threshold']
+        logits = torch.where(absent[:, None, None, None],
+                             logits.new_tensor(NO_OBJECT_LOGIT), logits)
+        return logits, torch.where(absent[:, None], 0.0, presence)
 
 
     def prompt_tokens(self, prompt: torch.Tensor) -> torch.Tensor:
