@@ -21,6 +21,18 @@ def test_roc_auc_counts_ties_half():
     assert tool.roc_auc([0.5, 0.7], [0.5]) == 0.75
 
 
+def test_calibrated_threshold_keeps_the_ordinary_rows():
+    tool = load_script(*TOOL)
+    scores = dict(ordinary=[0.9, 0.2, 0.6, 0.8, 0.7], silent=[0.05, 0.3])
+    got = tool.calibrate(scores, 0.2)  # one ordinary row of 5 may go
+    assert got['threshold'] == 0.6
+    assert got['found_absent'] == dict(ordinary=0.2, silent=1.0)
+    none = tool.calibrate(scores, 0.0)
+    assert none['threshold'] == 0.2 and none['found_absent']['ordinary'] == 0
+    with pytest.raises(ValueError, match='no ordinary rows'):
+        tool.calibrate(dict(silent=[0.1]), 0.1)
+
+
 def test_groups_aucs_and_shares_of_a_checkpoint(tmp_path):
     tree = make_tiny_tree(str(tmp_path / 'tree'))
     ckpt = save_checkpoint(build_tiny_model(), str(tmp_path / 'tiny.pth'))
@@ -28,7 +40,8 @@ def test_groups_aucs_and_shares_of_a_checkpoint(tmp_path):
     out = str(tmp_path / 'presence.json')
     figures = load_script(*TOOL).main([
         CONFIG, ckpt, '--split', 'test_s', 'test_n', '--batch-size', '4',
-        '--thresholds', '0.2', '0.8', '--out', out, '--cfg-options',
+        '--thresholds', '0.2', '0.8', '--max-ordinary-loss', '0.1',
+        '--out', out, '--cfg-options',
         f'test_dataloader.dataset.data_root={tree}',
         f'test_dataloader.dataset.num_frames={frames}'])
     with open(out) as f:
@@ -46,6 +59,7 @@ def test_groups_aucs_and_shares_of_a_checkpoint(tmp_path):
         assert ('auc' in group) == (name != 'ordinary')
         if name != 'ordinary':
             assert 0 <= group['auc'] <= 1
+    assert figures['calibrated']['found_absent']['ordinary'] <= 0.1
     low, high = figures['thresholds']['0.2'], figures['thresholds']['0.8']
     for name in groups:  # a higher threshold finds more rows absent
         assert low[name] <= high[name]

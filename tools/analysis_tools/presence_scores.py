@@ -2,8 +2,8 @@
 
     python tools/analysis_tools/presence_scores.py CONFIG CHECKPOINT
         [--split test_s test_u test_n] [--batch-size 16]
-        [--thresholds 0.1 0.3 0.5 0.7 0.9] [--out FILE.json]
-        [--cfg-options ...]
+        [--thresholds 0.1 0.3 0.5 0.7 0.9] [--max-ordinary-loss 0.02]
+        [--out FILE.json] [--cfg-options ...]
 
 For every row of the splits it computes the clip's presence probability,
 the one ``SAM2PromptHead.predict_clip`` compares with
@@ -18,9 +18,16 @@ threshold the share of each group found absent (their masks would be
 emptied). The null rows' share is what brings S down; the ordinary rows'
 share is J&F lost.
 
+``--max-ordinary-loss M`` also calibrates ``presence.threshold``: the
+largest threshold that finds at most a share M of the ordinary rows absent
+(run it on ``--split val``, then test with ``--cfg-options
+model.decode_head.presence.threshold=T``).
+
 ``--out`` writes ``{"tool": "presence_scores", "config", "checkpoint",
-"groups": {name: {"count", "mean", "auc"}}, "thresholds": {t: {name:
-share found absent}}}``.
+"splits", "groups": {name: {"count", "mean", "auc"}}, "thresholds": {t:
+{name: share found absent}}}`` and, when calibrating,
+``"calibrated": {"max_ordinary_loss": M, "threshold": T, "found_absent":
+{name: share}}``.
 """
 import argparse
 import json
@@ -51,6 +58,9 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--thresholds', type=float, nargs='+',
                         default=[0.1, 0.3, 0.5, 0.7, 0.9])
+    parser.add_argument('--max-ordinary-loss', type=float,
+                        help='calibrate the threshold: at most this share '
+                        'of ordinary rows found absent')
     parser.add_argument('--out', help='write the figures as JSON here')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
                         else 'cpu')
@@ -90,6 +100,22 @@ def summarise(scores: dict, thresholds) -> dict:
     return dict(groups=groups, thresholds=shares)
 
 
+def calibrate(scores: dict, max_share: float) -> dict:
+    """The largest threshold finding at most ``max_share`` of the
+    ordinary rows absent (a row is absent when its probability is below
+    the threshold), and the share of each group it finds absent."""
+    if not 0 <= max_share < 1:
+        raise ValueError(f'max ordinary loss must be in [0, 1), got {max_share}')
+    ordinary = np.sort(np.asarray(scores.get(ORDINARY, [])))
+    if not len(ordinary):
+        raise ValueError('no ordinary rows to calibrate the threshold on')
+    threshold = float(ordinary[int(max_share * len(ordinary))])
+    threshold = min(max(threshold, 1e-6), 1 - 1e-6)  # presence's (0, 1)
+    return dict(max_ordinary_loss=max_share, threshold=threshold,
+                found_absent={name: float(np.mean(np.asarray(v) < threshold))
+                              for name, v in scores.items()})
+
+
 def format_table(figures: dict) -> str:
     names = list(figures['groups'])
     lines = ['group            rows   mean p    AUC']
@@ -102,6 +128,11 @@ def format_table(figures: dict) -> str:
     for t, shares in figures['thresholds'].items():
         lines.append(f'  t={t}: ' + '  '.join(f'{shares[n]:.2f}'
                                               for n in names))
+    if 'calibrated' in figures:
+        c = figures['calibrated']
+        lines.append(f"calibrated threshold {c['threshold']:.4g} (at most "
+                     f"{c['max_ordinary_loss']:.0%} of ordinary rows absent): "
+                     + '  '.join(f'{c["found_absent"][n]:.2f}' for n in names))
     return '\n'.join(lines)
 
 
@@ -128,6 +159,8 @@ def main(argv=None) -> dict:
     figures = dict(tool='presence_scores', config=args.config,
                    checkpoint=args.checkpoint, splits=args.split,
                    **summarise(scores, args.thresholds))
+    if args.max_ordinary_loss is not None:
+        figures['calibrated'] = calibrate(scores, args.max_ordinary_loss)
     print(format_table(figures))
     if args.out:
         with open(args.out, 'w') as f:
