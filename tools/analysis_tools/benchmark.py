@@ -74,6 +74,11 @@ def parse_args(argv=None):
     parser.add_argument('--memory-windowed-max', type=float, default=60.0,
                         help='longest video of the windowed (non-streaming) '
                         'memory case (s)')
+    parser.add_argument('--memory-modes', nargs='+',
+                        choices=('stream', 'windowed'),
+                        default=['stream', 'windowed'])
+    parser.add_argument('--memory-timeout', type=float, default=1800,
+                        help='seconds a memory case may take')
     parser.add_argument('--checkpoint', default=None,
                         help='weights for the memory benchmark')
     parser.add_argument('--skip-stages', action='store_true')
@@ -349,9 +354,8 @@ def memory_benchmark(args) -> list:
         for seconds in args.memory_seconds:
             video = make_video(osp.join(tmp, f'{seconds:g}s.mp4'), seconds,
                                args.memory_fps, args.memory_size)
-            modes = ['stream']
-            if seconds <= args.memory_windowed_max:
-                modes.append('windowed')
+            modes = [m for m in args.memory_modes if m == 'stream'
+                     or seconds <= args.memory_windowed_max]
             for mode in modes:
                 out = osp.join(tmp, f'{seconds:g}_{mode}.json')
                 cmd = [sys.executable, osp.abspath(__file__), args.config,
@@ -359,7 +363,16 @@ def memory_benchmark(args) -> list:
                        '--device', args.device]
                 if args.checkpoint:
                     cmd += ['--checkpoint', args.checkpoint]
-                done = subprocess.run(cmd, capture_output=True, text=True)
+                try:
+                    done = subprocess.run(cmd, capture_output=True,
+                                          text=True,
+                                          timeout=args.memory_timeout)
+                except subprocess.TimeoutExpired:
+                    rows.append(dict(mode=mode, video_seconds=seconds,
+                                     error=f'over {args.memory_timeout} s'))
+                    print(f'{seconds:g} s {mode}: over '
+                          f'{args.memory_timeout:g} s')
+                    continue
                 if done.returncode:
                     rows.append(dict(mode=mode, video_seconds=seconds,
                                      error=done.stderr[-2000:]))
