@@ -13,11 +13,13 @@ timed stage by stage: the tri-modal encoders, the fusion neck, SAM2 on
 frame 0 (prompted by the token) and tracking per frame (the
 :class:`~sam2love.apis.tracking.StreamingTracker` that the inferencer
 uses). In the same run the same SAM2 tracks the same frames from a
-frame-0 mask prompt ("bare SAM2", as ``SAM2VideoPredictor.add_new_mask``);
+frame-0 mask prompt ("bare SAM2", as ``SAM2VideoPredictor.add_new_mask``),
+the two trackers fed each frame in turn so that a shared CPU's load
+falls on both alike;
 the overhead ratio is SAM2-LOVE's time over bare SAM2's for the tracked
 frames, and the break-even length is how many frames make it <= 1.10.
-Each figure is the minimum over ``--repeat`` runs (SAM2-LOVE and bare
-SAM2 interleaved) after a short warm-up pass.
+Each figure is the minimum over ``--repeat`` runs after a short warm-up
+pass.
 
 **K expressions** (``--expressions``): K expressions in one pass (shared
 encoders and image encoder, K objects tracked as a batch) against K times
@@ -185,9 +187,8 @@ def autocast(args):
 
 
 @torch.no_grad()
-def sam2love_pass(model, inputs, texts, args) -> dict:
-    """One SAM2-LOVE pass, timed per stage (s)."""
-    from sam2love.apis.tracking import StreamingTracker
+def prompt_pass(model, inputs, texts, args) -> tuple[torch.Tensor, dict]:
+    """Encoders and fusion of K expressions: (K, 1, D) prompt, times."""
     backbone, k = model.backbone, len(texts)
     times = {}
     with autocast(args):
@@ -204,61 +205,54 @@ def sam2love_pass(model, inputs, texts, args) -> dict:
         with Timer(args.device) as t:
             prompt = model.neck(feats)['prompt']
         times['fusion'] = t.seconds
-        times.update(track_frames(StreamingTracker(
-            model.decode_head, prompt, num_frames=len(inputs['track'])),
-            inputs['track'], args))
-    return times
+    return prompt, times
 
 
 @torch.no_grad()
-def bare_sam2_pass(model, inputs, args, k: int = 1) -> dict:
-    """The same SAM2 on the same frames from a frame-0 mask."""
+def paired_pass(model, inputs, texts, args, bare: bool = True) -> dict:
+    """SAM2-LOVE (encoders, fusion, token-prompted SAM2) and bare SAM2
+    (the same SAM2 from a frame-0 mask) on the same frames, pushed to the
+    two trackers in turn, frame by frame, so that both see the same load
+    of a shared CPU. Times in s."""
     from sam2love.apis.tracking import StreamingTracker
+    prompt, times = prompt_pass(model, inputs, texts, args)
+    frames, n = inputs['track'], len(inputs['track'])
+    trackers = dict(love=StreamingTracker(model.decode_head, prompt,
+                                          num_frames=n))
+    if bare:
+        trackers['bare'] = StreamingTracker(
+            model.decode_head,
+            mask_inputs=inputs['mask'].expand(len(texts), -1, -1, -1),
+            num_frames=n)
+    spent = {name: [] for name in trackers}
     with autocast(args):
-        tracker = StreamingTracker(
-            model.decode_head, mask_inputs=inputs['mask'].expand(k, -1, -1,
-                                                                 -1),
-            num_frames=len(inputs['track']))
-        return track_frames(tracker, inputs['track'], args)
-
-
-def track_frames(tracker, frames, args) -> dict:
-    with Timer(args.device) as t:
-        tracker.push(frames[0])
-    first = t.seconds
-    with Timer(args.device) as t:
-        for frame in frames[1:]:
-            tracker.push(frame)
-    return dict(sam2_frame0=first,
-                tracking_per_frame=t.seconds / max(1, len(frames) - 1))
-
-
-def best_of(fns: dict, repeat: int) -> dict:
-    """Per-key minimum of each function over ``repeat`` runs, the
-    functions interleaved (so that a noisy, shared CPU slows them alike)."""
-    runs = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            runs[name].append(fn())
-    return {name: {key: min(r[key] for r in rs) for key in rs[0]}
-            for name, rs in runs.items()}
+        for frame in frames:
+            for name, tracker in trackers.items():
+                with Timer(args.device) as t:
+                    tracker.push(frame)
+                spent[name].append(t.seconds)
+    out = {}
+    for name, seconds in spent.items():
+        out[name] = dict(sam2_frame0=seconds[0],
+                         tracking_per_frame=sum(seconds[1:]) / max(1, n - 1))
+    out['love'].update(times)
+    return out
 
 
 def warm_up(model, args) -> None:
-    """One short pass of each path (one-off start-up costs)."""
-    inputs = random_inputs(model, args.frames, 2, args.device)
-    sam2love_pass(model, inputs, [TEXT], args)
-    bare_sam2_pass(model, inputs, args)
+    """One short pass (one-off start-up costs)."""
+    paired_pass(model, random_inputs(model, args.frames, 2, args.device),
+                [TEXT], args)
 
 
 def stage_benchmark(model, args) -> dict:
     inputs = random_inputs(model, args.frames, args.track_frames,
                            args.device)
     n = args.track_frames
-    best = best_of(dict(
-        love=lambda: sam2love_pass(model, inputs, [TEXT], args),
-        bare=lambda: bare_sam2_pass(model, inputs, args)), args.repeat)
-    love, bare = best['love'], best['bare']
+    runs = [paired_pass(model, inputs, [TEXT], args)
+            for _ in range(args.repeat)]
+    love, bare = ({key: min(r[name][key] for r in runs) for key in
+                   runs[0][name]} for name in ('love', 'bare'))
     love_total = love['encoders'] + love['fusion'] + love['sam2_frame0'] + \
         (n - 1) * love['tracking_per_frame']
     bare_total = bare['sam2_frame0'] + (n - 1) * bare['tracking_per_frame']
@@ -287,8 +281,9 @@ def expressions_benchmark(model, args) -> list:
     rows = []
     for k in args.expressions:
         texts = [f'{TEXT} ({i})' for i in range(k)]
-        times = best_of(dict(k=lambda texts=texts: sam2love_pass(
-            model, inputs, texts, args)), args.repeat)['k']
+        runs = [paired_pass(model, inputs, texts, args, bare=False)['love']
+                for _ in range(args.repeat)]
+        times = {key: min(r[key] for r in runs) for key in runs[0]}
         total = times['encoders'] + times['fusion'] + times['sam2_frame0'] \
             + (args.track_frames - 1) * times['tracking_per_frame']
         rows.append(dict(k=k, seconds=total, **times))
