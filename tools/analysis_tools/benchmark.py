@@ -29,8 +29,9 @@ one expression.
 synthetic videos of those lengths (``--memory-fps``, ``--memory-size``
 px, with sound), each case in a fresh subprocess (its ``VmHWM``):
 ``stream=True`` (every frame to the end, masks and overlay written) and
-the windowed path over the whole video (``propagate=True`` with a clip
-window as long as the video, which holds every frame). Videos are made
+the windowed path over the whole video (``propagate=True`` with the T
+sampled frames spread over the video, so that its window is the whole
+video: it holds every frame). Videos are made
 in a temporary folder.
 
 Everything printed is written as JSON with ``--out``.
@@ -326,10 +327,10 @@ def memory_worker(args) -> None:
         stream = container.streams.video[0]
         seconds = float(stream.duration * stream.time_base)
     start_rss = peak_rss_mb()
-    num_frames = None if mode == 'stream' else int(round(seconds))
     inferencer = RefAVSInferencer(args.config, weights=args.checkpoint,
-                                  device=args.device, show_progress=False,
-                                  num_frames=num_frames)
+                                  device=args.device, show_progress=False)
+    if mode == 'windowed':  # the T sampled frames spread over the video
+        inferencer.seconds_per_frame = seconds / inferencer.num_frames
     model_rss = peak_rss_mb()
     with tempfile.TemporaryDirectory() as tmp, Timer(args.device) as t:
         result = inferencer(video, [TEXT], stream=mode == 'stream',
