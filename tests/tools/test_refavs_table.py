@@ -117,3 +117,22 @@ def test_bad_extras_are_named(tmp_path, capsys):
     bad.write_text('{')
     assert refavs_table.main([f'x={run}', '--extra', f'a={bad}']) == 1
     assert 'bad.json: not JSON' in capsys.readouterr().err
+
+
+def test_null_type_table(tmp_path, capsys):
+    """S per null type (RefAVSMetric(per_kind=True) on test_n) gets its
+    own table, a row per model that has it."""
+    with_switch, without = tmp_path / 'with', tmp_path / 'without'
+    write_run(with_switch, '20260102_000000', {
+        'test_s/J&F': 40.0, 'test_n/S': 0.1, 'test_n/S/silent-scene': 0.0,
+        'test_n/S/absent-referent': 0.1234})
+    write_run(without, '20260102_000000', {'test_s/J&F': 41.0})
+    assert refavs_table.main([f'switch={with_switch}',
+                              f'paper={without}']) == 0
+    tables = capsys.readouterr().out.split('\n\n')
+    lines = tables[-1].splitlines()
+    assert lines[0] == 'S per null type (lower is better):'
+    assert lines[1].split() == ['model', 'test_n', 'S', 'absent-referent',
+                                'test_n', 'S', 'silent-scene']
+    assert lines[3].split() == ['switch', '0.123', '0.000']
+    assert len(lines) == 4  # no row for the model without the types

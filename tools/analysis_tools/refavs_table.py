@@ -48,6 +48,7 @@ KINDS = ('vision', 'audio', 'mixed', 'temporal')
 UNITS = {'J': 'percent', 'F': 'percent', 'J&F': 'percent',
          'S': 'fraction, lower is better',
          'J&F/<kind>': 'percent, the protocol on the rows of that kind',
+         'S/<null type>': 'fraction, S of the null rows of that type',
          'changed': 'fraction: mean 1 - IoU against the unswapped masks'}
 
 
@@ -141,6 +142,20 @@ def format_kind_table(rows: dict[str, dict], markdown: bool = False) -> str:
                   markdown)
 
 
+def format_null_table(rows: dict[str, dict], markdown: bool = False) -> str:
+    """S per null type (``{split}/S/{type}``): a row per model; '' if
+    none."""
+    found = sorted({tuple(key.split('/')) for m in rows.values() for key in m
+                    if key.count('/') == 2 and key.split('/')[1] == 'S'})
+    if not found:
+        return ''
+    keys = ['/'.join(f) for f in found]
+    body = [[name] + ['-' if k not in m else f'{m[k]:.3f}' for k in keys]
+            for name, m in rows.items() if any(k in m for k in keys)]
+    return render(['model'] + [f'{f[0]} S {f[2]}' for f in found], body,
+                  markdown)
+
+
 def is_modality_swap(extra) -> bool:
     return isinstance(extra, dict) and \
         extra.get('tool') == 'modality_swap' and 'variants' in extra
@@ -224,6 +239,9 @@ def main(argv=None) -> int:
     kind_table = format_kind_table(rows, args.markdown)
     if kind_table:
         tables.append('J&F per expression kind (x100):\n' + kind_table)
+    null_table = format_null_table(rows, args.markdown)
+    if null_table:
+        tables.append('S per null type (lower is better):\n' + null_table)
     for name, extra in extras.items():
         if is_modality_swap(extra):
             tables.append(f'{name} (x100; changed a fraction):\n' +
