@@ -130,9 +130,21 @@ EOF
 )
   echo "presence: null_weight $NULL_WEIGHT"
   S2OPTS+=("model.decode_head.presence.null_weight=$NULL_WEIGHT")
-  train_stage2 configs/sam2love_tiny-presence_1xb16-stage2-cached_synthetic.py \
-    "$OUT/stage2_presence"
-  ROWS+=("SAM2-LOVE + presence=$OUT/stage2_presence/test")
+  PCFG=configs/sam2love_tiny-presence_1xb16-stage2-cached_synthetic.py
+  W3=$OUT/stage2_presence
+  train_stage2 "$PCFG" "$W3"
+  CKPT3=$(cat "$W3/last_checkpoint")
+  # the threshold that finds at most 2 % of the ordinary val rows absent
+  $PY tools/analysis_tools/presence_scores.py "$PCFG" "$CKPT3" --split val \
+    --max-ordinary-loss 0.02 --out "$W3/val_presence.json" \
+    --cfg-options "${S2OPTS[@]}"
+  THRESHOLD=$($PY -c "import json, sys; print(json.load(open(sys.argv[1]))['calibrated']['threshold'])" "$W3/val_presence.json")
+  run_test "$PCFG" "$CKPT3" "$W3/test_calibrated" "${S2OPTS[@]}" \
+    "$ALL_SPLITS" "model.decode_head.presence.threshold=$THRESHOLD"
+  $PY tools/analysis_tools/presence_scores.py "$PCFG" "$CKPT3" \
+    --out "$W3/test_presence.json" --cfg-options "${S2OPTS[@]}"
+  ROWS+=("SAM2-LOVE + presence (threshold 0.5)=$W3/test"
+         "SAM2-LOVE + presence (threshold $THRESHOLD from val)=$W3/test_calibrated")
 fi
 elapsed 'stage 2'
 
