@@ -446,6 +446,8 @@ class RefAVSInferencer(BaseInferencer):
             (uint8 (K, H, W) in {0, 1}) and ``logits`` (float32 (K, H, W))
             at the frame size, ``object_scores`` (float32 (K,)),
             ``sampled`` (whether it is one of the T sampled frames).
+            Once the frames are exhausted, ``self.last_trackers`` holds the
+            trackers (their memory banks, ``max_stored``).
         """
         texts = check_texts(texts)
         if not self.shares_encoders:

@@ -72,6 +72,8 @@ def test_stream_equals_propagate_over_the_clip_window(setup):
             [o['object_scores'][k] for o in streamed[:n]],
             pred['object_scores'], atol=1e-5)
     assert 0 < np.mean([o['masks'].mean() for o in streamed]) < 1
+    bank = inferencer.last_trackers[0]
+    assert bank.max_stored == memory_window(bank.sam) + 1 < len(streamed)
 
 
 def test_memory_bank_is_bounded_and_pruning_changes_nothing(setup):
