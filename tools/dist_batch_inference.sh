@@ -22,7 +22,7 @@ PYTHONPATH="$ROOT:$PYTHONPATH" \
     --nproc_per_node=$NPROC \
     --master_port=$PORT \
     "$ROOT/tools/batch_inference.py" \
-    $CONFIG \
-    $CHECKPOINT \
-    $INPUT \
-    --launcher pytorch ${@:5}
+    "$CONFIG" \
+    "$CHECKPOINT" \
+    "$INPUT" \
+    --launcher pytorch "${@:5}"
