@@ -266,7 +266,9 @@ class RefAVSInferencer(BaseInferencer):
             at the frame size and ``object_scores`` (float32 (N,), SAM2's
             object-score logits: > 0 where it finds the object), N = T
             sampled frames (or every frame of the clip with
-            ``propagate``); ``frame_times`` (N seconds from the video's
+            ``propagate``) and, with a head that decides presence,
+            ``presence`` (float32 (N,) in [0, 1], as ``SAM2LOVE.predict``'s
+            ``pred_presence``); ``frame_times`` (N seconds from the video's
             start), ``sampled`` (the T indices of the sampled frames among
             the N), ``clip_seconds``, ``audio_source``; ``visualization``:
             ``outputs`` (the files written) and, with ``return_vis``,
@@ -410,10 +412,35 @@ class RefAVSInferencer(BaseInferencer):
         outs = [tracker.push(frame) for frame in frames]
         logits = torch.stack([o['logits'] for o in outs], 1)  # (K, N, s, s)
         scores = torch.stack([o['object_score_logits'] for o in outs], 1)
+        logits, presence = self._presence(prompt, scores[:, 0], logits,
+                                          scores)
         preds = self.model.postprocess_result(logits, samples)
-        for pred, score in zip(preds, scores):
-            pred.set_field(score.cpu(), 'object_scores', field_type='data')
+        for k, pred in enumerate(preds):
+            pred.set_field(scores[k].cpu(), 'object_scores',
+                           field_type='data')
+            if presence is not None:
+                pred.pred_presence = presence[k].cpu()
         return preds
+
+    def _presence(self, prompt: torch.Tensor, frame0_scores: torch.Tensor,
+                  logits: torch.Tensor, scores: torch.Tensor) -> tuple:
+        """The head's presence decision (``SAM2PromptHead.clip_presence``
+        / ``apply_presence``), as ``SAM2LOVE.predict`` applies it.
+
+        Args:
+            prompt (Tensor): (K, 1, D); frame0_scores (Tensor): (K,)
+                object-score logits of frame 0; logits (Tensor):
+                (K, N, s, s); scores (Tensor): (K, N).
+
+        Returns:
+            tuple: ``logits`` (empty where a clip is found absent) and
+            the presence (K, N) in [0, 1], or None for a head without it.
+        """
+        head = self.model.decode_head
+        if not hasattr(head, 'apply_presence'):
+            return logits, None
+        clip = head.clip_presence(prompt, frame0_scores)
+        return head.apply_presence(clip, logits, scores)
 
     # ------------------------------------------------------------ streaming
     @torch.no_grad()
@@ -444,7 +471,10 @@ class RefAVSInferencer(BaseInferencer):
             dict: ``index`` (from 0 at ``start``), ``time`` (s from the
             video's start), ``frame`` (uint8 RGB (H, W, 3)), ``masks``
             (uint8 (K, H, W) in {0, 1}) and ``logits`` (float32 (K, H, W))
-            at the frame size, ``object_scores`` (float32 (K,)),
+            at the frame size, ``object_scores`` (float32 (K,)), with a
+            head that decides presence ``presence`` (float32 (K,) in
+            [0, 1], ``SAM2PromptHead.apply_presence``: 0 on every frame of
+            a clip found absent, whose masks are then empty),
             ``sampled`` (whether it is one of the T sampled frames).
             Once the frames are exhausted, ``self.last_trackers`` holds the
             trackers (their memory banks, ``max_stored``).
@@ -466,10 +496,11 @@ class RefAVSInferencer(BaseInferencer):
                                    video_fps=video_fps,
                                    seconds_per_frame=self.seconds_per_frame)
         size = batch_size or len(texts)
-        trackers = [StreamingTracker(self.model.decode_head,
-                                     self.prompts(data, texts[i:i + size]),
-                                     num_frames=total)
-                    for i in range(0, len(texts), size)]
+        prompts = [self.prompts(data, texts[i:i + size])
+                   for i in range(0, len(texts), size)]
+        trackers = [StreamingTracker(self.model.decode_head, prompt,
+                                     num_frames=total) for prompt in prompts]
+        frame0_scores = [None] * len(trackers)
         sampled_times = [media.video.times[i] for i in media.video.sampled]
         threshold = self.model.decode_head.threshold
         frames = iter_video_frames(video, start=start, end=end,
@@ -477,17 +508,30 @@ class RefAVSInferencer(BaseInferencer):
                                    seconds_per_frame=self.seconds_per_frame)
         for index, (time, frame) in enumerate(frames):
             normalised = self._normalised_frames(media, [frame])[0]
-            outs = [tracker.push(normalised) for tracker in trackers]
-            logits = torch.cat([o['logits'] for o in outs])  # (K, s, s)
+            chunks, presence = [], []
+            for j, tracker in enumerate(trackers):
+                out = tracker.push(normalised)
+                score = out['object_score_logits']  # (k,)
+                if frame0_scores[j] is None:
+                    frame0_scores[j] = score
+                logits, chunk = self._presence(
+                    prompts[j], frame0_scores[j], out['logits'][:, None],
+                    score[:, None])
+                chunks.append((logits[:, 0], score))
+                presence.append(chunk)
+            logits = torch.cat([c[0] for c in chunks])  # (K, s, s)
             full = F.interpolate(logits[:, None], size=frame.shape[:2],
                                  mode='bilinear', align_corners=False)[:, 0]
-            yield dict(
+            result = dict(
                 index=index, time=time, frame=frame,
                 masks=(full.sigmoid() > threshold).to(torch.uint8).numpy(),
                 logits=full.numpy().astype(np.float32),
-                object_scores=torch.cat(
-                    [o['object_score_logits'] for o in outs]).numpy(),
+                object_scores=torch.cat([c[1] for c in chunks]).numpy(),
                 sampled=any(abs(time - s) < 1e-4 for s in sampled_times))
+            if presence[0] is not None:
+                result['presence'] = torch.cat(
+                    [p[:, 0] for p in presence]).float().numpy()
+            yield result
         self.last_trackers = trackers
 
     def _call_streaming(self, video, texts: list[str], audio, *,
@@ -519,6 +563,7 @@ class RefAVSInferencer(BaseInferencer):
         k = len(texts)
         times = array('d')
         scores = [array('f') for _ in range(k)]
+        presence = [array('f') for _ in range(k)]
         found: list[list[int]] = [[] for _ in range(k)]
         kept = []  # (index, masks, logits) of the sampled frames
         frames = self.stream(video, texts, audio, start=start, end=end,
@@ -534,6 +579,8 @@ class RefAVSInferencer(BaseInferencer):
             times.append(out['time'])
             for e in range(k):
                 scores[e].append(out['object_scores'][e])
+                if 'presence' in out:
+                    presence[e].append(out['presence'][e])
                 if out['masks'][e].any():
                     found[e].append(out['index'])
             if out['sampled']:
@@ -550,6 +597,8 @@ class RefAVSInferencer(BaseInferencer):
             masks=np.stack([m[e] for _, m, _ in kept]),
             logits=np.stack([g[e] for _, _, g in kept]),
             object_scores=np.frombuffer(scores[e], np.float32).copy(),
+            **({'presence': np.frombuffer(presence[e], np.float32).copy()}
+               if presence[e] else {}),
             frames_with_object=found[e]) for e, text in enumerate(texts)]
         outputs = None
         if writer is not None:
@@ -600,7 +649,9 @@ class RefAVSInferencer(BaseInferencer):
                 masks=p.pred_sem_seg.data.cpu().numpy().astype(np.uint8),
                 logits=p.seg_logits.data.cpu().numpy().astype(np.float32),
                 **({'object_scores': p.object_scores.numpy().astype(
-                    np.float32)} if 'object_scores' in p else {}))
+                    np.float32)} if 'object_scores' in p else {}),
+                **({'presence': p.pred_presence.cpu().numpy().astype(
+                    np.float32)} if 'pred_presence' in p else {}))
                 for text, p in zip(texts, preds)]
         return dict(predictions=predictions,
                     frame_times=list(frames.times),

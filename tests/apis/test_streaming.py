@@ -11,6 +11,7 @@ import pytest
 import torch
 from inference_helpers import (
     CONFIG,
+    OBJ_SCORE_BIAS,
     build_tiny_model,
     clip_dir_of,
     make_tiny_tree,
@@ -159,3 +160,52 @@ def test_stream_reports_bad_input(setup, tmp_path):
         setup['inferencer'](str(bad), ['x'], stream=True)
     with pytest.raises(ValueError, match='does not combine'):
         setup['inferencer'](setup['mp4'], ['x'], stream=True, propagate=True)
+
+
+@pytest.mark.parametrize('threshold', [1e-6, 1 - 1e-6])
+def test_presence_is_applied_as_the_model_applies_it(setup, tmp_path,
+                                                     threshold):
+    """With the head's presence switch the inferencer's windowed and
+    streamed paths give SAM2LOVE.predict's presence; a clip found absent
+    (threshold ~1) has empty masks on every frame."""
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+
+    from sam2love.apis.media import load_clip_media
+    cfg = Config.fromfile(osp.join(osp.dirname(CONFIG),
+                                   'sam2love_tiny-presence_1xb16-stage2-'
+                                   'cached_synthetic.py'))
+    cfg.model.decode_head.checkpoint = None
+    cfg.model.decode_head.presence.threshold = threshold
+    cfg.test_dataloader.dataset.num_frames = WINDOW
+    torch.manual_seed(0)
+    from mmengine.registry import DefaultScope
+    from mmseg.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg.model).eval()
+    with torch.no_grad():  # real masks, as build_tiny_model
+        model.state_dict()[OBJ_SCORE_BIAS].add_(20.0)
+    ckpt = save_checkpoint(model, str(tmp_path / 'presence.pth'))
+    inferencer = RefAVSInferencer(cfg, ckpt, device='cpu',
+                                  show_progress=False, num_frames=WINDOW)
+    texts = setup['texts'][:1]
+    windowed = inferencer(setup['mp4'], texts)['predictions'][0]
+    media = load_clip_media(setup['mp4'], num_frames=WINDOW)
+    packed = inferencer._pack(media, media.video.sampled_frames, texts[0])
+    with torch.no_grad():
+        ref = inferencer.model.test_step(pseudo_collate([packed]))[0]
+    np.testing.assert_allclose(windowed['presence'],
+                               ref.pred_presence.numpy(), atol=1e-5)
+    np.testing.assert_array_equal(windowed['masks'],
+                                  ref.pred_sem_seg.data.numpy())
+    every = inferencer(setup['mp4'], texts, propagate=True)['predictions'][0]
+    streamed = list(inferencer.stream(setup['mp4'], texts, end=2))
+    np.testing.assert_allclose([o['presence'][0] for o in streamed],
+                               every['presence'][:2 * FPS], atol=1e-5)
+    assert every['presence'][0] == pytest.approx(windowed['presence'][0])
+    if threshold > 0.5:
+        assert not windowed['masks'].any()
+        assert not any(o['masks'].any() for o in streamed)
+        assert not any(o['presence'].any() for o in streamed)
+    else:
+        assert windowed['masks'].any()
