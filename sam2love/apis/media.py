@@ -284,7 +284,10 @@ def _iter_file_frames(path: str, start: float, end: float | None):
         if not container.streams.video:
             raise MediaError(path, 'holds no video stream')
         stream = container.streams.video[0]
-        stream.thread_type = 'AUTO'
+        # slice threads only: a frame-threaded H.264 decoder left with frames
+        # in flight (decoding stops at the clip's end) can deadlock in
+        # avcodec_free_context when the stream is freed (seen in tests)
+        stream.thread_type = 'SLICE'
         origin = None
 
         def timed():
