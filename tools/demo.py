@@ -122,6 +122,9 @@ def main(argv=None) -> int:
         found = pred.get('frames_with_object')
         if found is None:
             found = [i for i, m in enumerate(pred['masks']) if m.any()]
+        if not found:  # the legend says "not found" too
+            print(f'  {k}. {pred["text"]!r}: not found (no frame has it)')
+            continue
         print(f'  {k}. {pred["text"]!r}: object in {len(found)} of '
               f'{len(times)} frames{describe_runs(found, times)}')
     masks = outputs['masks']

@@ -586,6 +586,9 @@ class RefAVSInferencer(BaseInferencer):
             if out['sampled']:
                 kept.append((out['index'], out['masks'], out['logits']))
             if writer is not None:
+                if out['index'] == 0 and 'presence' in out:
+                    # the head's presence decision is taken on frame 0
+                    writer.found = [bool(p > 0) for p in out['presence']]
                 writer.add(out['index'], out['time'], out['frame'],
                            out['masks'], sampled=out['sampled'])
         if not times:
@@ -605,7 +608,8 @@ class RefAVSInferencer(BaseInferencer):
             outputs = writer.close(dict(
                 num_frames=len(times), frame_times=list(times),
                 sampled=mask_frames, expressions=[dict(
-                    index=e + 1, text=text, frames_with_object=found[e])
+                    index=e + 1, text=text, found=bool(found[e]),
+                    frames_with_object=found[e])
                     for e, text in enumerate(texts)]))
         return dict(predictions=predictions, frame_times=list(times),
                     sampled=mask_frames, mask_frames=mask_frames,

@@ -28,6 +28,7 @@ from rich.progress import track
 
 from ..datasets.video import write_video
 from ..visualization import RefAVSVisualizer, expression_colours
+from ..visualization.drawing import mark_not_found
 
 
 def frame_captions(times: Sequence[float]) -> list[str]:
@@ -79,8 +80,10 @@ def write_outputs(out_dir: str, visualizer: RefAVSVisualizer, media,
                         for k in range(len(texts))],
                  summary=osp.join(out_dir, 'predictions.json'))
     captions = frame_captions(times)
+    found = [bool(m.any()) for m in masks]
+    legend = mark_not_found(texts, found)  # nothing drawn: say so
 
-    drawn = visualizer.iter_clip(frames, masks, texts, captions, opacity)
+    drawn = visualizer.iter_clip(frames, masks, legend, captions, opacity)
     if show_progress:
         drawn = track(drawn, total=len(frames), description='Overlay video')
     audio = media.audio[:int(round(media.clip_seconds * media.sample_rate))]
@@ -92,7 +95,7 @@ def write_outputs(out_dir: str, visualizer: RefAVSVisualizer, media,
         write_masks(folder, expression_masks)
 
     sheet = visualizer.draw_contact_sheet(
-        [frames[i] for i in sampled], [masks[:, list(sampled)]], texts,
+        [frames[i] for i in sampled], [masks[:, list(sampled)]], legend,
         captions=[captions[i] for i in sampled], opacity=opacity)
     image = Image.fromarray(sheet)
     if sheet_colours:
@@ -107,7 +110,7 @@ def write_outputs(out_dir: str, visualizer: RefAVSVisualizer, media,
         contact_sheet=osp.basename(paths['contact_sheet']),
         expressions=[dict(
             index=k + 1, text=text, colour=list(colours[k]),
-            masks=osp.relpath(paths['masks'][k], out_dir),
+            found=found[k], masks=osp.relpath(paths['masks'][k], out_dir),
             frames_with_object=[int(i) for i in np.flatnonzero(
                 masks[k].reshape(len(frames), -1).any(1))])
             for k, text in enumerate(texts)])
@@ -284,6 +287,9 @@ class StreamOutputs:
         self.colours = expression_colours(len(texts))
         self._draw_legend = draw_legend
         self.legend = self.size = None
+        #: per expression, False once the head decided its referent is
+        #: absent (set before the first frame; the legend then says so)
+        self.found = [True] * len(self.texts)
         self.paths = dict(
             overlay=osp.join(out_dir, 'overlay.mp4') if overlay else None,
             contact_sheet=osp.join(out_dir, 'contact_sheet.png'),
@@ -315,8 +321,8 @@ class StreamOutputs:
             self.size = upscale_size(*frame.shape[:2],
                                      self.visualizer.min_height)
             self.legend = self._draw_legend(
-                self.size[1], self.visualizer._legend_texts(self.texts),
-                self.colours)
+                self.size[1], self.visualizer._legend_texts(
+                    mark_not_found(self.texts, self.found)), self.colours)
         img = overlay_masks(resize_frame(frame, self.size), masks,
                             self.colours, self.opacity)
         return stack_rows([draw_caption(img, caption), self.legend])
@@ -349,7 +355,8 @@ class StreamOutputs:
         if self.sheet:
             _, times, frames, masks = zip(*self.sheet)
             sheet = self.visualizer.draw_contact_sheet(
-                list(frames), [np.stack(masks, axis=1)], self.texts,
+                list(frames), [np.stack(masks, axis=1)],
+                mark_not_found(self.texts, self.found),
                 captions=frame_captions(times), opacity=self.opacity)
             image = Image.fromarray(sheet)
             if self.sheet_colours:

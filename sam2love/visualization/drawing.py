@@ -128,6 +128,16 @@ def _wrap(text: str, font, width: float) -> list[str]:
     return lines + [line] if line else lines or ['']
 
 
+#: What the legend says of an expression whose referent was not found.
+NOT_FOUND = 'not found'
+
+
+def mark_not_found(texts: Sequence[str], found: Sequence[bool]) -> list[str]:
+    """``texts`` with " (not found)" after each expression not found (its
+    masks are empty on every frame: nothing is drawn for it)."""
+    return [str(t) if f else f'{t} ({NOT_FOUND})' for t, f in zip(texts, found)]
+
+
 def draw_legend(width: int, texts: Sequence[str], colours: Sequence[tuple],
                 font_size: int | None = None) -> np.ndarray:
     """A legend strip: a colour swatch and the (wrapped) expression for

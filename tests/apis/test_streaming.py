@@ -209,3 +209,17 @@ def test_presence_is_applied_as_the_model_applies_it(setup, tmp_path,
         assert not any(o['presence'].any() for o in streamed)
     else:
         assert windowed['masks'].any()
+    # predictions.json says whether each expression was found; an absent
+    # one is marked "not found" in the legend (both paths)
+    import json
+
+    from sam2love.visualization.drawing import NOT_FOUND, mark_not_found
+    assert mark_not_found(['a', 'b'], [True, False]) == [
+        'a', f'b ({NOT_FOUND})']
+    for name, kwargs in (('windowed', {}), ('streamed', dict(stream=True,
+                                                             end=2))):
+        out = inferencer(setup['mp4'], texts, out_dir=str(tmp_path / name),
+                         **kwargs)['visualization']['outputs']
+        with open(out['summary']) as f:
+            expression = json.load(f)['expressions'][0]
+        assert expression['found'] == (threshold < 0.5), name
