@@ -59,8 +59,12 @@ def test_every_object_row_from_tools_test(tmp_path):
     with open(out) as f:
         metrics = json.load(f)['rows'][0]['metrics']
     assert {'test_s/J&F', 'test_u/J&F', 'mix/J&F', 'test_n/S'} <= set(metrics)
-    kinds = {k.split('/')[2] for k in metrics if k.count('/') == 2}
+    kinds = {k.split('/')[2] for k in metrics if '/J&F/' in k}
     assert kinds and kinds <= {'vision', 'audio', 'mixed', 'temporal'}
     assert all(f'test_s/J&F/{k}' in metrics or f'test_u/J&F/{k}' in metrics
                for k in kinds)
     assert 0 <= metrics['test_n/S'] <= 1
+    # the null split: S per null type
+    null_types = {k.split('/')[2] for k in metrics if k.startswith('test_n/S/')}
+    assert null_types and null_types <= {
+        'silent-scene', 'mismatched-audio', 'absent-referent'}
