@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
+from sam2.modeling.sam2_base import NO_OBJ_SCORE
 from torch import nn
 
 from ..necks.fusion_token import ProjectionMLP
@@ -66,8 +67,8 @@ TRAINABLE_PRESETS = {
 }
 #: Where ``presence`` reads the clip's presence logit.
 PRESENCE_SOURCES = ('object_score', 'token')
-#: SAM2's ``NO_OBJ_SCORE``: the mask logit of "no object".
-NO_OBJECT_LOGIT = -1024.0
+#: SAM2's mask logit of "no object" (``sam2_base.NO_OBJ_SCORE``).
+NO_OBJECT_LOGIT = NO_OBJ_SCORE
 
 
 @MODELS.register_module()
@@ -388,14 +389,10 @@ class SAM2PromptHead(BaseModule):
             ``loss_obj``, ``loss_presence``.
         """
         present = gt_masks.flatten(1).any(1, keepdim=True).float()
-        rows = None  # every row trains the masks
-        if self.presence and not self.presence['mask_loss_on_null']:
-            rows = present[:, 0].bool()
-        if rows is None or rows.all():
-            loss_mask, loss_iou = candidate_losses(
-                out['masks'], out['ious'], gt_masks, self.loss_mask,
-                self.mask_candidate)
-        elif rows.any():
+        rows = present[:, 0].bool()  # the rows that train the masks
+        if not self.presence or self.presence['mask_loss_on_null']:
+            rows = torch.ones_like(rows)
+        if rows.any():
             loss_mask, loss_iou = candidate_losses(
                 out['masks'][rows], out['ious'][rows], gt_masks[rows],
                 self.loss_mask, self.mask_candidate)
@@ -425,8 +422,12 @@ class SAM2PromptHead(BaseModule):
     def _with_presence(self, out: dict, prompt: torch.Tensor) -> dict:
         """``out`` plus ``presence_logits`` (B, 1) of the token MLP."""
         if self._presence_from('token'):
-            out = dict(out, presence_logits=self.presence_mlp(prompt[:, 0]))
+            out = dict(out, presence_logits=self._token_logits(prompt))
         return out
+
+    def _token_logits(self, prompt: torch.Tensor) -> torch.Tensor:
+        """(B, 1, D) fused tokens -> (B, 1) presence logits."""
+        return self.presence_mlp(prompt[:, 0])
 
     def predict(self, prompt: torch.Tensor, frames: torch.Tensor
                 ) -> torch.Tensor:
@@ -483,7 +484,7 @@ class SAM2PromptHead(BaseModule):
         if not self.presence:
             return None
         if self._presence_from('token'):
-            return self.presence_mlp(prompt[:, 0])[:, 0].float().sigmoid()
+            return self._token_logits(prompt)[:, 0].float().sigmoid()
         return frame0_scores.float().sigmoid()
 
     def apply_presence(self, clip: torch.Tensor | None, logits: torch.Tensor,

@@ -202,9 +202,18 @@ class SAM2LOVE(BaseSegmentor):
                       ) -> torch.Tensor:
         """Clip logits (B, T, h, w) at SAM2's mask resolution; the
         expressions are the metas' ``text``."""
-        _check_frames(inputs)
+        return self._predict_clip(inputs, batch_img_metas)['logits']
+
+    def _predict_clip(self, inputs: dict, batch_img_metas: list[dict]
+                      ) -> dict:
+        """``SAM2PromptHead.predict_clip`` of the batch: ``logits``
+        (B, T, h, w) and ``presence`` (B, T)."""
+        if 'frames' not in inputs:
+            raise KeyError(
+                'SAM2LOVE: prediction tracks whole clips and needs their '
+                'frames; a feature cache (frame 0 only) is for training')
         prompt = self.extract_feat(inputs, [m['text'] for m in batch_img_metas])
-        return self.decode_head.predict(prompt, inputs['frames'])
+        return self.decode_head.predict_clip(prompt, inputs['frames'])
 
     def loss(self, inputs: dict, data_samples) -> dict:
         """Frame-0 losses, from frames or from cached features."""
@@ -224,10 +233,7 @@ class SAM2LOVE(BaseSegmentor):
         return self.encode_decode(inputs, [ds.metainfo for ds in data_samples])
 
     def predict(self, inputs: dict, data_samples=None):
-        _check_frames(inputs)
-        metas = [ds.metainfo for ds in data_samples]
-        prompt = self.extract_feat(inputs, [m['text'] for m in metas])
-        out = self.decode_head.predict_clip(prompt, inputs['frames'])
+        out = self._predict_clip(inputs, [ds.metainfo for ds in data_samples])
         samples = self.postprocess_result(out['logits'], data_samples)
         for sample, presence in zip(samples, out['presence']):
             sample.pred_presence = presence
@@ -237,13 +243,6 @@ class SAM2LOVE(BaseSegmentor):
         """Write the predictions, see :func:`postprocess_clip_logits`."""
         return postprocess_clip_logits(logits, data_samples,
                                        self.decode_head.threshold)
-
-
-def _check_frames(inputs: dict) -> None:
-    if 'frames' not in inputs:
-        raise KeyError(
-            'SAM2LOVE: prediction tracks whole clips and needs their '
-            'frames; a feature cache (frame 0 only) is for training')
 
 
 def postprocess_clip_logits(logits: torch.Tensor, data_samples,
