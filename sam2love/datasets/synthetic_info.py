@@ -5,6 +5,18 @@ import json
 import os.path as osp
 
 
+def read_synthetic_info(data_root: str) -> dict:
+    """``<data_root>/synthetic_info.json``, with a clear error when the data
+    set has none."""
+    path = osp.join(data_root, 'synthetic_info.json')
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{path}: missing; a data set written by '
+            f'tools/make_synthetic_refavs.py is needed')
+    with open(path) as f:
+        return json.load(f)
+
+
 def read_referents(data_root: str) -> tuple[dict, list, list]:
     """Expression kind and referred category of every row.
 
@@ -14,13 +26,7 @@ def read_referents(data_root: str) -> tuple[dict, list, list]:
         null row), and the sorted ``colours`` and ``shapes`` of the data
         set's categories.
     """
-    path = osp.join(data_root, 'synthetic_info.json')
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'{path}: missing; a data set written by '
-            f'tools/make_synthetic_refavs.py is needed')
-    with open(path) as f:
-        info = json.load(f)
+    info = read_synthetic_info(data_root)
     categories = info['categories']
     colours = sorted({c['colour'] for c in categories.values()})
     shapes = sorted({c['shape'] for c in categories.values()})

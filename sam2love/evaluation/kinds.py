@@ -10,15 +10,15 @@ the average of the full split's batches restricted to a kind, which the
 protocol cannot give). Null rows are scored with S per *null type* instead
 (``mismatched-audio``: the sound comes from objects not in the clip;
 ``silent-scene``: nothing sounds; ``absent-referent``: the named category
-or shape is not there), see :func:`null_types`. ``RefAVSMetric(per_kind=...)`` and
+or shape is not there), see :func:`null_types`.
+``RefAVSMetric(per_kind=...)`` and
 ``tools/analysis_tools/token_probe.py --track`` both use
 :func:`score_stats_by_kind`.
 """
-import json
 import os.path as osp
 from collections.abc import Sequence
 
-from ..datasets.synthetic_info import read_referents
+from ..datasets.synthetic_info import read_referents, read_synthetic_info
 from .functional import BATCH_SIZE, ExpressionStats, expression_stats, score_stats
 
 #: The synthetic info file, relative to the data root.
@@ -48,11 +48,7 @@ def expression_kinds(data_root: str) -> dict[str, str]:
 def null_types(data_root: str) -> dict[str, str]:
     """``uid -> null_type`` of the null rows of a synthetic data set (see
     :func:`expression_kinds` for the errors)."""
-    path = osp.join(data_root, INFO_FILE)
-    if not osp.isfile(path):
-        expression_kinds(data_root)  # raises the clear error
-    with open(path) as f:
-        rows = json.load(f)['rows']
+    rows = read_synthetic_info(data_root)['rows']
     return {uid: row['null_type'] for uid, row in rows.items()
             if row.get('null_type')}
 

@@ -31,7 +31,6 @@ model.decode_head.presence.threshold=T``).
 """
 import argparse
 import json
-import os.path as osp
 from collections import defaultdict
 
 import numpy as np
@@ -41,7 +40,7 @@ from mmseg.registry import MODELS
 
 import sam2love  # noqa: F401  (registers the components)
 from sam2love.apis.checkpoint import load_weights_strict
-from sam2love.evaluation.kinds import INFO_FILE, null_types
+from sam2love.evaluation.kinds import has_expression_kinds, null_types
 from sam2love.utils import load_config
 from sam2love.utils.analysis import preprocessed_batches
 
@@ -144,7 +143,7 @@ def main(argv=None) -> dict:
     model.to(args.device).eval()
     dataset_cfg = cfg.test_dataloader.dataset
     root = dataset_cfg.data_root
-    types = null_types(root) if osp.isfile(osp.join(root, INFO_FILE)) else {}
+    types = null_types(root) if has_expression_kinds(root) else {}
     scores = defaultdict(list)
     for split in args.split:
         for inputs, samples, texts in preprocessed_batches(
