@@ -121,10 +121,11 @@ if [ "$PRESENCE" = 1 ]; then
   # switch draws no random number before the frozen encoders, so the same
   # cache serves
   NULL_WEIGHT=$($PY - "$DATA" <<'EOF'
-import csv, sys
-rows = [r for r in csv.DictReader(open(f'{sys.argv[1]}/metadata.csv'))
-        if r['split'] == 'train']
-null = sum(r['uid'].startswith(('null_c-', 'null_m-')) for r in rows)
+import sys
+from sam2love.datasets import read_metadata
+rows = [r for r in read_metadata(f'{sys.argv[1]}/metadata.csv')
+        if r.split == 'train']
+null = sum(r.is_null for r in rows)
 print(round((len(rows) - null) / max(null, 1), 2))
 EOF
 )
