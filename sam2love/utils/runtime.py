@@ -4,14 +4,21 @@ Two gaps of mmengine 0.10.7 met on current stacks:
 
 - With torch >= 2.6, ``torch.load`` defaults to ``weights_only=True`` and
   refuses mmengine's own checkpoints (they pickle the message hub's
-  ``HistoryBuffer`` and numpy values), so ``--resume`` fails.
-  :func:`allow_mmengine_checkpoints` allows exactly those types, which
-  keeps ``weights_only`` protection for every load; third-party weights
-  (SAM2, VGGish) are loaded with ``weights_only=True`` explicitly.
+  ``HistoryBuffer``, its statistic methods and numpy values), so
+  ``--resume`` fails. :func:`allow_mmengine_checkpoints` allows exactly
+  those, which keeps ``weights_only`` protection for every load: the
+  statistic methods are pickled as ``getattr(HistoryBuffer, 'min')``, and
+  ``builtins.getattr`` is answered by :func:`history_buffer_getattr`, which
+  returns those methods and nothing else (the real ``getattr`` would hand a
+  crafted file the builtins module, ``eval`` and ``os.system``).
+  Third-party weights (SAM2, VGGish) are loaded with ``weights_only=True``
+  explicitly.
 - Distributed runs on CPU (gloo): mmengine calls ``torch.cuda.set_device``
   unconditionally and gives DDP ``device_ids=[rank]``; both fail without a
   GPU. :func:`adapt_distributed_to_cpu` fixes the config and the call.
 """
+import pickle
+
 import numpy as np
 import torch
 from mmengine.config import Config
@@ -28,17 +35,62 @@ def _numpy_pickle_globals() -> list:
             *sorted(dtypes, key=str)]
 
 
+#: The attributes a checkpoint may take with ``getattr``: the statistic
+#: methods of mmengine's ``HistoryBuffer`` (its message hub's log scalars).
+HISTORY_BUFFER_STATISTICS = ('min', 'max', 'mean', 'current')
+
+
+def _short(obj, limit: int = 80) -> str:
+    text = repr(obj)
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def history_buffer_getattr(obj, name):
+    """``builtins.getattr`` as the weights-only unpickler sees it.
+
+    mmengine's checkpoints pickle ``HistoryBuffer``'s statistic methods as
+    ``getattr(HistoryBuffer, 'min')``; this returns those methods
+    (:data:`HISTORY_BUFFER_STATISTICS`) and refuses anything else.
+
+    Raises:
+        pickle.UnpicklingError: any other object or attribute (which
+            ``torch.load`` reports as a failed weights-only load).
+    """
+    from mmengine.logging import HistoryBuffer
+    if obj is HistoryBuffer and isinstance(name, str) and \
+            name in HISTORY_BUFFER_STATISTICS:
+        return getattr(HistoryBuffer, name)
+    shown = 'getattr' if obj is history_buffer_getattr else _short(obj)
+    raise pickle.UnpicklingError(
+        f'refused getattr({shown}, {_short(name)}): a checkpoint may '
+        'take only HistoryBuffer\'s statistic methods '
+        f'({", ".join(HISTORY_BUFFER_STATISTICS)}) with getattr')
+
+
 def allow_mmengine_checkpoints() -> None:
     """Let ``torch.load(weights_only=True)`` read mmengine checkpoints.
 
-    Besides ``HistoryBuffer`` and numpy arrays / scalars, the message hub
-    pickles ``HistoryBuffer``'s statistic methods as ``getattr(HistoryBuffer,
-    'min')``, so ``getattr`` is allowed too; the weights-only unpickler still
-    refuses to call anything that is not itself an allowed global.
+    Allows ``HistoryBuffer``, numpy arrays / scalars and, under the name
+    ``builtins.getattr`` that the pickle uses,
+    :func:`history_buffer_getattr`; the real ``getattr``, if anything
+    allowed it, is taken off the list. The weights-only unpickler still
+    refuses to call anything that is not itself allowed.
     """
     from mmengine.logging import HistoryBuffer
-    torch.serialization.add_safe_globals(
-        [HistoryBuffer, getattr, *_numpy_pickle_globals()])
+    serialization = torch.serialization
+
+    def unsafe(g) -> bool:  # the real getattr, or another in its place
+        return g is getattr or (isinstance(g, tuple) and len(g) == 2 and
+                                g[1] == 'builtins.getattr' and
+                                g[0] is not history_buffer_getattr)
+
+    allowed = serialization.get_safe_globals()
+    if any(unsafe(g) for g in allowed):
+        serialization.clear_safe_globals()
+        serialization.add_safe_globals([g for g in allowed if not unsafe(g)])
+    serialization.add_safe_globals(
+        [HistoryBuffer, (history_buffer_getattr, 'builtins.getattr'),
+         *_numpy_pickle_globals()])
 
 
 def _cpu_set_device(device) -> None:  # noqa: ARG001
