@@ -63,34 +63,70 @@ class CheckpointMismatchError(CheckpointError):
         super().__init__('\n'.join(lines))
 
 
+def _torch_load_reason(error: Exception) -> str:
+    """What ``torch.load`` found wrong, in one line: for a refused
+    weights-only load the unpickler's own words (torch wraps them in
+    paragraphs of advice)."""
+    if isinstance(error, pickle.UnpicklingError) and isinstance(
+            error.__context__, pickle.UnpicklingError):
+        error = error.__context__
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    return f'{type(error).__name__}: {lines[0]}' if lines else \
+        type(error).__name__
+
+
 def read_state_dict(path: str) -> tuple[dict, dict]:
     """Read ``(state_dict, meta)`` from an mmengine checkpoint (or a bare
     state dict) with ``weights_only=True``; ``module.`` prefixes of
     wrapped models are removed.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        CheckpointError: it is a folder, empty, not a torch file, refused
+            by the weights-only unpickler (it pickles something that is not
+            a weight: see :func:`~sam2love.utils.allow_mmengine_checkpoints`)
+            or holds no state dict. The message names the file.
     """
-    if not osp.isfile(path):
+    if not osp.exists(path):
         raise FileNotFoundError(f'checkpoint {path} does not exist')
+    if osp.isdir(path):
+        raise CheckpointError(f'checkpoint {path} is a folder, not a file')
+    if osp.getsize(path) == 0:
+        raise CheckpointError(f'checkpoint {path} is empty (0 bytes)')
+    with open(path, 'rb') as f:
+        head = f.read(16)
+    # torch.save writes a zip archive (or, before torch 1.6, a pickle)
+    if not head.startswith((b'PK\x03\x04', b'\x80')):
+        raise CheckpointError(
+            f'checkpoint {path} is not a readable torch file (neither a zip '
+            f'archive nor a pickle: it starts with {head!r})')
     allow_mmengine_checkpoints()
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
         raise CheckpointError(
-            f'checkpoint {path} cannot be read with weights_only=True: '
-            f'{str(e).splitlines()[0]}') from None
-    except (RuntimeError, EOFError) as e:
-        raise CheckpointError(f'checkpoint {path} is not a readable torch '
-                           f'file ({e})') from None
+            f'checkpoint {path} cannot be read with weights_only=True (it '
+            f'holds more than weights): {_torch_load_reason(e)}') from None
+    except Exception as e:  # torch.load fails in many ways on other files
+        raise CheckpointError(
+            f'checkpoint {path} is not a readable torch file '
+            f'({_torch_load_reason(e)})') from None
     if not isinstance(ckpt, dict):
-        raise CheckpointError(f'checkpoint {path} holds a {type(ckpt).__name__}'
-                           ', not a state dict')
+        raise CheckpointError(f'checkpoint {path} holds a '
+                              f'{type(ckpt).__name__}, not a state dict')
     state = ckpt.get('state_dict', ckpt)
+    if not isinstance(state, dict) or not all(isinstance(k, str)
+                                              for k in state):
+        raise CheckpointError(f'checkpoint {path} holds no state dict (a '
+                              'dict of parameter names)')
     meta = ckpt.get('meta', {}) if 'state_dict' in ckpt else {}
     state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
     return state, meta
 
 
 def load_weights_strict(model: nn.Module, path: str,
-                        config: str | None = None) -> dict:
+                        config: str | None = None,
+                        checkpoint: tuple[dict, dict] | None = None) -> dict:
     """Load a checkpoint whose keys and shapes all match ``model``.
 
     Args:
@@ -98,6 +134,8 @@ def load_weights_strict(model: nn.Module, path: str,
         path (str): the checkpoint (mmengine's ``{'state_dict', 'meta'}``
             or a bare state dict).
         config (str, optional): the config's name, for messages.
+        checkpoint (tuple, optional): ``(state_dict, meta)`` already read
+            from ``path`` by :func:`read_state_dict`.
 
     Returns:
         dict: the checkpoint's ``meta``.
@@ -105,7 +143,8 @@ def load_weights_strict(model: nn.Module, path: str,
     Raises:
         CheckpointMismatchError: missing, unexpected or reshaped keys.
     """
-    state, meta = read_state_dict(path)
+    state, meta = checkpoint if checkpoint is not None else \
+        read_state_dict(path)
     own = model.state_dict()
     missing = sorted(own.keys() - state.keys())
     unexpected = sorted(state.keys() - own.keys())

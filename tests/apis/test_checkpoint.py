@@ -237,3 +237,27 @@ def zipfile_pickle(path) -> bytes:
     with zipfile.ZipFile(path) as archive:
         name = next(n for n in archive.namelist() if n.endswith('data.pkl'))
         return archive.read(name)
+
+
+@pytest.mark.parametrize('content, message', [
+    (b'', r'is empty \(0 bytes\)'),
+    (b'just some text, not a checkpoint\n' * 3,
+     r"is not a readable torch file \(neither a zip archive nor a pickle: "
+     r"it starts with b'just some text, '\)"),
+    (b'PK\x03\x04 a broken zip',
+     r'is not a readable torch file \(RuntimeError: .+\)'),
+])
+def test_a_file_that_is_not_a_checkpoint_names_itself(tmp_path, content,
+                                                      message):
+    path = tmp_path / 'notes.pth'
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=f'checkpoint {path} {message}'):
+        read_state_dict(str(path))
+    with pytest.raises(CheckpointError, match='is a folder'):
+        read_state_dict(str(tmp_path))
+    torch.save([1, 2], tmp_path / 'list.pth')
+    with pytest.raises(CheckpointError, match='holds a list, not a state'):
+        read_state_dict(str(tmp_path / 'list.pth'))
+    torch.save({'state_dict': 5}, tmp_path / 'five.pth')
+    with pytest.raises(CheckpointError, match='holds no state dict'):
+        read_state_dict(str(tmp_path / 'five.pth'))
