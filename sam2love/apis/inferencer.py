@@ -2,9 +2,9 @@
 video, in the style of mmseg's ``MMSegInferencer``.
 
 >>> from sam2love.apis import RefAVSInferencer
->>> inferencer = RefAVSInferencer(
-...     'configs/sam2love_tiny_1xb16-stage2_synthetic.py',
-...     weights='work_dirs/sam2love_tiny_1xb16-stage2_synthetic/iter_150.pth')
+>>> inferencer = RefAVSInferencer(  # the quick start's stage 2
+...     'configs/sam2love_tiny_1xb16-stage2-cached_synthetic.py',
+...     weights='work_dirs/quickstart/stage2/iter_1200.pth')
 >>> result = inferencer('clip.mp4', ['the red square', 'what sounds first'],
 ...                     out_dir='demo_out')
 >>> result['predictions'][0]['masks'].shape   # (T, H, W) uint8, T = 10
@@ -33,11 +33,12 @@ from rich.progress import track
 
 from ..datasets.errors import MediaError
 from ..visualization import RefAVSVisualizer
-from .checkpoint import load_weights_strict
+from .checkpoint import load_weights_strict, read_state_dict
 from .media import (
     ClipMedia,
     OutputFrames,
     check_texts,
+    check_window,
     count_video_frames,
     iter_audio_chunks,
     iter_video_frames,
@@ -87,6 +88,14 @@ def drop_init_checkpoints(model_cfg: dict) -> list[str]:
     return dropped
 
 
+def clip_settings(cfg: Config) -> tuple[int, float]:
+    """``(num_frames, seconds_per_frame)`` of a config's test dataset (10
+    frames one second apart, Ref-AVS's, when it does not say)."""
+    dataset = cfg.test_dataloader.dataset
+    return dataset.get('num_frames', 10), dataset.get('seconds_per_frame',
+                                                      1.0)
+
+
 class RefAVSInferencer(BaseInferencer):
     """Segment the objects that sentences refer to in a video with sound.
 
@@ -121,13 +130,16 @@ class RefAVSInferencer(BaseInferencer):
                  seconds_per_frame: float | None = None) -> None:
         import sam2love  # noqa: F401  (registers the components)
         init_default_scope(scope)
+        if isinstance(model, (str, os.PathLike)):
+            model = str(model)
+            if not os.path.isfile(model):
+                raise FileNotFoundError(f'config {model} does not exist')
         self._config_name = model if isinstance(model, str) else None
         super().__init__(model=model, weights=weights, device=device,
                          scope=scope, show_progress=show_progress)
-        dataset = self.cfg.test_dataloader.dataset
-        self.num_frames = num_frames or dataset.get('num_frames', 10)
-        self.seconds_per_frame = seconds_per_frame or dataset.get(
-            'seconds_per_frame', 1.0)
+        default_frames, default_spacing = clip_settings(self.cfg)
+        self.num_frames = num_frames or default_frames
+        self.seconds_per_frame = seconds_per_frame or default_spacing
 
     # ------------------------------------------------------------ set-up
     def _init_model(self, cfg: ConfigDict, weights: str | None,
@@ -136,12 +148,16 @@ class RefAVSInferencer(BaseInferencer):
         component weight files the config names (``checkpoint`` /
         ``pca_checkpoint``: SAM2 ``.pt``, VGGish) are not read: every
         weight comes from the checkpoint (as mmengine's inferencer drops
-        ``pretrained``)."""
+        ``pretrained``). The checkpoint is read first: a file that cannot
+        be used fails before the model is built."""
+        self._checkpoint = None
         if weights is not None:
+            self._checkpoint = read_state_dict(weights)
             drop_init_checkpoints(cfg.model)
         model = MODELS.build(cfg.model)
         model.cfg = cfg
         self._load_weights_to_model(model, weights, cfg)
+        self._checkpoint = None
         return model.to(device).eval()
 
     def _load_weights_to_model(self, model, checkpoint, cfg) -> None:
@@ -151,7 +167,8 @@ class RefAVSInferencer(BaseInferencer):
             warnings.warn('No checkpoint given: the masks come from a '
                           'randomly initialised model.', stacklevel=2)
             return
-        load_weights_strict(model, checkpoint, self._config_name)
+        load_weights_strict(model, checkpoint, self._config_name,
+                            checkpoint=getattr(self, '_checkpoint', None))
 
     def _init_collate(self, cfg: ConfigDict):
         """mmengine's ``pseudo_collate`` unless the config names another."""
@@ -239,7 +256,8 @@ class RefAVSInferencer(BaseInferencer):
                 prompt comes from the clip window as without it. The masks
                 of every frame go to ``out_dir``; the returned ``masks`` /
                 ``logits`` are those of the T sampled frames only.
-            end (float, optional): with ``stream``, where to stop (s).
+            end (float, optional): with ``stream``, where to stop (s);
+                after ``start``.
             video_fps (float, optional): rate of a folder / list of frames;
                 by default they are taken as already at the clip rate.
             batch_size (int, optional): expressions per pass; the frozen
@@ -270,15 +288,31 @@ class RefAVSInferencer(BaseInferencer):
             ``presence`` (float32 (N,) in [0, 1], as ``SAM2LOVE.predict``'s
             ``pred_presence``); ``frame_times`` (N seconds from the video's
             start), ``sampled`` (the T indices of the sampled frames among
-            the N), ``clip_seconds``, ``audio_source``; ``visualization``:
+            the N), ``clip_seconds``, ``audio_source``, ``warnings``
+            (what is degraded about the input: a video shorter than the
+            clip, sound padded with silence; also in ``predictions.json``,
+            see :func:`~.media.degraded_input_warnings`); ``visualization``:
             ``outputs`` (the files written) and, with ``return_vis``,
             ``frames`` (N drawn uint8 RGB images). With ``stream``, N is
             every frame streamed: ``object_scores`` and ``frame_times``
             cover them all, ``masks`` / ``logits`` only the sampled ones
             (``mask_frames``: their indices among the N), and each
             prediction adds ``frames_with_object``; ``num_frames`` = N.
+
+        Raises:
+            MediaError: the video or the audio cannot be used (unreadable,
+                no frame at ``start``, no sound, NaN samples).
+            TypeError: ``texts`` or ``audio`` of the wrong type.
+            ValueError: no or an empty expression, ``start`` < 0, ``end``
+                not after ``start`` or without ``stream``, an invalid
+                sample rate.
         """
         texts = check_texts(texts)
+        check_window(start, end)
+        if end is not None and not stream:
+            raise ValueError('end is used only with stream=True (the clip '
+                             'window is num_frames * seconds_per_frame from '
+                             'start)')
         if stream:
             if propagate or return_vis or return_datasamples:
                 raise ValueError('stream=True does not combine with '
@@ -480,6 +514,7 @@ class RefAVSInferencer(BaseInferencer):
             trackers (their memory banks, ``max_stored``).
         """
         texts = check_texts(texts)
+        check_window(start, end)
         if not self.shares_encoders:
             raise TypeError(f'{type(self.model).__name__} cannot stream: it '
                             'needs extract_feat(), a backbone and a SAM2 '
@@ -615,6 +650,7 @@ class RefAVSInferencer(BaseInferencer):
                     sampled=mask_frames, mask_frames=mask_frames,
                     num_frames=len(times), clip_seconds=media.clip_seconds,
                     audio_source=media.audio_source,
+                    warnings=list(media.warnings),
                     visualization=dict(outputs=outputs))
 
     def visualize(self, media: ClipMedia, texts: list[str], preds: list,
@@ -662,7 +698,8 @@ class RefAVSInferencer(BaseInferencer):
                     sampled=list(frames.sampled),
                     clip_seconds=media.clip_seconds,
                     audio_source=media.audio_source,
+                    warnings=list(media.warnings),
                     visualization=visualization)
 
 
-__all__ = ['RefAVSInferencer']
+__all__ = ['RefAVSInferencer', 'clip_settings']

@@ -11,13 +11,18 @@ pipeline (``LoadClipAudioFromNDArray``), as a dataset ``.wav`` is.
 import os
 import os.path as osp
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import av
 import numpy as np
 
-from ..datasets.audio import decode_audio
+from ..datasets.audio import (
+    check_finite_audio,
+    check_sample_rate,
+    decode_audio,
+    wav_header_seconds,
+)
 from ..datasets.errors import MediaError, RefAVSDataError
 from ..datasets.media import load_frame
 from ..datasets.video import (
@@ -33,6 +38,9 @@ from ..datasets.video import (
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif',
                     '.tiff')
+#: Sound missing at the clip's end (s) beyond which a warning says it was
+#: padded with silence (an encoder's frame of padding is not worth one).
+AUDIO_SHORTFALL = 0.1
 
 
 @dataclass
@@ -47,6 +55,9 @@ class ClipMedia:
         clip_seconds (float): T * seconds per frame.
         source (str | None): the video's path.
         audio_source (str): where the track came from.
+        warnings (list[str]): what is degraded about the input (a video
+            shorter than the model's clip, sound padded with silence); the
+            outputs carry them (``predictions.json``).
     """
 
     video: SampledVideo
@@ -55,6 +66,7 @@ class ClipMedia:
     clip_seconds: float
     source: str | None
     audio_source: str
+    warnings: list = field(default_factory=list)
 
 
 def _natural_key(name: str):
@@ -79,9 +91,14 @@ def _audio_from_file(path: str, start: float,
     if not osp.isfile(path):
         raise MediaError(path, 'audio file does not exist')
     try:
-        samples, rate = decode_audio(path)
-    except RefAVSDataError:
-        return read_audio_track(path, start, seconds)
+        samples, rate = decode_audio(path, check_finite=False)
+    except RefAVSDataError as e:
+        try:
+            return read_audio_track(path, start, seconds)
+        except MediaError as av_error:
+            raise MediaError(
+                path, f'cannot read the audio file: {e.reason}; FFmpeg: '
+                f'{av_error.reason}') from None
     return samples[int(round(start * rate)):], rate
 
 
@@ -152,18 +169,52 @@ def load_clip_media(video, audio=None, *, num_frames: int,
     elif isinstance(audio, (str, os.PathLike)):
         samples, rate = _audio_from_file(str(audio), start, clip_seconds)
         audio_source = str(audio)
-    else:
+    elif isinstance(audio, (tuple, list)) and len(audio) == 2:
         samples, rate = audio
+        rate = check_sample_rate(rate)
         samples = np.asarray(samples, np.float32)
         samples = samples[int(round(start * rate)):]
         audio_source = '<samples in memory>'
+    else:
+        raise TypeError('audio must be a file or (samples, sample_rate), got '
+                        f'{type(audio).__name__}')
     if samples.ndim == 1:
         samples = samples[:, None]
     if len(samples) == 0:
         raise MediaError(audio_source, f'the audio ends before {start} s')
-    return ClipMedia(video=sampled, audio=samples, sample_rate=int(rate),
-                     clip_seconds=clip_seconds, source=source,
-                     audio_source=audio_source)
+    check_finite_audio(samples, audio_source, MediaError)
+    media = ClipMedia(video=sampled, audio=samples, sample_rate=int(rate),
+                      clip_seconds=clip_seconds, source=source,
+                      audio_source=audio_source)
+    media.warnings = degraded_input_warnings(media, num_frames, start)
+    return media
+
+
+def degraded_input_warnings(media: ClipMedia, num_frames: int,
+                            start: float) -> list[str]:
+    """What is degraded about a clip: fewer frames than the model's T (the
+    video ends first), sound shorter than the clip (padded with silence).
+    """
+    warnings = []
+    video, name = media.video, media.source or '<frames in memory>'
+    if video.num_sampled < num_frames:
+        ends = f'ends at {video.end:g} s' if video.end is not None else \
+            'ends early'
+        warnings.append(
+            f'{name}: the video {ends}: the clip has {video.num_sampled} of '
+            f'the model\'s {num_frames} frames (from {start:g} s)')
+    have = len(media.audio) / media.sample_rate
+    if media.clip_seconds - have > AUDIO_SHORTFALL:
+        declared = wav_header_seconds(media.audio_source) if osp.isfile(
+            media.audio_source) else None
+        truncated = '' if declared is None or declared - start <= have + \
+            AUDIO_SHORTFALL else \
+            f' (the file is truncated: its header says {declared:g} s)'
+        warnings.append(
+            f'{media.audio_source}: the sound lasts {have:.2f} s from '
+            f'{start:g} s, the clip {media.clip_seconds:g} s: padded with '
+            f'{media.clip_seconds - have:.2f} s of silence{truncated}')
+    return warnings
 
 
 @dataclass
@@ -199,17 +250,51 @@ def output_frames(media: ClipMedia, propagate: bool,
 
 
 def check_texts(texts: str | Sequence[str]) -> list[str]:
-    """One or several expressions as a list; raise on an empty one."""
+    """One or several expressions as a list of stripped strings.
+
+    Raises:
+        TypeError: ``texts`` is not a string or a sequence of strings
+            (None, a number, bytes, ...).
+        ValueError: no expression, or an empty one.
+    """
     if isinstance(texts, str):
         texts = [texts]
+    elif isinstance(texts, (bytes, bytearray)):
+        raise TypeError('texts must be str, not bytes: decode them first '
+                        "(e.g. texts.decode('utf-8'))")
+    elif texts is None or isinstance(texts, Mapping) or \
+            not isinstance(texts, Iterable):
+        raise TypeError('texts must be an expression (str) or a list of '
+                        f'them, got {type(texts).__name__}')
     texts = list(texts)
     if not texts:
         raise ValueError('give at least one expression')
     for i, text in enumerate(texts):
-        if not isinstance(text, str) or not text.strip():
+        if isinstance(text, (bytes, bytearray)):
+            raise TypeError(f'expression {i} is bytes ({text!r}), not str: '
+                            "decode it first (e.g. .decode('utf-8'))")
+        if not isinstance(text, str):
+            raise TypeError(f'expression {i} is of type '
+                            f'{type(text).__name__} ({text!r}), not str')
+        if not text.strip():
             raise ValueError(f'expression {i} is empty ({text!r}): give a '
                              'sentence that names the object')
     return [t.strip() for t in texts]
+
+
+def _is_time(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and \
+        not isinstance(value, bool) and bool(np.isfinite(value))
+
+
+def check_window(start: float, end: float | None = None) -> None:
+    """Raise ``ValueError`` unless ``start`` is a time >= 0 (s) and
+    ``end``, when given, comes after it."""
+    if not _is_time(start) or start < 0:
+        raise ValueError(f'start must be a time >= 0 (s), got {start!r}')
+    if end is not None and (not _is_time(end) or end <= start):
+        raise ValueError(f'end must be a time after start ({start:g} s), '
+                         f'got {end!r}')
 
 
 # --------------------------------------------------------------------------

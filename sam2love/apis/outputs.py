@@ -12,7 +12,8 @@ writes it::
                                          expression (k = 1..K, the legend's
                                          numbers), at the frame size
     OUT/predictions.json                 expressions, colours, frame times,
-                                         frames where each object is found
+                                         frames where each object is found,
+                                         warnings about degraded input
 """
 import json
 import os
@@ -105,7 +106,8 @@ def write_outputs(out_dir: str, visualizer: RefAVSVisualizer, media,
     colours = expression_colours(len(texts))
     summary = dict(
         video=media.source, audio=media.audio_source,
-        clip_seconds=media.clip_seconds, frame_times=list(times),
+        clip_seconds=media.clip_seconds, warnings=list(media.warnings),
+        frame_times=list(times),
         sampled=list(sampled), overlay=osp.basename(paths['overlay']),
         contact_sheet=osp.basename(paths['contact_sheet']),
         expressions=[dict(
@@ -373,6 +375,7 @@ class StreamOutputs:
         record = dict(
             video=self.media.source, audio=self.media.audio_source,
             clip_seconds=self.media.clip_seconds,
+            warnings=list(self.media.warnings),
             overlay=rel(self.paths['overlay']),
             contact_sheet=rel(self.paths['contact_sheet']),
             masks_format=self.masks_format,

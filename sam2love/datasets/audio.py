@@ -6,6 +6,7 @@ or shorter than the clip), so every track goes through :func:`fit_clip_audio`
 :class:`AudioFix`.
 """
 import io
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -51,28 +52,95 @@ class AudioFix:
         return asdict(self)
 
 
-def decode_audio(path: str, backend_args: dict | None = None
-                 ) -> tuple[np.ndarray, int]:
+def _libsndfile_reason(error: Exception) -> str:
+    """libsndfile's reason, without the ``<_io.BytesIO object at 0x...>``
+    that soundfile puts in its messages about an in-memory file."""
+    reason = getattr(error, 'error_string', None) or str(error)
+    return re.sub(r'\s*<_io\.BytesIO object at 0x[0-9a-f]+>:?', '',
+                  reason).strip() or type(error).__name__
+
+
+def check_finite_audio(samples: np.ndarray, path: str,
+                       error: type = RefAVSDataError) -> None:
+    """Raise ``error(path, reason)`` when a track holds NaN or infinite
+    samples (the model would turn them into empty masks on every frame)."""
+    bad = int(samples.size - np.count_nonzero(np.isfinite(samples)))
+    if bad:
+        raise error(path, f'the sound holds {bad} NaN or infinite sample(s) '
+                    f'of {samples.size}')
+
+
+def check_sample_rate(rate) -> int:
+    """A sample rate as an int; raise ``ValueError`` unless it is a
+    positive whole number of Hz."""
+    ok = isinstance(rate, (int, float, np.integer, np.floating)) and \
+        not isinstance(rate, bool) and np.isfinite(rate) and rate > 0 and \
+        float(rate).is_integer()
+    if not ok:
+        raise ValueError('the audio sample rate must be a positive whole '
+                         f'number of Hz, got {rate!r}')
+    return int(rate)
+
+
+def wav_header_seconds(path: str) -> float | None:
+    """The duration a WAV file's header declares (its ``data`` chunk's
+    size), to tell a truncated file: libsndfile reads the samples that are
+    there and says nothing. None for another format or a header that does
+    not say (a streamed WAV's placeholder size)."""
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return None
+    if len(head) < 12 or head[:4] != b'RIFF' or head[8:12] != b'WAVE':
+        return None
+    pos, rate, block = 12, None, None
+    while pos + 8 <= len(head):
+        chunk, size = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8],
+                                                        'little')
+        if chunk == b'fmt ' and pos + 22 <= len(head):
+            rate = int.from_bytes(head[pos + 12:pos + 16], 'little')
+            block = int.from_bytes(head[pos + 20:pos + 22], 'little')
+        elif chunk == b'data':
+            if not rate or not block or size in (0, 0xFFFFFFFF):
+                return None
+            return size // block / rate
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def decode_audio(path: str, backend_args: dict | None = None,
+                 check_finite: bool = True) -> tuple[np.ndarray, int]:
     """Read an audio file of any format libsndfile knows.
+
+    Args:
+        check_finite (bool): refuse NaN or infinite samples
+            (:func:`check_finite_audio`). Defaults to True.
 
     Returns:
         tuple: ``(samples, sample_rate)``, samples float32 of shape
         (num_samples, num_channels).
 
     Raises:
-        RefAVSDataError: the file is missing, empty or cannot be decoded.
+        RefAVSDataError: the file is missing, empty or cannot be decoded,
+            or it holds NaN or infinite samples.
     """
     try:
         data = fileio.get(path, backend_args=backend_args)
     except FileNotFoundError:
         raise RefAVSDataError(path, 'audio file is missing') from None
+    except IsADirectoryError:
+        raise RefAVSDataError(path, 'audio file is a folder') from None
     try:
         samples, sample_rate = soundfile.read(
             io.BytesIO(data), dtype='float32', always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as e:
-        raise RefAVSDataError(path, f'cannot decode audio ({e})') from None
+        raise RefAVSDataError(
+            path, f'cannot decode audio ({_libsndfile_reason(e)})') from None
     if samples.shape[0] == 0:
         raise RefAVSDataError(path, 'audio file holds no samples')
+    if check_finite:
+        check_finite_audio(samples, path)
     return samples, sample_rate
 
 
@@ -121,6 +189,7 @@ def fit_clip_audio(samples: np.ndarray,
         tuple: ``(waveform, fix)``, waveform float32 of shape
         (round(seconds * sample_rate),).
     """
+    orig_rate = check_sample_rate(orig_rate)
     samples = np.asarray(samples, dtype=np.float32)
     if samples.ndim == 1:
         samples = samples[:, None]

@@ -53,6 +53,9 @@ class SampledVideo:
         fps (float | None): average frame rate of the source.
         origin (float): timestamp (s) of the first frame in the source's
             own timeline (to align its audio track).
+        end (float | None): where the video ends (s from its first frame:
+            the last frame's time plus its duration) when decoding reached
+            its end; None when the clip's window was over first.
     """
 
     frames: list = field(default_factory=list)
@@ -60,6 +63,7 @@ class SampledVideo:
     sampled: list = field(default_factory=list)
     fps: float | None = None
     origin: float = 0.0
+    end: float | None = None
 
     @property
     def num_sampled(self) -> int:
@@ -188,11 +192,11 @@ def timed_frames(container, stream, window: int = REORDER_WINDOW):
         yield heapq.heappop(stamps), pending.popleft()
 
 
-def _open(path: str):
+def _open(path: str, what: str = 'the video'):
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, OSError) as e:
-        raise MediaError(path, f'cannot open the video ({e})') from None
+        raise MediaError(path, f'cannot open {what} ({e})') from None
 
 
 def read_video_frames(path: str, num_frames: int,
@@ -228,7 +232,7 @@ def read_video_frames(path: str, num_frames: int,
         stream.thread_type = 'SLICE'
         rate = stream.average_rate or stream.guessed_rate
         origin = None
-        last = None
+        last = end = None
         try:
             for t, frame in timed_frames(container, stream):
                 origin = t if origin is None else origin
@@ -237,7 +241,8 @@ def read_video_frames(path: str, num_frames: int,
                     break
             else:
                 duration = 1 / float(rate) if rate else 0.0
-                sampler.finish(None if last is None else last + duration)
+                end = None if last is None else last + duration
+                sampler.finish(end)
         except av.error.FFmpegError as e:
             raise MediaError(path, f'cannot decode the video ({e})') from None
     if origin is None:
@@ -247,7 +252,7 @@ def read_video_frames(path: str, num_frames: int,
     return SampledVideo(
         frames=sampler.frames, times=sampler.times,
         sampled=sampler.sampled, fps=float(rate) if rate else None,
-        origin=origin)
+        origin=origin, end=end)
 
 
 def sample_frame_list(frames: Sequence, fps: float, num_frames: int,
@@ -269,16 +274,18 @@ def sample_frame_list(frames: Sequence, fps: float, num_frames: int,
         raise ValueError(f'fps must be > 0, got {fps}')
     sampler = FrameSampler(num_frames, seconds_per_frame, start, all_frames,
                            convert)
+    end = None
     for j, frame in enumerate(frames):
         if not sampler.push(j / fps, frame):
             break
     else:
-        sampler.finish(len(frames) / fps)
+        end = len(frames) / fps
+        sampler.finish(end)
     if not sampler.sampled:
         raise ValueError(f'the {len(frames)} frames at {fps} fps end before '
                          f'start={start} s')
     return SampledVideo(frames=sampler.frames, times=sampler.times,
-                        sampled=sampler.sampled, fps=fps)
+                        sampled=sampler.sampled, fps=fps, end=end)
 
 
 # --------------------------------------------------------------------------
@@ -332,7 +339,7 @@ def read_audio_track(path: str, offset: float = 0.0,
         MediaError: no audio stream, or it cannot be decoded.
     """
     chunks, rate, first = [], None, None
-    with _open(path) as container:
+    with _open(path, 'the file to read its sound') as container:
         if not container.streams.audio:
             raise MediaError(path, 'holds no audio track')
         stream = container.streams.audio[0]

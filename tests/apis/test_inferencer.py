@@ -1,9 +1,13 @@
-"""RefAVSInferencer: an mp4 of a clip gives the data set's masks."""
+"""RefAVSInferencer: an mp4 of a clip gives the data set's masks; bad or
+degraded input gets a clear error or a warning."""
+import json
 import os.path as osp
+import re
 
 import av
 import numpy as np
 import pytest
+import soundfile
 import torch
 from inference_helpers import (
     CONFIG,
@@ -16,7 +20,11 @@ from inference_helpers import (
 )
 from mmengine.config import Config
 
-from sam2love.apis import CheckpointMismatchError, RefAVSInferencer
+from sam2love.apis import (
+    CheckpointError,
+    CheckpointMismatchError,
+    RefAVSInferencer,
+)
 from sam2love.datasets import MediaError
 from sam2love.datasets.audio import decode_audio
 from sam2love.datasets.media import load_frames
@@ -225,3 +233,144 @@ def test_component_weight_files_are_not_needed_with_a_checkpoint(setup):
     assert inferencer.cfg.model.decode_head.checkpoint is None
     assert_same(inferencer(setup['mp4'], setup['texts'][:1]),
                 setup['reference'][:1])
+
+
+# ---------------------------------------------------------------- bad input
+def test_a_truncated_wav_is_padded_with_a_warning(setup, tmp_path):
+    """A WAV whose header says 4 s but that holds 1000 bytes: the sound is
+    padded with silence, and the output says so."""
+    with open(osp.join(setup['clip'], 'audio.wav'), 'rb') as f:
+        data = f.read()
+    cut = tmp_path / 'cut.wav'
+    cut.write_bytes(data[:1000])
+    out = str(tmp_path / 'out')
+    result = setup['inferencer'](setup['mp4'], setup['texts'][:1],
+                                 audio=str(cut), out_dir=out)
+    warning = result['warnings'][-1]
+    assert re.fullmatch(
+        rf'{cut}: the sound lasts 0\.03 s from 0 s, the clip {T} s: padded '
+        r'with 3\.97 s of silence \(the file is truncated: its header says '
+        rf'{T} s\)', warning), warning
+    with open(osp.join(out, 'predictions.json')) as f:
+        assert json.load(f)['warnings'] == result['warnings']
+
+
+def test_nan_audio_is_refused(setup, tmp_path):
+    nan = np.full(T * 16000, np.nan, np.float32)
+    with pytest.raises(MediaError, match=r'<samples in memory>: the sound '
+                       rf'holds {T * 16000} NaN or infinite sample\(s\)'):
+        setup['inferencer'](setup['mp4'], setup['texts'][:1],
+                            audio=(nan, 16000))
+    path = str(tmp_path / 'nan.wav')
+    soundfile.write(path, nan, 16000, subtype='FLOAT')
+    with pytest.raises(MediaError, match=f'{path}: the sound holds'):
+        setup['inferencer'](setup['mp4'], setup['texts'][:1], audio=path)
+
+
+@pytest.mark.parametrize('frames,ends', [(1, 0.04), (12, 0.48)])
+def test_a_video_shorter_than_a_frame_gives_one_frame_and_a_warning(
+        setup, tmp_path, frames, ends):
+    """A 1-frame and a 0.48 s video (25 fps): one frame, as documented,
+    and warnings (video and sound shorter than the clip) in the result
+    and in predictions.json, also when streamed."""
+    frame = load_frames([osp.join(setup['clip'], 'frames', '0.jpg')])[0]
+    wav, rate = decode_audio(osp.join(setup['clip'], 'audio.wav'))
+    path = str(tmp_path / 'short.mp4')
+    write_video(path, [frame] * frames, 25, wav[:int(rate * ends)], rate)
+    inferencer = setup['inferencer']
+    for stream in (False, True):
+        out = str(tmp_path / f'out_{stream}')
+        result = inferencer(path, setup['texts'][:1], stream=stream,
+                            out_dir=out)
+        assert result['predictions'][0]['masks'].shape == (1, 48, 64)
+        video_warning, audio_warning = result['warnings']
+        assert video_warning == (
+            f'{path}: the video ends at {ends:g} s: the clip has 1 of the '
+            f"model's {inferencer.num_frames} frames (from 0 s)")
+        assert audio_warning.startswith(f'{path}: the sound lasts 0.')
+        assert 'padded with 0.' in audio_warning
+        with open(osp.join(out, 'predictions.json')) as f:
+            assert json.load(f)['warnings'] == result['warnings']
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(stream=True, start=2, end=1),
+     r'end must be a time after start \(2 s\), got 1'),
+    (dict(stream=True, start=2, end=2),
+     r'end must be a time after start \(2 s\), got 2'),
+    (dict(end=3), 'end is used only with stream=True'),
+    (dict(start=-1), r'start must be a time >= 0 \(s\), got -1'),
+    (dict(start=float('nan')), 'start must be a time >= 0'),
+])
+def test_a_bad_time_window_is_refused(setup, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        setup['inferencer'](setup['mp4'], setup['texts'][:1], **kwargs)
+    if kwargs.get('stream'):
+        with pytest.raises(ValueError, match=match):
+            next(setup['inferencer'].stream(
+                setup['mp4'], setup['texts'][:1], start=kwargs['start'],
+                end=kwargs['end']))
+
+
+@pytest.mark.parametrize('texts,match', [
+    (None, r'texts must be an expression \(str\) or a list of them, got '
+     'NoneType'),
+    (3, 'got int'),
+    (b'the cat', 'texts must be str, not bytes: decode them first'),
+    (['the cat', 7], r'expression 1 is of type int \(7\), not str'),
+    ([b'the cat'], r"expression 0 is bytes \(b'the cat'\), not str"),
+])
+def test_expressions_of_another_type_are_named(setup, texts, match):
+    with pytest.raises(TypeError, match=match):
+        setup['inferencer'](setup['mp4'], texts)
+
+
+@pytest.mark.parametrize('rate', [0, -16000, 16000.5, float('nan'), None])
+def test_a_bad_sample_rate_is_named(setup, rate):
+    samples = np.zeros(T * 16000, np.float32)
+    with pytest.raises(ValueError, match='the audio sample rate must be a '
+                       f'positive whole number of Hz, got {rate!r}'):
+        setup['inferencer'](setup['mp4'], setup['texts'][:1],
+                            audio=(samples, rate))
+    with pytest.raises(TypeError, match=r'audio must be a file or \(samples, '
+                       r'sample_rate\), got tuple'):
+        setup['inferencer'](setup['mp4'], setup['texts'][:1],
+                            audio=(samples, 16000, 1))
+
+
+def test_an_unreadable_audio_file_is_called_audio(setup, tmp_path):
+    bad = tmp_path / 'notes.wav'
+    bad.write_bytes(b'this is not a sound file' * 10)
+    with pytest.raises(MediaError) as info:
+        setup['inferencer'](setup['mp4'], setup['texts'][:1], audio=str(bad))
+    message = str(info.value)
+    assert message.startswith(f'{bad}: cannot read the audio file: cannot '
+                              'decode audio (')
+    assert 'FFmpeg: cannot open the file to read its sound' in message
+    assert 'video' not in message and 'BytesIO' not in message
+
+
+def test_a_missing_config_is_named(tmp_path):
+    missing = str(tmp_path / 'no_such_config.py')
+    with pytest.raises(FileNotFoundError,
+                       match=f'config {missing} does not exist'):
+        RefAVSInferencer(missing, device='cpu', show_progress=False)
+
+
+@pytest.mark.parametrize('content,match', [
+    (b'a text file, not a checkpoint\n', 'is not a readable torch file'),
+    (b'', r'is empty \(0 bytes\)')])
+def test_a_bad_checkpoint_fails_before_the_model_is_built(
+        tmp_path, monkeypatch, content, match):
+    import sam2love.apis.inferencer as module
+
+    def build(*args, **kwargs):
+        raise AssertionError('the model was built before the checkpoint '
+                             'was read')
+
+    monkeypatch.setattr(module.MODELS, 'build', build)
+    path = tmp_path / 'notes.pth'
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=f'checkpoint {path} {match}'):
+        RefAVSInferencer(CONFIG, str(path), device='cpu',
+                         show_progress=False)
