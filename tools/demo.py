@@ -23,7 +23,13 @@ Writes to ``--out`` (default ``demo_out``):
                                     colour, with a legend, and the sound
     contact_sheet.png               the sampled frames with overlays
     masks/expression_<k>/00000.png  0/255 masks at the frame size
-    predictions.json                expressions, colours, frame times
+    predictions.json                expressions, colours, frame times,
+                                    warnings about degraded input
+
+The config, the expressions, the video and its sound are checked before
+the model is loaded, so that bad input fails in seconds with the file
+named; a degraded input (a video shorter than the model's clip, sound
+padded with silence) is said (``warning: ...``) and recorded.
 """
 import argparse
 import os
@@ -90,6 +96,24 @@ def describe_runs(indices: list[int], times: list[float]) -> str:
     return f': {", ".join(runs)} s' if runs else ''
 
 
+def check_inputs(args) -> None:
+    """Read the config, the expressions, the video and its sound before the
+    model is built (a bad input fails in seconds, not after the model
+    load); raise the inferencer's own errors."""
+    from mmengine.config import Config
+
+    from sam2love.apis.inferencer import clip_settings
+    from sam2love.apis.media import check_texts, check_window, load_clip_media
+    check_texts(args.text)
+    check_window(args.start, args.end)
+    if not os.path.isfile(args.config):
+        raise FileNotFoundError(f'config {args.config} does not exist')
+    num_frames, seconds_per_frame = clip_settings(Config.fromfile(args.config))
+    load_clip_media(args.video, args.audio, num_frames=num_frames,
+                    seconds_per_frame=seconds_per_frame, start=args.start,
+                    video_fps=args.fps)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
@@ -99,9 +123,13 @@ def main(argv=None) -> int:
         print('error: --stream and --propagate do not combine',
               file=sys.stderr)
         return 2
+    if args.end is not None and not args.stream:
+        print('error: --end is used only with --stream', file=sys.stderr)
+        return 2
     extra = dict(stream=True, end=args.end, masks_format=args.masks_format,
                  overlay=not args.no_overlay) if args.stream else {}
     try:
+        check_inputs(args)
         inferencer = RefAVSInferencer(
             args.config, weights=args.checkpoint, device=args.device,
             show_progress=not args.no_progress)
@@ -116,8 +144,11 @@ def main(argv=None) -> int:
         return 2
     outputs = result['visualization']['outputs']
     times = result['frame_times']
-    print(f'{len(times)} frames ({result["clip_seconds"]:g} s clip, audio '
-          f'from {result["audio_source"]})')
+    print(f'{len(times)} frame{"s" if len(times) != 1 else ""} '
+          f'({result["clip_seconds"]:g} s clip, audio from '
+          f'{result["audio_source"]})')
+    for warning in result['warnings']:
+        print(f'warning: {warning}')
     for k, pred in enumerate(result['predictions'], 1):
         found = pred.get('frames_with_object')
         if found is None:

@@ -8,7 +8,9 @@ import sys
 
 import av
 import cv2
+import numpy as np
 import pytest
+import soundfile
 import torch
 from inference_helpers import (
     CONFIG,
@@ -145,6 +147,9 @@ def test_demo_streams_to_the_end_with_rle_masks(clip, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert f'{T} frames' in printed and 'mask RLEs:' in printed
+    # the 4 s clip is shorter than the config's 10 s: said, not hidden
+    assert f"warning: {clip['mp4']}: the video ends at {T} s: the clip has " \
+        f"{T} of the model's 10 frames (from 0 s)" in printed
     with open(osp.join(out, 'masks.jsonl')) as f:
         assert [json.loads(line)['frame'] for line in f] == list(range(T))
     with av.open(osp.join(out, 'overlay.mp4')) as container:
@@ -152,3 +157,87 @@ def test_demo_streams_to_the_end_with_rle_masks(clip, capsys):
     assert demo.main([clip['mp4'], '--text', 'x', '--config', CONFIG,
                       '--checkpoint', clip['ckpt'], '--stream',
                       '--propagate']) == 2
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Fail if the demo builds its inferencer (the model load)."""
+    import sam2love.apis
+
+    def refuse(*args, **kwargs):
+        raise AssertionError('the model was loaded before the input was '
+                             'checked')
+
+    monkeypatch.setattr(sam2love.apis, 'RefAVSInferencer', refuse)
+
+
+@pytest.mark.parametrize('case,message', [
+    ('missing_config', 'config {tmp}/nowhere.py does not exist'),
+    ('bad_video', '{tmp}/bad.mp4: cannot open the video'),
+    ('empty_text', "expression 0 is empty (' ')"),
+    ('end_without_stream', '--end is used only with --stream'),
+    ('end_before_start',
+     'end must be a time after start (2 s), got 1.0'),
+    ('bad_audio', '{tmp}/notes.wav: cannot read the audio file'),
+    ('nan_audio', '{tmp}/nan.wav: the sound holds'),
+])
+def test_demo_checks_the_input_before_the_model_loads(clip, no_model, case,
+                                                      message, capsys):
+    demo = load_tool('demo')
+    tmp = clip['tmp']
+    args = [clip['mp4'], '--text', 'the red square', '--config', CONFIG,
+            '--checkpoint', clip['ckpt'], '--no-progress',
+            '--out', str(tmp / 'early_out')]
+    if case == 'missing_config':
+        args[4] = str(tmp / 'nowhere.py')
+    elif case == 'bad_video':
+        (tmp / 'bad.mp4').write_bytes(b'not a video')
+        args[0] = str(tmp / 'bad.mp4')
+    elif case == 'empty_text':
+        args[2] = ' '
+    elif case == 'end_without_stream':
+        args += ['--end', '3']
+    elif case == 'end_before_start':
+        args += ['--stream', '--start', '2', '--end', '1']
+    elif case == 'bad_audio':
+        (tmp / 'notes.wav').write_bytes(b'some notes, not a sound' * 10)
+        args += ['--audio', str(tmp / 'notes.wav')]
+    elif case == 'nan_audio':
+        soundfile.write(str(tmp / 'nan.wav'),
+                        np.full(16000, np.nan, np.float32), 16000,
+                        subtype='FLOAT')
+        args += ['--audio', str(tmp / 'nan.wav')]
+    assert demo.main(args) == 2
+    assert f'error: {message.format(tmp=tmp)}' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('content,message', [
+    (b'notes, not a checkpoint\n', 'is not a readable torch file'),
+    (b'', 'is empty (0 bytes)'),
+    ('crafted', 'cannot be read with weights_only=True'),
+])
+def test_demo_names_a_checkpoint_that_is_not_one(clip, monkeypatch, content,
+                                                 message, capsys):
+    """A text file, an empty file, a crafted file that would run code: each
+    named, before the model is built, and the crafted one runs nothing."""
+    import sam2love.apis.inferencer as module
+
+    def build(*args, **kwargs):
+        raise AssertionError('the model was built before the checkpoint '
+                             'was read')
+
+    monkeypatch.setattr(module.MODELS, 'build', build)
+    path = clip['tmp'] / 'given.pth'
+    marker = clip['tmp'] / 'pwned'
+    if content == 'crafted':
+        sys.path.insert(0, osp.join(ROOT, 'tests', 'apis'))
+        from test_checkpoint import payloads, save_crafted
+        save_crafted(path, payloads(marker)['os.system'])
+    else:
+        path.write_bytes(content)
+    demo = load_tool('demo')
+    assert demo.main([clip['mp4'], '--text', 'the red square', '--config',
+                      CONFIG, '--checkpoint', str(path), '--no-progress',
+                      '--out', str(clip['tmp'] / 'ckpt_out')]) == 2
+    assert f'error: checkpoint {path} {message}' in capsys.readouterr().err
+    assert not marker.exists()
