@@ -2,9 +2,11 @@
 
     python tools/check_refavs.py DATA_ROOT [--splits train val] [--nproc 2]
 
-Lists every problem found (file: reason), prints a summary (clips,
-expressions per split, audio resampled / downmixed / padded / trimmed) and
-exits with status 1 when there is any problem.
+Lists every problem found (file: reason), the tracks fitted to their
+clip (file: resampled / downmixed / padded with silence / trimmed; the
+padded ones first, ``--max-listed`` of them), a summary (clips,
+expressions per split, counts of those fixes) and exits with status 1 when
+there is any problem.
 """
 import argparse
 import sys
@@ -25,6 +27,9 @@ def parse_args(argv=None):
                         help='worker processes (default 1)')
     parser.add_argument('--no-progress', action='store_true',
                         help='hide the progress bar')
+    parser.add_argument('--max-listed', type=int, default=20,
+                        help='audio files fitted to their clip listed by '
+                        'name (default 20; 0: all)')
     return parser.parse_args(argv)
 
 
@@ -38,6 +43,11 @@ def main(argv=None) -> int:
         print(f'\n{len(report.problems)} problem(s):')
         for problem in report.problems:
             print(f'  {problem.path}: {problem.reason}')
+    if report.audio_fixes:
+        print(f'\n{len(report.audio_fixes)} track(s) fitted to the clip '
+              '(16 kHz mono of its duration; not problems):')
+        for line in report.audio_fix_lines(args.max_listed or None):
+            print(f'  {line}')
     print()
     print(report.summary())
     print('OK' if report.ok else 'FAILED')

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from mmengine import fileio
 from mmengine.utils import track_parallel_progress, track_progress
 
-from .audio import load_clip_audio
+from .audio import load_clip_audio, wav_header_seconds
 from .errors import RefAVSDataError
 from .layout import clip_files, mask_files
 from .media import check_file_count, load_frames, load_mask
@@ -26,6 +26,7 @@ class ClipReport:
     name: str
     problems: list[RefAVSDataError] = field(default_factory=list)
     audio_fix: dict | None = None
+    audio_path: str | None = None
 
 
 @dataclass
@@ -39,6 +40,8 @@ class RefAVSReport:
         null_rows_per_split (dict): null expressions per split.
         audio (Counter): clips whose audio was ``resampled``, ``downmixed``,
             ``padded`` or ``trimmed`` to fit the clip.
+        audio_fixes (list[tuple[str, str, tuple]]): each such file: its
+            path, what was done to it, the kinds (keys of ``audio``).
     """
 
     problems: list[RefAVSDataError] = field(default_factory=list)
@@ -46,6 +49,7 @@ class RefAVSReport:
     rows_per_split: dict = field(default_factory=dict)
     null_rows_per_split: dict = field(default_factory=dict)
     audio: Counter = field(default_factory=Counter)
+    audio_fixes: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -63,6 +67,17 @@ class RefAVSReport:
             for k in ('resampled', 'downmixed', 'padded', 'trimmed')))
         lines.append(f'problems: {len(self.problems)}')
         return '\n'.join(lines)
+
+    def audio_fix_lines(self, max_listed: int | None = None) -> list[str]:
+        """``path: what was done`` for each track fitted to its clip, the
+        padded ones (sound replaced by silence) first; at most
+        ``max_listed`` of them (all with None)."""
+        fixes = sorted(self.audio_fixes, key=lambda f: 'padded' not in f[2])
+        shown = fixes if max_listed is None else fixes[:max_listed]
+        lines = [f'{path}: {what}' for path, what, _ in shown]
+        if len(fixes) > len(shown):
+            lines.append(f'... and {len(fixes) - len(shown)} more')
+        return lines
 
 
 def _check_masks(paths: dict, is_null: bool, shape: tuple | None
@@ -122,9 +137,15 @@ def check_clip(task: tuple) -> ClipReport:
             shape = load_frames(present)[0].shape[:2] if present else None
         except RefAVSDataError as e:
             report.problems.append(e)
+    report.audio_path = files['audio_path']
     try:
         _, fix = load_clip_audio(files['audio_path'], clip_seconds)
         report.audio_fix = fix.to_dict()
+        declared = wav_header_seconds(files['audio_path'])
+        if declared is not None and declared - fix.orig_seconds > 0.01:
+            report.problems.append(RefAVSDataError(
+                files['audio_path'], f'truncated: its header says '
+                f'{declared:.2f} s, the file holds {fix.orig_seconds:.2f} s'))
     except RefAVSDataError as e:
         report.problems.append(e)
     for fid, is_null in objects:
@@ -179,13 +200,34 @@ def validate_refavs(data_root: str,
         report.problems.extend(clip.problems)
         if clip.audio_fix is not None:
             fix = clip.audio_fix
-            report.audio.update(
-                key for key, hit in (
-                    ('resampled', fix['resampled']),
-                    ('downmixed', fix['downmixed']),
-                    ('padded', fix['padded_samples'] > 0),
-                    ('trimmed', fix['trimmed_samples'] > 0)) if hit)
+            kinds = tuple(key for key, hit in (
+                ('resampled', fix['resampled']),
+                ('downmixed', fix['downmixed']),
+                ('padded', fix['padded_samples'] > 0),
+                ('trimmed', fix['trimmed_samples'] > 0)) if hit)
+            report.audio.update(kinds)
+            if kinds:
+                report.audio_fixes.append(
+                    (clip.audio_path, describe_audio_fix(fix), kinds))
     return report
+
+
+def describe_audio_fix(fix: dict, sample_rate: int = 16000) -> str:
+    """``'44100 Hz, 2 channels, 8.50 s: resampled to 16000 Hz, downmixed,
+    padded with 1.50 s of silence'``: what fitting a track did."""
+    done = []
+    if fix['resampled']:
+        done.append(f'resampled to {sample_rate} Hz')
+    if fix['downmixed']:
+        done.append('downmixed to mono')
+    if fix['padded_samples']:
+        done.append(f'padded with {fix["padded_samples"] / sample_rate:.2f} '
+                    's of silence')
+    if fix['trimmed_samples']:
+        done.append(f'{fix["trimmed_samples"] / sample_rate:.2f} s cut '
+                    'off its end')
+    return (f'{fix["orig_sample_rate"]} Hz, {fix["orig_channels"]} '
+            f'channel(s), {fix["orig_seconds"]:.2f} s: {", ".join(done)}')
 
 
 __all__ = ['validate_refavs', 'RefAVSReport', 'ClipReport', 'check_clip']

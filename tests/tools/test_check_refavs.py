@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import soundfile
 from PIL import Image
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -21,6 +22,22 @@ def test_clean_tree_passes(small_tree, capsys):
     # 48k stereo clips are resampled and downmixed, the 20 s tracks
     # trimmed, the 3.5 s and 7 s ones padded
     assert 'resampled 7, downmixed 3, padded 2, trimmed 2' in out
+    # each of those files is named, the padded ones first
+    listed = out.split('track(s) fitted to the clip')[1].split('\n\n')[0]
+    lines = [ln.strip() for ln in listed.splitlines()[1:]]
+    assert len(lines) == 7  # every clip but the 16 kHz mono 10 s one
+    media = osp.join(small_tree, 'media')
+    assert (f'{media}/null_m-WZAT_QnhbPs_110000_120000/audio.wav: 44100 Hz, '
+            '1 channel(s), 3.50 s: resampled to 16000 Hz, padded with 6.50 s '
+            'of silence') in lines[:2]
+    assert all('padded' in ln for ln in lines[:2])
+    assert not any('padded' in ln for ln in lines[2:])
+    assert f'{media}/-1HyqEM_VwM_137000_147000/audio.wav: 48000 Hz, 2 ' \
+        'channel(s), 10.00 s: resampled to 16000 Hz, downmixed to mono' in \
+        lines
+    assert check_refavs.main([small_tree, '--no-progress',
+                              '--max-listed', '3']) == 0
+    assert '  ... and 4 more' in capsys.readouterr().out
 
 
 def plant_faults(root: str) -> dict[str, str]:
@@ -47,6 +64,23 @@ def plant_faults(root: str) -> dict[str, str]:
     faults[f'{name}/audio.wav'] = 'cannot decode audio'
     shutil.rmtree(osp.join(masks, name, 'fid_4'))
     faults[f'{name}/fid_4'] = 'folder is missing'
+
+    name = 'null_m-WZAT_QnhbPs_110000_120000'  # 3.5 s at 44.1 kHz
+    wav = osp.join(media, name, 'audio.wav')
+    with open(wav, 'rb') as f:
+        head = f.read(1000)
+    with open(wav, 'wb') as f:
+        f.write(head)
+    faults[f'{name}/audio.wav'] = ('truncated: its header says 3.50 s, the '
+                                   'file holds 0.01 s')
+
+    name = 'null_c-MDyjY3uiWp0_297000_307000'
+    samples = np.zeros(16000, np.float32)
+    samples[100:103] = [np.nan, np.inf, -np.inf]
+    soundfile.write(osp.join(media, name, 'audio.wav'), samples, 16000,
+                    subtype='FLOAT')
+    faults[f'{name}/audio.wav'] = ('the sound holds 3 NaN or infinite '
+                                   'sample(s) of 16000')
 
     name = 'AL9pqcOjpGQ_43000_53000'
     os.remove(osp.join(masks, name, 'fid_0', '00009.png'))
@@ -85,7 +119,8 @@ def test_finds_every_planted_fault(small_tree, copy_tree):
          '--nproc', '2'],
         capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 1, result.stderr
-    lines = [ln.strip() for ln in result.stdout.splitlines()
+    problems = result.stdout.split(' problem(s):\n')[1].split('\n\n')[0]
+    lines = [ln.strip() for ln in problems.splitlines()
              if ln.startswith('  ' + root)]
     for fragment, reason in faults.items():
         hits = [ln for ln in lines
@@ -94,6 +129,8 @@ def test_finds_every_planted_fault(small_tree, copy_tree):
     assert f'{len(lines)} problem(s)' in result.stdout
     assert len(lines) == len(faults)
     assert 'FAILED' in result.stdout
+    # libsndfile's reason without soundfile's "<_io.BytesIO object at ...>"
+    assert 'BytesIO' not in result.stdout
 
 
 def test_synthetic_tree_passes_the_checker_and_loads(tmp_path, capsys):
