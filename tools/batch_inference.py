@@ -28,8 +28,11 @@ empty expression, ...) gets ``error.json`` with the reason and the run
 goes on; it is retried on the next run.
 
 With ``--launcher pytorch`` (torchrun) video i goes to rank ``i % world``;
-rank 0 writes ``DIR/summary.json`` (every video's status, frames, time and
-the run's throughput) once all ranks are done.
+rank 0 writes ``DIR/summary.json`` once all ranks are done: every video's
+status, frames, time and warnings (``videos``, ``counts``, ``frames``: of
+all runs) and this run's own figures (``run``: the videos it processed,
+their frames and time, its wall time and throughput; videos done by an
+earlier run are not counted there).
 """
 import argparse
 import csv
@@ -175,24 +178,29 @@ def write_json(path: str, record: dict) -> None:
     os.replace(tmp, path)
 
 
-def run_item(inferencer, item: dict, out: str, args) -> dict:
-    """Segment one video into ``out/<id>/``; returns its record."""
+def run_item(inferencer, item: dict, out: str, args,
+             run_id: str | None = None) -> dict:
+    """Segment one video into ``out/<id>/``; returns its record (``run``:
+    ``run_id``, the run that processed it)."""
     folder = osp.join(out, item['id'])
     if osp.isdir(folder):  # a partial folder of a killed or failed run
         shutil.rmtree(folder)
     os.makedirs(folder)
     record = dict(id=item['id'], video=item['video'], texts=item['texts'],
-                  where=item['where'])
+                  where=item['where'], run=run_id)
     start = time.perf_counter()
     try:
         if not item['texts']:
             raise ValueError('no expression for this video')
+        if args.window and item['end'] is not None:
+            raise ValueError(f'end={item["end"]:g} is used only when '
+                             'streaming (not with --window)')
+        window = dict(end=item['end'], masks_format=args.masks_format,
+                      overlay=args.overlay) if not args.window else {}
         result = inferencer(
             item['video'], item['texts'], audio=item['audio'],
-            start=item['start'], stream=not args.window, end=item['end'],
-            propagate=False, out_dir=folder,
-            **(dict(masks_format=args.masks_format, overlay=args.overlay)
-               if not args.window else {}))
+            start=item['start'], stream=not args.window, propagate=False,
+            out_dir=folder, **window)
     except Exception as e:  # one bad video must not stop the run
         record.update(status='error', error=f'{type(e).__name__}: {e}',
                       traceback=traceback.format_exc(limit=3),
@@ -201,7 +209,7 @@ def run_item(inferencer, item: dict, out: str, args) -> dict:
         return record
     record.update(
         status='done', frames=len(result['frame_times']),
-        seconds=time.perf_counter() - start,
+        seconds=time.perf_counter() - start, warnings=result['warnings'],
         frames_with_object=[len(p.get('frames_with_object') or [
             i for i, m in enumerate(p['masks']) if m.any()])
             for p in result['predictions']])
@@ -209,9 +217,13 @@ def run_item(inferencer, item: dict, out: str, args) -> dict:
     return record
 
 
-def summarise(items: list[dict], out: str, wall: float, world: int) -> dict:
-    """Every video's record, from the files the ranks wrote."""
-    videos, frames, seconds = [], 0, 0.0
+def summarise(items: list[dict], out: str, wall: float, world: int,
+              run_id: str | None = None) -> dict:
+    """Every video's record, from the files the ranks wrote, and this
+    run's figures (``run``): only the videos whose record ``run_id``
+    wrote count towards its frames, time and throughput."""
+    videos, frames = [], 0
+    mine = dict(videos=0, done=0, error=0, frames=0, video_seconds=0.0)
     for item in items:
         record = dict(id=item['id'], video=item['video'], status='missing')
         for name in (DONE, ERROR):
@@ -222,15 +234,29 @@ def summarise(items: list[dict], out: str, wall: float, world: int) -> dict:
                 record.pop('traceback', None)
                 break
         videos.append(record)
-        if record['status'] == 'done':
-            frames += record['frames']
-            seconds += record['seconds']
+        done = record['status'] == 'done'
+        frames += record['frames'] if done else 0
+        if run_id is not None and record.get('run') == run_id:
+            mine['videos'] += 1
+            mine[record['status']] += 1
+            if done:
+                mine['frames'] += record['frames']
+                mine['video_seconds'] += record['seconds']
     counts = {s: sum(v['status'] == s for v in videos)
               for s in ('done', 'error', 'missing')}
-    return dict(videos=videos, counts=counts, processes=world,
-                wall_seconds=wall, frames=frames,
-                frames_per_second=frames / wall if wall else None,
-                video_seconds=seconds)
+    mine.update(id=run_id, processes=world, wall_seconds=wall,
+                frames_per_second=mine['frames'] / wall if wall else None)
+    return dict(videos=videos, counts=counts, frames=frames,
+                processes=world, run=mine)
+
+
+def new_run_id(world: int) -> str:
+    """A name for this run, the same on every rank (rank 0's, broadcast)."""
+    run_id = [f'{time.strftime("%Y%m%d-%H%M%S")}-{os.getpid()}']
+    if world > 1:
+        import torch.distributed as dist
+        dist.broadcast_object_list(run_id, src=0)
+    return run_id[0]
 
 
 def init_distributed(args) -> tuple[int, int, str | None]:
@@ -274,14 +300,18 @@ def main(argv=None) -> int:
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
+    run_id = new_run_id(world)
     bar = ProgressBar(len(todo)) if rank == 0 and todo else None
     failed = 0
     for item in todo:
-        record = run_item(inferencer, item, args.out, args)
+        record = run_item(inferencer, item, args.out, args, run_id)
         if record['status'] == 'error':
             failed += 1
             print_log(f'{item["video"]} ({item["where"]}): '
                       f'{record["error"]}', logger='current',
+                      level=30)
+        for warning in record.get('warnings', []):
+            print_log(f'{item["where"]}: {warning}', logger='current',
                       level=30)
         if bar is not None:
             bar.update()
@@ -290,12 +320,13 @@ def main(argv=None) -> int:
         dist.barrier()
     if rank == 0:
         summary = summarise(items, args.out, time.perf_counter() - wall,
-                            world)
+                            world, run_id)
         write_json(osp.join(args.out, 'summary.json'), summary)
-        c = summary['counts']
+        c, mine = summary['counts'], summary['run']
         print(f'\n{c["done"]} done, {c["error"]} failed, {c["missing"]} '
-              f'missing of {len(items)} videos; {summary["frames"]} frames '
-              f'in {summary["wall_seconds"]:.1f} s on {world} process(es); '
+              f'missing of {len(items)} videos; this run: {mine["videos"]} '
+              f'videos, {mine["frames"]} frames in '
+              f'{mine["wall_seconds"]:.1f} s on {world} process(es); '
               f'summary: {osp.join(args.out, "summary.json")}')
         for video in summary['videos']:
             if video['status'] == 'error':

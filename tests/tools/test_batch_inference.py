@@ -86,6 +86,13 @@ def test_bad_file_is_reported_and_the_run_resumes(videos, single, capsys,
     assert summary['counts'] == dict(done=2, error=1, missing=0)
     assert [v['id'] for v in summary['videos']] == ['clip0', 'broken',
                                                     'clip1']
+    # this run's figures are its own: only the broken file was tried
+    assert summary['frames'] == 16  # of all runs: 2 videos of 8 frames
+    run_figures = summary['run']
+    assert (run_figures['videos'], run_figures['done'],
+            run_figures['error'], run_figures['frames']) == (1, 0, 1, 0)
+    assert run_figures['video_seconds'] == 0
+    assert run_figures['frames_per_second'] == 0
     for video in ('clip0', 'clip1'):
         masks = read_masks(osp.join(out, video))
         assert masks.shape == (8, 2, 48, 64)  # 4 s at 2 fps, 2 expressions
@@ -98,10 +105,37 @@ def test_bad_file_is_reported_and_the_run_resumes(videos, single, capsys,
         f.write('{"frame": 0, "trunc')
     assert run(videos, out) == 0
     assert os.stat(done0).st_mtime_ns == stamp  # skipped
+    with open(osp.join(out, 'summary.json')) as f:
+        run_figures = json.load(f)['run']
+    assert (run_figures['videos'], run_figures['done'],
+            run_figures['frames']) == (2, 1, 8)  # clip1 and the broken file
+    assert 0 < run_figures['video_seconds'] <= run_figures['wall_seconds']
     np.testing.assert_array_equal(read_masks(osp.join(out, 'clip1')),
                                   reference)
     with open(osp.join(out, 'broken', 'error.json')) as f:
         assert 'cannot open the video' in json.load(f)['error']
+
+
+def test_degraded_input_is_recorded_and_window_runs_take_no_end(
+        videos, single, tmp_path):
+    """The 4 s clips are shorter than the config's 10 s: done.json says
+    so; ``end`` of a list row with --window is an error of that row."""
+    with open(osp.join(single, 'clip0', 'done.json')) as f:
+        record = json.load(f)
+    assert any('the video ends at 4 s: the clip has 4 of the model\'s 10 '
+               'frames' in w for w in record['warnings'])
+    with open(osp.join(single, 'summary.json')) as f:
+        summary = json.load(f)
+    assert summary['run']['videos'] == 3 and summary['run']['frames'] == 16
+    tool = load_script('tools', 'batch_inference.py')
+    args = tool.parse_args(['c', 'k', 'i', '--out', str(tmp_path),
+                            '--window'])
+    item = dict(id='clip0', video='clip0.mp4', texts=['x'], audio=None,
+                start=0.0, end=2.0, where='list.csv:2')
+    record = tool.run_item(None, item, str(tmp_path), args, 'run-1')
+    assert record['status'] == 'error' and record['run'] == 'run-1'
+    assert record['error'] == ('ValueError: end=2 is used only when '
+                               'streaming (not with --window)')
 
 
 def test_lists_and_folders(videos, tmp_path):
