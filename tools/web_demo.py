@@ -11,7 +11,11 @@ container PyAV reads) or one of the data root's test clips, an optional
 audio file (default: the video's own sound) and one or more expressions,
 one per line; it runs :class:`~sam2love.apis.RefAVSInferencer` and shows
 the overlay video, the contact sheet and a zip of the masks to download.
-Bad input is shown in the page with the inferencer's own message.
+Bad input is shown in the page with the inferencer's own message (the
+server's folders left out). The server holds the page's limits itself:
+uploads over ``--max-upload-mb`` are refused (413) before they are stored,
+files of a type the page does not take are not kept, and only the last
+``--keep-uploads`` uploads and ``--keep-runs`` runs stay on disk.
 
 Needs the ``web`` extra (NiceGUI): ``SAM2LOVE_EXTRAS=web bash
 tools/setup_env.sh``. Everything the page loads is served by this process
@@ -52,7 +56,13 @@ def parse_args(argv=None):
                         default=osp.join(ROOT, 'work_dirs', 'web_demo'),
                         help='where uploads and the runs\' files go')
     parser.add_argument('--max-upload-mb', type=float, default=500,
-                        help='largest upload accepted (MB)')
+                        help='largest upload accepted (MB), by the page and '
+                        'by the server')
+    parser.add_argument('--keep-uploads', type=int, default=20,
+                        help='uploaded files kept on disk (older ones are '
+                        'deleted)')
+    parser.add_argument('--keep-runs', type=int, default=20,
+                        help='runs kept on disk (older ones are deleted)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, '
                         'xxx=yyy format')
@@ -70,7 +80,8 @@ def load_runner(args):
         model.merge_from_dict(args.cfg_options)
     inferencer = ProgressInferencer(model, weights=args.checkpoint,
                                     device=args.device, show_progress=False)
-    return DemoRunner(inferencer, args.work_dir)
+    return DemoRunner(inferencer, args.work_dir, keep_runs=args.keep_runs,
+                      keep_uploads=args.keep_uploads)
 
 
 def offered_clips(args) -> dict[str, list[str]]:
@@ -92,7 +103,14 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
     """Register the page at ``/``: one independent state per browser tab."""
     from nicegui import events, run, ui
 
-    from sam2love.apis.web_runs import INPUT_ERRORS, parse_expressions
+    from sam2love.apis.web_runs import (
+        INPUT_ERRORS,
+        UploadRefused,
+        check_upload,
+        parse_expressions,
+        public_message,
+        safe_upload_name,
+    )
 
     config_name = osp.basename(args.config)
     ckpt_name = osp.basename(args.checkpoint)
@@ -111,7 +129,10 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
             'text-gray-600')
 
         with ui.row().classes('w-full no-wrap items-start gap-6'):
-            with ui.column().classes('w-96 shrink-0'):
+            # long file names and messages wrap inside the form's column
+            # (no overflow under the results)
+            with ui.column().classes('w-96 shrink-0').style(
+                    'overflow-wrap: anywhere'):
                 sources = ['upload'] + (['clip'] if clips else [])
                 source = ui.toggle(
                     {'upload': 'Upload a video', 'clip': 'Test clip'}
@@ -121,22 +142,35 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
 
                 async def keep_upload(e: events.UploadEventArguments,
                                       key: str, label) -> None:
-                    """Save the file; clear the uploader's list, so that
-                    the same file can be given again later (the uploader
-                    skips a file already listed); the label names it."""
-                    path = runner.upload_path(e.file.name)
-                    await e.file.save(path)
+                    """Check the file (type, size: a direct POST skips the
+                    browser's checks) and save it; clear the uploader's
+                    list, so that the same file can be given again later
+                    (the uploader skips a file already listed); the label
+                    names it."""
+                    e.sender.reset()
+                    try:
+                        check_upload(e.file.name, key, e.file.size(),
+                                     max_bytes)
+                        path = runner.upload_path(e.file.name)
+                        await e.file.save(path)
+                    except UploadRefused as refused:
+                        show_error(f'{key} file refused: {refused}')
+                        return
+                    except OSError as failed:  # disk full, ...
+                        logger.error('upload %r not saved: %s', e.file.name,
+                                     failed)
+                        show_error(f'{safe_upload_name(e.file.name)}: could '
+                                   f'not be saved ({failed.strerror})')
+                        return
                     state[key] = path
                     state['uploads'] += 1
-                    label.set_text(f'{key}: {e.file.name}')
+                    label.set_text(f'{key}: {osp.basename(path)}')
                     label.props(f'data-upload={state["uploads"]}')
-                    e.sender.reset()
 
                 def rejected(kind: str) -> None:
-                    ui.notify(f'{kind} file refused: over '
-                              f'{args.max_upload_mb:g} MB (--max-upload-mb) '
-                              f'or not a {kind} type', type='negative',
-                              position='top')
+                    show_error(f'{kind} file refused: over '
+                               f'{args.max_upload_mb:g} MB (--max-upload-mb)'
+                               f' or not a {kind} type')
 
                 async def on_video(e: events.UploadEventArguments):
                     await keep_upload(e, 'video', video_name)
@@ -190,12 +224,13 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
                                               ).classes('sam2love-progress')
                 stage = ui.label('').classes('text-sm sam2love-stage')
                 error = ui.label('').classes(
-                    'text-red-700 whitespace-pre-wrap sam2love-error')
+                    'w-full text-red-700 whitespace-pre-wrap sam2love-error')
                 error.set_visibility(False)
                 # submissions so far: tells a run's error from an earlier one
                 attempt = ui.label('0').classes('hidden sam2love-attempt')
 
             results = ui.column().classes('grow sam2love-results')
+        notices = ui.element('div')
 
         def report(fraction: float, text: str) -> None:
             state['progress'] = (fraction, text)  # read by the timer below
@@ -209,13 +244,22 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
         ui.timer(0.25, refresh_progress)
 
         def show_error(message: str) -> None:
+            """The message, without the server's folders, under the form;
+            the results of an earlier run are cleared (they are not this
+            input's); one notice at a time, at the bottom (not over the
+            title)."""
+            message = public_message(message)
             error.props(f'data-attempt={state["attempt"]}')
             error.set_text(message)
             error.set_visibility(True)
             stage.set_text('')
-            # at the top: not over the results and their download button
-            ui.notify(message, type='negative', multi_line=True,
-                      position='top', timeout=8000)
+            progress.set_value(0)
+            results.clear()
+            notices.clear()  # the previous notice goes
+            with notices:
+                ui.notification(message.splitlines()[0][:200],
+                                type='negative', position='bottom-right',
+                                timeout=8).classes('sam2love-notice')
 
         async def segment():
             if state['running']:
@@ -237,26 +281,38 @@ def build_page(args, runner, clips: dict[str, list[str]]) -> None:
             texts = parse_expressions(expressions.value)
             state.update(running=True, progress=(0.0, 'starting'))
             submit.disable()
+            failure = None
             try:
                 result = await run.io_bound(runner.run, video, texts,
                                             state['audio'], report)
             except INPUT_ERRORS as e:
-                show_error(str(e))
-                return
+                failure = str(e)
             except Exception as e:  # keep serving; the log has the trace
                 logger.error('run failed:\n%s', traceback.format_exc())
-                show_error(f'internal error: {type(e).__name__}: {e}')
-                return
+                failure = f'internal error: {type(e).__name__}: {e}'
             finally:
                 state['running'] = False
                 submit.enable()
+            if failure is not None:  # not running: the bar stays at 0
+                show_error(failure)
+                return
             progress.set_value(1.0)
             stage.set_text(f'done in {result.seconds:.1f} s')
             results.clear()
+            notices.clear()
             with results:
                 ui.label('Overlay video').classes('text-lg font-bold')
                 ui.video(result.overlay).classes('w-full max-w-3xl '
                                                  'sam2love-overlay')
+                # the legend drawn in the frames is under the player's
+                # controls: the same one, beside the player
+                with ui.row().classes('gap-4 sam2love-legend'):
+                    for item in result.legend:
+                        with ui.row().classes('items-center gap-1 no-wrap'):
+                            ui.element('div').classes('w-4 h-4').style(
+                                f'background-color: {item["colour"]}')
+                            ui.label(f'{item["index"]}. {item["text"]}' + (
+                                '' if item['found'] else ' (not found)'))
                 ui.label('Contact sheet').classes('text-lg font-bold')
                 ui.image(result.contact_sheet).props('fit=contain').classes(
                     'w-full max-w-3xl sam2love-sheet')
@@ -282,13 +338,17 @@ def main(argv=None) -> int:
         print('error: the web demo needs NiceGUI: SAM2LOVE_EXTRAS=web bash '
               'tools/setup_env.sh', file=sys.stderr)
         return 2
-    from sam2love.apis.web_runs import INPUT_ERRORS
+    from nicegui import app
+
+    from sam2love.apis.web_runs import INPUT_ERRORS, UploadSizeLimit
     try:
         runner = load_runner(args)
     except INPUT_ERRORS as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     clips = offered_clips(args)
+    app.add_middleware(UploadSizeLimit,
+                       max_bytes=int(args.max_upload_mb * 1e6))
     build_page(args, runner, clips)
     print(f'web demo: http://{args.host}:{args.port} ({len(clips)} '
           f'{args.split} clips offered)', flush=True)
