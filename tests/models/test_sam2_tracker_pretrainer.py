@@ -326,3 +326,24 @@ def test_every_object_prompt_needs_the_synthetic_extras(batch, tmp_path):
                        match='release/synthetic_extras/all_objects/.*'
                        'make_synthetic_refavs'):
         model.prompt_masks(other['data_samples'])
+
+
+def test_memory_readout_trains_the_memory_path_and_is_not_exported(
+        batch, tmp_path):
+    """``memory_readout_weight``: a linear read-out of the tracked frames'
+    memory-conditioned embeddings; its loss alone reaches the memory
+    encoder and attention (not the decoder), and the export leaves the
+    read-out out."""
+    model = build_model(memory_readout_weight=1.0).train()
+    losses = losses_of(model, batch)
+    assert set(losses) == {'loss_mask', 'loss_iou', 'loss_obj', 'loss_memory'}
+    losses['loss_memory'].backward()
+    for part in ('memory_attention', 'memory_encoder'):
+        assert grad_norm(model, part) > 0, part
+    assert grad_norm(model, 'sam_mask_decoder') == 0
+    assert model.memory_readout.weight.grad.abs().sum() > 0
+    ckpt = tmp_path / 'stage1.pth'
+    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    exported = export_sam2_weights(str(ckpt), str(tmp_path / 'sam2.pt'))
+    assert not any('memory_readout' in k for k in exported)
+    assert set(exported) == set(model.sam.state_dict())

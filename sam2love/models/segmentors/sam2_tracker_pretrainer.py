@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
-from torch import Tensor
+from torch import Tensor, nn
 
 from ...datasets.synthetic.extras import (
     data_root_of_frames,
@@ -80,20 +80,24 @@ TEST_PROMPTS = ('gt', 'all_objects')
 
 @contextlib.contextmanager
 def record_mask_decoder(sam) -> Iterator[list]:
-    """Record every ``sam.sam_mask_decoder`` call's outputs inside the block.
+    """Record every ``sam.sam_mask_decoder`` call inside the block.
 
     Yields a list that receives, per call, ``(masks, ious,
-    object_score_logits)``: (B, M, S/4, S/4) mask logits *before* the
-    object-score gating of ``_forward_sam_heads``, (B, M) predicted IoUs and
-    (B, 1) object-score logits. The hook is removed on exit.
+    object_score_logits, image_embeddings)``: (B, M, S/4, S/4) mask logits
+    *before* the object-score gating of ``_forward_sam_heads``, (B, M)
+    predicted IoUs, (B, 1) object-score logits and the (B, C, S/16, S/16)
+    image embeddings the decoder read (on a tracked frame: conditioned on
+    the memory bank). The hook is removed on exit.
     """
     calls = []
 
-    def record(module, args, output):
+    def record(module, args, kwargs, output):
         masks, ious, _, scores = output
-        calls.append((masks, ious, scores))
+        embeddings = kwargs.get('image_embeddings', args[0] if args else None)
+        calls.append((masks, ious, scores, embeddings))
 
-    handle = sam.sam_mask_decoder.register_forward_hook(record)
+    handle = sam.sam_mask_decoder.register_forward_hook(record,
+                                                        with_kwargs=True)
     try:
         yield calls
     finally:
@@ -169,6 +173,12 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             frame-0 IoU 0.32 -> 0.66 in 400 iterations, against 0.36 flat
             without it); the mask-prompted ceiling J&F falls from 68.9 to
             65.6 on test_s.
+        memory_readout_weight (float): when > 0, a linear read-out (1x1
+            conv, not part of SAM2) of each tracked frame's
+            memory-conditioned image embeddings is trained to give the
+            frame's mask (``loss_memory``, BCE + Dice, times this weight):
+            a direct gradient into the memory encoder and attention, which
+            keeps the small SAM2 from going memory-blind.
         test_prompt (str): frame 0's mask prompt in ``predict`` /
             ``_forward``: ``'gt'`` (default), the row's ground truth
             (``gt_sem_seg.data[0]``); ``'all_objects'``, the union of every
@@ -196,6 +206,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
                  local_memory_init: float = 0.0,
                  point_prompt_prob: float = 0.0,
                  click_loss_weight: float = 0.0,
+                 memory_readout_weight: float = 0.0,
                  test_prompt: str = 'gt',
                  data_preprocessor: dict | None = None,
                  train_cfg: dict | None = None,
@@ -224,6 +235,11 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         self.frozen = tuple(frozen)
         self.point_prompt_prob = point_prompt_prob
         self.click_loss_weight = click_loss_weight
+        self.memory_readout_weight = memory_readout_weight
+        if memory_readout_weight:
+            # a linear read-out of the memory-conditioned features; not
+            # part of SAM2 (export_sam2_weights leaves it out)
+            self.memory_readout = nn.Conv2d(self.sam.hidden_dim, 1, 1)
         if test_prompt not in TEST_PROMPTS:
             raise ValueError(f'test_prompt must be one of {TEST_PROMPTS}, '
                              f'got {test_prompt!r}')
@@ -342,7 +358,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
                                             backbone_out)
         losses = self._tracking_losses(calls, masks[:, 1:], prompt_calls)
         if points is not None:  # frame 0 is decoded from the click
-            masks0, ious0, _ = prompt_calls[0]
+            masks0, ious0 = prompt_calls[0][:2]
             losses.update(self._clicked_frame_losses(masks0, ious0,
                                                      masks[:, 0]))
         if self.click_loss_weight:
@@ -373,7 +389,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             decode_first_frame(self.sam, feats, pos, sizes, num_frames=1,
                                point_inputs=self._sample_clicks(target),
                                multimask_output=True)
-        logits, ious, _ = calls[0]
+        logits, ious = calls[0][:2]
         losses = self._clicked_frame_losses(logits, ious, target)
         return {f'{key}_aux': self.click_loss_weight * value
                 for key, value in losses.items()}
@@ -440,6 +456,8 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         losses = dict(loss_mask=loss_mask)
         if self.loss_iou_weight:
             losses['loss_iou'] = self.loss_iou_weight * loss_iou
+        if self.memory_readout_weight:
+            losses['loss_memory'] = self._memory_readout_loss(calls, targets)
         if self.loss_obj_weight:
             present = targets.flatten(2).bool().any(2).float()
             if prompt_calls:
@@ -450,12 +468,36 @@ class SAM2TrackerPretrainer(BaseSegmentor):
                 F.binary_cross_entropy_with_logits(scores, present)
         return losses
 
+    def _memory_readout_loss(self, calls: list, targets: Tensor) -> Tensor:
+        """The tracked frames' masks read linearly from the image
+        embeddings the decoder got, i.e. after memory attention
+        (``memory_readout_weight``).
+
+        Only the memory bank tells which object was prompted, so this
+        gradient reaches the memory encoder and attention whatever the
+        decoder has learned to read: without it the small SAM2 could settle
+        on segmenting every salient object from the current frame alone
+        (memory-blind, ceiling ~45 J&F) on some data seeds.
+
+        Args:
+            calls (list): :func:`record_mask_decoder` of the tracked frames.
+            targets (Tensor): (B, T-1, h, w) {0, 1}.
+        """
+        embeddings = torch.stack([c[3] for c in calls], 1).flatten(0, 1)
+        logits = self.memory_readout(embeddings.float())
+        logits = F.interpolate(logits, size=targets.shape[-2:],
+                               mode='bilinear', align_corners=False)[:, 0]
+        return self.memory_readout_weight * self.loss_mask(
+            logits, targets.flatten(0, 1).float()).mean()
+
     def _zero_losses(self) -> dict:
         """Zero losses connected to every trainable parameter."""
         zero = sum(p.sum() for p in self.parameters() if p.requires_grad) * 0
         losses = dict(loss_mask=zero)
         if self.loss_iou_weight:
             losses['loss_iou'] = zero.clone()
+        if self.memory_readout_weight:
+            losses['loss_memory'] = zero.clone()
         if self.loss_obj_weight:
             losses['loss_obj'] = zero.clone()
         return losses
