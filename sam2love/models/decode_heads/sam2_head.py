@@ -129,6 +129,11 @@ class SAM2PromptHead(BaseModule):
             (0.5) on the presence probability, below which every frame's
             mask is empty; ``mask_loss_on_null`` (False): keep null rows in
             the mask and IoU losses.
+        loss_align (dict, optional): a loss on the token's SAM2 prompt
+            embedding and frame 0's frozen image features (stride 16) given
+            the ground-truth mask (beyond the paper, e.g.
+            ``dict(type='ReferentAlignmentLoss', mode='pixel')``: where in
+            frame 0 the referent is); None: the paper's loss.
     """
 
     def __init__(self,
@@ -148,6 +153,7 @@ class SAM2PromptHead(BaseModule):
                  mask_candidate: str = 'min',
                  token_norm: str | None = 'sam',
                  presence: dict | None = None,
+                 loss_align: dict | None = None,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         overrides = expand_sam2_overrides(sam2_overrides)
@@ -177,6 +183,7 @@ class SAM2PromptHead(BaseModule):
         self.loss_iou_weight = loss_iou_weight
         self.loss_obj_weight = loss_obj_weight
         self.presence = check_presence(presence)
+        self.loss_align = MODELS.build(loss_align) if loss_align else None
         if self.presence and self.presence['source'] == 'token':
             # drawn without moving the global RNG: the random-init frozen
             # encoders that init_weights() draws later stay those of the
@@ -312,7 +319,8 @@ class SAM2PromptHead(BaseModule):
             repeat_image=False,
             high_res_features=high_res)
         return dict(masks=masks.float(), ious=ious.float(),
-                    object_score_logits=obj.float())
+                    object_score_logits=obj.float(), tokens=tokens,
+                    image_feats=backbone_out['vision_features'])
 
     # ------------------------------------------------ cached image features
     @torch.no_grad()
@@ -406,6 +414,9 @@ class SAM2PromptHead(BaseModule):
             losses['loss_obj'] = self.loss_obj_weight * \
                 F.binary_cross_entropy_with_logits(
                     out['object_score_logits'], present)
+        if self.loss_align is not None:
+            losses['loss_align'] = self.loss_align(
+                out['tokens'][:, 0], out['image_feats'], gt_masks)
         if self.presence:
             logits = out['object_score_logits'] if from_score \
                 else out['presence_logits']

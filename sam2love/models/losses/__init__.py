@@ -1,3 +1,5 @@
 from .bce_dice import BCEDiceLoss, bce_loss, dice_loss
+from .referent_alignment import ReferentAlignmentLoss, mask_cell_shares
 
-__all__ = ['BCEDiceLoss', 'bce_loss', 'dice_loss']
+__all__ = ['BCEDiceLoss', 'bce_loss', 'dice_loss', 'ReferentAlignmentLoss',
+           'mask_cell_shares']

@@ -1,0 +1,107 @@
+"""Referent alignment of the fused token (beyond the paper).
+
+The paper trains the fused token by frame 0's mask loss alone. On the CPU
+demo that signal never made the fusion name its referent (docs/token_path.md):
+the decoder settled on segmenting every salient object, and the mask loss's
+gradient at the token then hardly depends on which object the sentence
+names. This loss asks the token directly where its referent is, with a
+softmax (a classification, whose gradient does not vanish at chance) and
+with the ground-truth masks as the only labels, so it applies to the real
+Ref-AVS release as much as to the synthetic one.
+
+``mode='pixel'``: the token, in SAM2's prompt space, is compared with every
+cell of SAM2's frozen frame-0 image features (stride 16, the map the mask
+decoder reads); the softmax over the cells of a frame must put the
+referent's share of each cell on it:
+
+    loss = - sum_p q_p log softmax_p(cos(token, f_p) / tau)
+
+with ``q_p`` the mask's area in cell p over the mask's area. The negatives
+are the other places of the same frame, the other objects included, so the
+token must name *which* object, not only which clip.
+
+``mode='prototype'``: an in-batch InfoNCE between each token and the
+referents' prototypes (the mean of the same features under each frame-0
+mask): the negatives are other clips' referents.
+
+Rows without a referent (null expressions: an empty frame-0 mask) are left
+out. Everything is a function of frame 0's image features and mask, so it
+trains from the feature cache.
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+
+ALIGN_MODES = ('pixel', 'prototype')
+
+
+def mask_cell_shares(masks: torch.Tensor, size: tuple) -> torch.Tensor:
+    """Each feature cell's share of the mask.
+
+    Args:
+        masks (Tensor): (B, H, W) {0, 1}.
+        size (tuple): (h, w) of the feature grid.
+
+    Returns:
+        Tensor: (B, h·w), each row summing to 1 (0 for an empty mask).
+    """
+    area = F.adaptive_avg_pool2d(masks[:, None].float(), size).flatten(1)
+    return area / area.sum(1, keepdim=True).clamp(min=1e-12)
+
+
+@MODELS.register_module()
+class ReferentAlignmentLoss(nn.Module):
+    """Where in frame 0 is the token's referent: a softmax over places
+    (``'pixel'``) or over the batch's referents (``'prototype'``).
+
+    Args:
+        mode (str): ``'pixel'`` or ``'prototype'``.
+        temperature (float): tau of the softmax over cosine similarities.
+        loss_weight (float): weight of the loss.
+    """
+
+    def __init__(self, mode: str = 'pixel', temperature: float = 0.1,
+                 loss_weight: float = 1.0) -> None:
+        super().__init__()
+        if mode not in ALIGN_MODES:
+            raise ValueError(f'ReferentAlignmentLoss: mode must be one of '
+                             f'{ALIGN_MODES}, got {mode!r}')
+        if temperature <= 0:
+            raise ValueError('ReferentAlignmentLoss: temperature must be > 0, '
+                             f'got {temperature}')
+        self.mode = mode
+        self.temperature = temperature
+        self.loss_weight = loss_weight
+
+    def forward(self, tokens: torch.Tensor, feats: torch.Tensor,
+                masks: torch.Tensor) -> torch.Tensor:
+        """The weighted loss, averaged over the rows with a referent.
+
+        Args:
+            tokens (Tensor): (B, C) tokens in the features' space.
+            feats (Tensor): (B, C, h, w) frame-0 image features (frozen).
+            masks (Tensor): (B, H, W) frame-0 masks in {0, 1}.
+
+        Returns:
+            Tensor: a scalar; 0 (connected to ``tokens``) when no row has
+            a referent.
+        """
+        shares = mask_cell_shares(masks, feats.shape[-2:])  # (B, hw)
+        rows = shares.sum(1) > 0
+        if not rows.any():
+            return tokens.sum() * 0
+        tokens = F.normalize(tokens[rows].float(), dim=-1)
+        cells = F.normalize(feats[rows].float().flatten(2), dim=1)  # (N, C, hw)
+        shares = shares[rows]
+        if self.mode == 'pixel':
+            logits = torch.einsum('nc,nck->nk', tokens, cells)
+            log_probs = (logits / self.temperature).log_softmax(-1)
+            loss = -(shares * log_probs).sum(-1).mean()
+        else:
+            protos = F.normalize(torch.einsum('nck,nk->nc', cells, shares),
+                                 dim=-1)
+            logits = tokens @ protos.t() / self.temperature
+            loss = F.cross_entropy(logits, torch.arange(
+                len(logits), device=logits.device))
+        return self.loss_weight * loss
