@@ -82,6 +82,7 @@ from sam2love.models.decode_heads.sam2_tracker import (
     project_high_res_features,
     track_clip,
 )
+from sam2love.models.losses import mask_cell_shares
 from sam2love.utils import load_config
 from sam2love.utils.analysis import build_eval_model, preprocessed_batches
 
@@ -305,24 +306,46 @@ def set_mode(train: bool, *modules) -> None:
             module.train(train)
 
 
+def referent_hits(out: dict, gt0: torch.Tensor) -> torch.Tensor | None:
+    """(B, ) 1 where the frame-0 cell of SAM2's features most similar
+    (cosine) to the prompt token lies on the referent, for rows with one;
+    None when ``out`` has no tokens (the linear head)."""
+    if 'tokens' not in out:
+        return None
+    feats = F.normalize(out['image_feats'].flatten(2), dim=1)
+    sims = torch.einsum('bc,bck->bk', F.normalize(out['tokens'][:, 0], dim=-1),
+                        feats)
+    shares = mask_cell_shares(gt0, out['image_feats'].shape[-2:])
+    hit = shares.gather(1, sims.argmax(1, keepdim=True))[:, 0] > 0
+    return hit[shares.sum(1) > 0].float()
+
+
 @torch.no_grad()
 def evaluate(model, source: TokenSource, cache: dict, batch_size: int,
              linear: LinearReferringHead | None = None
-             ) -> tuple[float, float]:
-    """Mean frame-0 IoU and mean change under rolled token sources."""
+             ) -> tuple[float, float, float | None]:
+    """Mean frame-0 IoU, mean change under rolled token sources, and the
+    share of rows whose token points at its referent (:func:`referent_hits`;
+    None for the linear head)."""
     set_mode(False, model, source, linear)
-    ious, changes = [], []
+    ious, changes, hits = [], [], []
     for start in range(0, cache['gt0'].size(0), batch_size):
         batch = select(cache, torch.arange(
             start, min(start + batch_size, cache['gt0'].size(0))))
         size = batch['gt0'].shape[-2:]
-        pred = chosen_masks(decode(model, source, batch, linear), size)
+        out = decode(model, source, batch, linear)
+        pred = chosen_masks(out, size)
         other = chosen_masks(decode(model, source, rolled(batch), linear),
                              size)
         ious.append(mask_iou(pred, batch['gt0'] > 0))
         changes.append(1 - mask_iou(pred, other))
+        hit = referent_hits(out, batch['gt0'])
+        if hit is not None:
+            hits.append(hit)
     set_mode(True, model, source, linear)
-    return float(torch.cat(ious).mean()), float(torch.cat(changes).mean())
+    hit_rate = float(torch.cat(hits).mean()) if hits else None
+    return float(torch.cat(ious).mean()), float(torch.cat(changes).mean()), \
+        hit_rate
 
 
 @torch.no_grad()
@@ -394,6 +417,10 @@ def trained_parameters(model, source: TokenSource,
     return params
 
 
+def hit_text(hits: float | None) -> str:
+    return '' if hits is None else f' referent hit {hits:.3f}'
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
@@ -421,10 +448,11 @@ def main(argv=None):
         * max(0.0, 1 - i / args.iters))
     generator = torch.Generator().manual_seed(args.seed)
     history = []
-    iou, changed = evaluate(model, source, held_out, args.batch_size, linear)
-    print(f'iter 0: {args.eval_split} IoU {iou:.3f} changed {changed:.3f}',
-          flush=True)
-    history.append(dict(iter=0, iou=iou, changed=changed))
+    iou, changed, hits = evaluate(model, source, held_out, args.batch_size,
+                                  linear)
+    print(f'iter 0: {args.eval_split} IoU {iou:.3f} changed {changed:.3f}'
+          f'{hit_text(hits)}', flush=True)
+    history.append(dict(iter=0, iou=iou, changed=changed, referent_hit=hits))
     start = time.time()
     num = train['gt0'].size(0)
     for it in range(1, args.iters + 1):
@@ -438,13 +466,14 @@ def main(argv=None):
         optimizer.step()
         schedule.step()
         if it % args.eval_every == 0 or it == args.iters:
-            iou, changed = evaluate(model, source, held_out,
-                                    args.batch_size, linear)
+            iou, changed, hits = evaluate(model, source, held_out,
+                                          args.batch_size, linear)
             parts = ' '.join(f'{k} {v.item():.3f}' for k, v in losses.items())
             print(f'iter {it}: {parts} {args.eval_split} IoU '
-                  f'{iou:.3f} changed {changed:.3f} '
+                  f'{iou:.3f} changed {changed:.3f}{hit_text(hits)} '
                   f'({time.time() - start:.0f} s)', flush=True)
-            history.append(dict(iter=it, iou=iou, changed=changed))
+            history.append(dict(iter=it, iou=iou, changed=changed,
+                                referent_hit=hits))
     if args.track:
         test_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
         tracked = track_split(model, source, test_cfg, args.eval_split,
