@@ -141,8 +141,13 @@ def load_clip_media(video, audio=None, *, num_frames: int,
                 default_audio = wav if osp.isfile(wav) else None
             else:
                 frames_dir = video
-            sampled = sample_frame_list(list_frame_files(frames_dir), fps,
-                                        convert=load_frame, **sample)
+            try:
+                sampled = sample_frame_list(list_frame_files(frames_dir),
+                                            fps, convert=load_frame, **sample)
+            except ValueError as e:  # ends before start: name the folder
+                if isinstance(e, RefAVSDataError):
+                    raise
+                raise MediaError(frames_dir, str(e)) from None
         elif osp.isfile(video):
             sampled = read_video_frames(video, **sample)
         else:

@@ -350,6 +350,15 @@ def test_an_unreadable_audio_file_is_called_audio(setup, tmp_path):
     assert 'video' not in message and 'BytesIO' not in message
 
 
+def test_a_start_after_the_frames_names_the_folder(setup):
+    frames = osp.join(setup['clip'], 'frames')
+    with pytest.raises(MediaError, match=f'{frames}: the {T} frames at 1.0 fps '
+                       'end before start=9 s'):
+        setup['inferencer'](setup['clip'], setup['texts'][:1], start=9)
+    with pytest.raises(MediaError, match='the video ends before start=9'):
+        setup['inferencer'](setup['mp4'], setup['texts'][:1], start=9)
+
+
 def test_a_missing_config_is_named(tmp_path):
     missing = str(tmp_path / 'no_such_config.py')
     with pytest.raises(FileNotFoundError,
