@@ -27,10 +27,16 @@ model = dict(
     # it the from-scratch SAM2 never used its memory (tracked frames were
     # exactly independent of the prompt: it segmented every salient object)
     local_memory_init=20.0,
-    # clicked frames beside the tracked clip (click_loss_weight=1) make
-    # stage 2's decoder read a token 4x sooner, but on this seed they left
-    # the tracker memory-blind (ceiling 48.4 vs 71.3): docs/token_path.md
-    click_loss_weight=0.0,
+    # a linear read-out of the memory-conditioned features of the tracked
+    # frames, trained to give their masks: a direct gradient into the
+    # memory path. Without it the small tracker went memory-blind (it
+    # segmented every salient object, ceiling ~45 J&F) on some data seeds,
+    # and on more of them with clicked frames (docs/token_path.md)
+    memory_readout_weight=1.0,
+    # clicked frames beside the tracked clip: the decoder learns to read
+    # sparse prompt tokens, so that stage 2's fused token is read (an
+    # identity token at frame-0 IoU 0.64 after 100 iterations)
+    click_loss_weight=1.0,
     loss_mask=dict(type='BCEDiceLoss', bce_weight=1.0, dice_weight=1.0),
     loss_iou_weight=1.0,
     loss_obj_weight=1.0,
