@@ -77,3 +77,24 @@ def test_head_switch_trains_the_token_path(tiny_samples):
         assert p.grad is None or not p.grad.any()
     paper = forward_loss(build_model(seed=0), batch)
     assert 'loss_align' not in paper
+
+
+def test_teacher_decodes_the_referents_prototypes(tiny_samples):
+    """``teacher_weight``: frame 0 is also decoded from each referent's
+    prototype as the token; its mask loss trains the decoder, not the
+    token path."""
+    align = dict(type='ReferentAlignmentLoss', mode='prototype',
+                 teacher_weight=2.0)
+    model = build_model(seed=0, loss_align=align)
+    model.train()
+    batch = pseudo_collate(
+        [s for s in tiny_samples
+         if s['data_samples'].gt_sem_seg.data[0].any()][:2])
+    losses = forward_loss(model, batch)
+    assert losses['loss_mask_teacher'] > 0
+    losses['loss_mask_teacher'].backward()
+    decoder = model.decode_head.sam.sam_mask_decoder
+    assert any(p.grad is not None and p.grad.any()
+               for p in decoder.parameters())
+    assert all(p.grad is None or not p.grad.any()
+               for p in model.neck.parameters())

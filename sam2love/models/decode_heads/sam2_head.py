@@ -320,7 +320,8 @@ class SAM2PromptHead(BaseModule):
             high_res_features=high_res)
         return dict(masks=masks.float(), ious=ious.float(),
                     object_score_logits=obj.float(), tokens=tokens,
-                    image_feats=backbone_out['vision_features'])
+                    image_feats=backbone_out['vision_features'],
+                    backbone_out=backbone_out)
 
     # ------------------------------------------------ cached image features
     @torch.no_grad()
@@ -415,8 +416,7 @@ class SAM2PromptHead(BaseModule):
                 F.binary_cross_entropy_with_logits(
                     out['object_score_logits'], present)
         if self.loss_align is not None:
-            losses['loss_align'] = self.loss_align(
-                out['tokens'][:, 0], out['image_feats'], gt_masks)
+            losses.update(self._alignment_losses(out, gt_masks))
         if self.presence:
             logits = out['object_score_logits'] if from_score \
                 else out['presence_logits']
@@ -424,6 +424,33 @@ class SAM2PromptHead(BaseModule):
             losses['loss_presence'] = self.presence['loss_weight'] * \
                 F.binary_cross_entropy_with_logits(
                     logits.float(), present, weight=weight)
+        return losses
+
+    def _alignment_losses(self, out: dict, gt_masks: torch.Tensor) -> dict:
+        """``loss_align`` and, with its ``teacher_weight``, the mask loss
+        of frame 0 decoded from the referents' prototypes as tokens
+        (``loss_mask_teacher``; rows with a referent only)."""
+        align = self.loss_align
+        tokens = out['tokens'][:, 0]
+        losses = dict(loss_align=align(tokens, out['image_feats'], gt_masks))
+        rows = gt_masks.flatten(1).any(1)
+        if not align.teacher_weight:
+            return losses
+        if not rows.any():
+            losses['loss_mask_teacher'] = tokens.sum() * 0
+            return losses
+        scale = self.prompt_proj.token_scale if self.token_norm == 'sam' \
+            else tokens.norm(dim=-1).mean().detach()
+        teacher = align.prototypes(out['image_feats'][rows],
+                                   gt_masks[rows]) * scale
+        backbone_out = {k: [x[rows] for x in v] if isinstance(v, list)
+                        else v[rows] for k, v in out['backbone_out'].items()}
+        decoded = self.decode_frame0(teacher[:, None].to(tokens.dtype),
+                                     backbone_out)
+        loss, _ = candidate_losses(decoded['masks'], decoded['ious'],
+                                   gt_masks[rows], self.loss_mask,
+                                   self.mask_candidate)
+        losses['loss_mask_teacher'] = align.teacher_weight * loss
         return losses
 
     # ------------------------------------------------------------ presence

@@ -59,10 +59,17 @@ class ReferentAlignmentLoss(nn.Module):
         mode (str): ``'pixel'`` or ``'prototype'``.
         temperature (float): tau of the softmax over cosine similarities.
         loss_weight (float): weight of the loss.
+        teacher_weight (float): when > 0, ``SAM2PromptHead`` also decodes
+            frame 0 from a teacher token, the referent's prototype
+            (:meth:`prototypes`) at the token's norm, and adds its mask
+            loss times this weight (``loss_mask_teacher``): the decoder
+            learns to read tokens that point at their referent in the space
+            this loss pulls the fused token into.
     """
 
     def __init__(self, mode: str = 'pixel', temperature: float = 0.1,
-                 loss_weight: float = 1.0) -> None:
+                 loss_weight: float = 1.0,
+                 teacher_weight: float = 0.0) -> None:
         super().__init__()
         if mode not in ALIGN_MODES:
             raise ValueError(f'ReferentAlignmentLoss: mode must be one of '
@@ -73,6 +80,20 @@ class ReferentAlignmentLoss(nn.Module):
         self.mode = mode
         self.temperature = temperature
         self.loss_weight = loss_weight
+        self.teacher_weight = teacher_weight
+
+    @staticmethod
+    def prototypes(feats: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """(B, C) unit mean of the unit cell features under each mask
+        (weighted by each cell's share; 0 for an empty mask).
+
+        Args:
+            feats (Tensor): (B, C, h, w).
+            masks (Tensor): (B, H, W) {0, 1}.
+        """
+        shares = mask_cell_shares(masks, feats.shape[-2:])
+        cells = F.normalize(feats.float().flatten(2), dim=1)
+        return F.normalize(torch.einsum('bck,bk->bc', cells, shares), dim=-1)
 
     def forward(self, tokens: torch.Tensor, feats: torch.Tensor,
                 masks: torch.Tensor) -> torch.Tensor:
@@ -99,8 +120,7 @@ class ReferentAlignmentLoss(nn.Module):
             log_probs = (logits / self.temperature).log_softmax(-1)
             loss = -(shares * log_probs).sum(-1).mean()
         else:
-            protos = F.normalize(torch.einsum('nck,nk->nc', cells, shares),
-                                 dim=-1)
+            protos = self.prototypes(feats[rows], masks[rows])
             logits = tokens @ protos.t() / self.temperature
             loss = F.cross_entropy(logits, torch.arange(
                 len(logits), device=logits.device))
