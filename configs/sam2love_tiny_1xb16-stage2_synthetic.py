@@ -19,12 +19,23 @@ stage1_sam2 = 'work_dirs/sam2_small_1xb4-stage1_synthetic/sam2_stage1.pt'
 # - mask_candidate='chosen': frame 0's loss is taken on the candidate
 #   inference keeps (min-over-masks let the three candidates cover three
 #   objects without reading the token).
+# Beyond the paper, the demo's fused token is also trained to name its
+# referent (configs/ablations/sam2love_tiny-paper-loss_... switches it
+# off): an in-batch InfoNCE between the token, in SAM2's prompt space, and
+# the referents' frame-0 prototypes (the mean of SAM2's frozen stride-16
+# features under each ground-truth mask), and frame 0 decoded from the
+# prototype itself as a teacher token, so that the decoder reads tokens of
+# that space. With the paper's loss alone the token was never read
+# (docs/token_path.md).
 model = dict(
     decode_head=dict(
         checkpoint=stage1_sam2,
         trainable='paper',
         tracking_decoder='pretrained',
-        mask_candidate='chosen'))
+        mask_candidate='chosen',
+        loss_align=dict(type='ReferentAlignmentLoss', mode='prototype',
+                        temperature=0.1, loss_weight=1.0,
+                        teacher_weight=1.0)))
 
 # 1200 iterations of 16: ~5 min on the 2-core CPU from the feature cache
 # (sam2love_tiny_1xb16-stage2-cached_synthetic.py, ~0.25 s / iteration),

@@ -6,17 +6,21 @@
 #      be downloaded here), then score it with the ground-truth frame-0 mask
 #      as prompt (the ceiling of stage 2) and with every object's frame-0
 #      mask (what a model that ignores the sentence and the sound gets);
-#   3. stage 2: cache the frozen parts' features once, train SAM2-LOVE with
-#      the paper's recipe from the cache, test it on test_s, test_u and
-#      test_n, and swap expressions / audio between samples (does it read
-#      them?); --ablations also trains it without audio and without text,
+#   3. stage 2: cache the frozen parts' features once, train SAM2-LOVE from
+#      the cache with the demo's recipe (the paper's + a referent alignment
+#      of the fused token) and with the paper's loss alone, test both on
+#      test_s, test_u and test_n, and swap expressions / audio between
+#      samples (does it read them?); --ablations also trains it without audio and without text,
 #      --presence also with the presence switch (null references);
 #   4. print the table and write it as OUT/results.json;
 #   5. run tools/demo.py on a test clip written as an mp4 with sound.
+# --reuse-stage1 keeps a stage 1 already trained in OUT/stage1 (its
+# last_checkpoint and sam2_stage1.pt) instead of training it again.
 # Uses the GPU when there is one (mmengine's default device), else the CPU
 # with one thread (OMP_NUM_THREADS=1) and a data-loading worker.
 #   bash tools/quickstart.sh [--clips N] [--seed S] [--null-prob P]
-#                            [--skip-data] [--ablations] [--presence]
+#                            [--skip-data] [--reuse-stage1] [--ablations]
+#                            [--presence]
 #                            [--out DIR] [--data DIR]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,6 +28,7 @@ cd "$ROOT"
 CLIPS=400
 SEED=0
 MAKE_DATA=1
+REUSE_STAGE1=0
 ABLATIONS=0
 PRESENCE=0
 NULL_OPTS=()
@@ -34,6 +39,7 @@ while [ $# -gt 0 ]; do
     --clips) CLIPS=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
     --skip-data) MAKE_DATA=0; shift ;;
+    --reuse-stage1) REUSE_STAGE1=1; shift ;;
     --ablations) ABLATIONS=1; shift ;;
     --presence) PRESENCE=1; shift ;;
     --null-prob) NULL_OPTS=(--null-prob "$2"); shift 2 ;;
@@ -77,9 +83,13 @@ if [ "$MAKE_DATA" = 1 ]; then
 fi
 
 echo '== 2. stage 1: SAM2 learns to track and to read sparse prompts'
-$PY tools/train.py "$STAGE1" --work-dir "$W1" --cfg-options "${DATA_OPTS[@]}"
+if [ "$REUSE_STAGE1" = 1 ] && [ -f "$W1/last_checkpoint" ] && [ -f "$S1PT" ]; then
+  echo "reusing stage 1 of $W1 (--reuse-stage1)"
+else
+  $PY tools/train.py "$STAGE1" --work-dir "$W1" --cfg-options "${DATA_OPTS[@]}"
+fi
 CKPT1=$(cat "$W1/last_checkpoint")  # written by mmengine's CheckpointHook
-$PY tools/export_sam2.py "$CKPT1" "$S1PT"
+[ -f "$S1PT" ] || $PY tools/export_sam2.py "$CKPT1" "$S1PT"
 run_test "$STAGE1" "$CKPT1" "$W1/test"
 run_test "$STAGE1" "$CKPT1" "$W1/test_every_object" \
   model.test_prompt=all_objects "$ALL_SPLITS"
@@ -93,13 +103,22 @@ train_stage2() {  # CONFIG WORK_DIR: train and test
   run_test "$1" "$(cat "$2/last_checkpoint")" "$2/test" "${S2OPTS[@]}" \
     "$ALL_SPLITS"
 }
-train_stage2 "$STAGE2" "$W2"
+# the demo's recipe (the paper's + the referent alignment of the token) and
+# the paper's loss alone, side by side on the same stage 1 and cache (one
+# thread each)
+PAPER=configs/ablations/sam2love_tiny-paper-loss_1xb16-stage2-cached_synthetic.py
+W2P=$OUT/stage2_paper-loss
+train_stage2 "$STAGE2" "$W2" & DEMO_PID=$!
+train_stage2 "$PAPER" "$W2P" & PAPER_PID=$!
+wait $DEMO_PID
+wait $PAPER_PID
 CKPT2=$(cat "$W2/last_checkpoint")
 $PY tools/analysis_tools/modality_swap.py "$STAGE2" "$CKPT2" --split test_s \
   --out "$W2/modality_swap.json" --cfg-options "${S2OPTS[@]}"
 ROWS=("stage 1: SAM2, GT mask on frame 0 (ceiling)=$W1/test"
       "every object: stage 1, all objects' mask on frame 0=$W1/test_every_object"
-      "SAM2-LOVE=$W2/test")
+      "SAM2-LOVE (paper's loss + referent alignment)=$W2/test"
+      "SAM2-LOVE, paper's loss alone=$W2P/test")
 if [ "$ABLATIONS" = 1 ]; then
   for ABL in no-audio no-text; do
     # a neck without one modality draws fewer random numbers, so its
