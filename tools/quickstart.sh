@@ -15,7 +15,8 @@
 #   4. print the table and write it as OUT/results.json;
 #   5. run tools/demo.py on a test clip written as an mp4 with sound.
 # --reuse-stage1 keeps a stage 1 already trained in OUT/stage1 (its
-# last_checkpoint and sam2_stage1.pt) instead of training it again.
+# last_checkpoint and sam2_stage1.pt, and its test scores when there)
+# instead of training and testing it again.
 # Uses the GPU when there is one (mmengine's default device), else the CPU
 # with one thread (OMP_NUM_THREADS=1) and a data-loading worker.
 #   bash tools/quickstart.sh [--clips N] [--seed S] [--null-prob P]
@@ -54,6 +55,7 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 OMP_NUM_THREADS=1
 PY=.venv/bin/python
 # the data set of this run, for every config
 DATA_OPTS=("train_dataloader.dataset.data_root=$DATA"
+           "val_dataloader.dataset.data_root=$DATA"
            "test_dataloader.dataset.data_root=$DATA")
 STAGE1=configs/sam2_small_1xb4-stage1_synthetic.py
 STAGE2=configs/sam2love_tiny_1xb16-stage2-cached_synthetic.py
@@ -83,16 +85,20 @@ if [ "$MAKE_DATA" = 1 ]; then
 fi
 
 echo '== 2. stage 1: SAM2 learns to track and to read sparse prompts'
+reused() {  # DIR: --reuse-stage1 and DIR holds a finished run of it
+  [ "$REUSE_STAGE1" = 1 ] && [ -n "$(ls "$1"/*/*.json 2>/dev/null)" ]
+}
 if [ "$REUSE_STAGE1" = 1 ] && [ -f "$W1/last_checkpoint" ] && [ -f "$S1PT" ]; then
   echo "reusing stage 1 of $W1 (--reuse-stage1)"
 else
+  REUSE_STAGE1=0
   $PY tools/train.py "$STAGE1" --work-dir "$W1" --cfg-options "${DATA_OPTS[@]}"
 fi
 CKPT1=$(cat "$W1/last_checkpoint")  # written by mmengine's CheckpointHook
-[ -f "$S1PT" ] || $PY tools/export_sam2.py "$CKPT1" "$S1PT"
-run_test "$STAGE1" "$CKPT1" "$W1/test"
-run_test "$STAGE1" "$CKPT1" "$W1/test_every_object" \
-  model.test_prompt=all_objects "$ALL_SPLITS"
+[ "$REUSE_STAGE1" = 1 ] || $PY tools/export_sam2.py "$CKPT1" "$S1PT"
+reused "$W1/test" || run_test "$STAGE1" "$CKPT1" "$W1/test"
+reused "$W1/test_every_object" || run_test "$STAGE1" "$CKPT1" \
+  "$W1/test_every_object" model.test_prompt=all_objects "$ALL_SPLITS"
 elapsed 'stage 1'
 
 echo '== 3. stage 2: SAM2-LOVE on top of it, trained from cached features'
