@@ -131,9 +131,11 @@ class SAM2PromptHead(BaseModule):
             the mask and IoU losses.
         loss_align (dict, optional): a loss on the token's SAM2 prompt
             embedding and frame 0's frozen image features (stride 16) given
-            the ground-truth mask (beyond the paper, e.g.
-            ``dict(type='ReferentAlignmentLoss', mode='pixel')``: where in
-            frame 0 the referent is); None: the paper's loss.
+            the ground-truth mask, beyond the paper:
+            :class:`~sam2love.models.losses.ReferentAlignmentLoss` (the CPU
+            demo's: ``mode='prototype'``, ``teacher_weight=1``, which also
+            decodes frame 0 from the referent's prototype as a teacher
+            token); None: the paper's loss.
     """
 
     def __init__(self,
@@ -395,7 +397,8 @@ class SAM2PromptHead(BaseModule):
 
         Returns:
             dict: ``loss_mask``, and when weighted ``loss_iou``,
-            ``loss_obj``, ``loss_presence``.
+            ``loss_obj``, ``loss_presence``; with ``loss_align``,
+            ``loss_align`` (and ``loss_mask_teacher``).
         """
         present = gt_masks.flatten(1).any(1, keepdim=True).float()
         rows = present[:, 0].bool()  # the rows that train the masks
