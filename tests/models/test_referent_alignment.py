@@ -7,6 +7,14 @@ from test_sam2love_segmentor import build_model, forward_loss
 from sam2love.models.losses import ReferentAlignmentLoss, mask_cell_shares
 
 
+@pytest.fixture(scope='module')
+def batch(tiny_samples):
+    """Two synthetic clips whose frame-0 masks hold an object."""
+    return pseudo_collate(
+        [s for s in tiny_samples
+         if s['data_samples'].gt_sem_seg.data[0].any()][:2])
+
+
 def features_and_masks():
     """Two frames of 4 x 4 cells, 8-d features; each mask covers one cell
     of a 16 x 16 frame."""
@@ -59,15 +67,12 @@ def test_bad_arguments_are_refused():
         ReferentAlignmentLoss(temperature=0)
 
 
-def test_head_switch_trains_the_token_path(tiny_samples):
+def test_head_switch_trains_the_token_path(batch):
     """With ``loss_align`` the head reports ``loss_align`` and its gradient
     reaches the neck; without it the losses are the paper's."""
     align = dict(type='ReferentAlignmentLoss', mode='pixel')
     model = build_model(seed=0, loss_align=align)
     model.train()
-    batch = pseudo_collate(
-        [s for s in tiny_samples
-         if s['data_samples'].gt_sem_seg.data[0].any()][:2])
     losses = forward_loss(model, batch)
     assert 'loss_align' in losses and losses['loss_align'] > 0
     losses['loss_align'].backward()
@@ -79,7 +84,7 @@ def test_head_switch_trains_the_token_path(tiny_samples):
     assert 'loss_align' not in paper
 
 
-def test_teacher_decodes_the_referents_prototypes(tiny_samples):
+def test_teacher_decodes_the_referents_prototypes(batch):
     """``teacher_weight``: frame 0 is also decoded from each referent's
     prototype as the token; its mask loss trains the decoder, not the
     token path."""
@@ -87,9 +92,6 @@ def test_teacher_decodes_the_referents_prototypes(tiny_samples):
                  teacher_weight=2.0)
     model = build_model(seed=0, loss_align=align)
     model.train()
-    batch = pseudo_collate(
-        [s for s in tiny_samples
-         if s['data_samples'].gt_sem_seg.data[0].any()][:2])
     losses = forward_loss(model, batch)
     assert losses['loss_mask_teacher'] > 0
     losses['loss_mask_teacher'].backward()
