@@ -312,10 +312,11 @@ def referent_hits(out: dict, gt0: torch.Tensor) -> torch.Tensor | None:
     None when ``out`` has no tokens (the linear head)."""
     if 'tokens' not in out:
         return None
-    feats = F.normalize(out['image_feats'].flatten(2), dim=1)
+    image = out['backbone_out']['vision_features']
+    feats = F.normalize(image.flatten(2), dim=1)
     sims = torch.einsum('bc,bck->bk', F.normalize(out['tokens'][:, 0], dim=-1),
                         feats)
-    shares = mask_cell_shares(gt0, out['image_feats'].shape[-2:])
+    shares = mask_cell_shares(gt0, image.shape[-2:])
     hit = shares.gather(1, sims.argmax(1, keepdim=True))[:, 0] > 0
     return hit[shares.sum(1) > 0].float()
 

@@ -322,7 +322,6 @@ class SAM2PromptHead(BaseModule):
             high_res_features=high_res)
         return dict(masks=masks.float(), ious=ious.float(),
                     object_score_logits=obj.float(), tokens=tokens,
-                    image_feats=backbone_out['vision_features'],
                     backbone_out=backbone_out)
 
     # ------------------------------------------------ cached image features
@@ -435,17 +434,17 @@ class SAM2PromptHead(BaseModule):
         (``loss_mask_teacher``; rows with a referent only)."""
         align = self.loss_align
         tokens = out['tokens'][:, 0]
-        losses = dict(loss_align=align(tokens, out['image_feats'], gt_masks))
-        rows = gt_masks.flatten(1).any(1)
+        feats = out['backbone_out']['vision_features']
+        losses = dict(loss_align=align(tokens, feats, gt_masks))
         if not align.teacher_weight:
             return losses
+        rows = gt_masks.flatten(1).any(1)
         if not rows.any():
             losses['loss_mask_teacher'] = tokens.sum() * 0
             return losses
         scale = self.prompt_proj.token_scale if self.token_norm == 'sam' \
             else tokens.norm(dim=-1).mean().detach()
-        teacher = align.prototypes(out['image_feats'][rows],
-                                   gt_masks[rows]) * scale
+        teacher = align.prototypes(feats[rows], gt_masks[rows]) * scale
         backbone_out = {k: [x[rows] for x in v] if isinstance(v, list)
                         else v[rows] for k, v in out['backbone_out'].items()}
         decoded = self.decode_frame0(teacher[:, None].to(tokens.dtype),

@@ -50,6 +50,12 @@ def mask_cell_shares(masks: torch.Tensor, size: tuple) -> torch.Tensor:
     return area / area.sum(1, keepdim=True).clamp(min=1e-12)
 
 
+def _pooled(cells: torch.Tensor, shares: torch.Tensor) -> torch.Tensor:
+    """(B, C, hw) unit cell features pooled by (B, hw) shares: (B, C) unit
+    prototypes."""
+    return F.normalize(torch.einsum('bck,bk->bc', cells, shares), dim=-1)
+
+
 @MODELS.register_module()
 class ReferentAlignmentLoss(nn.Module):
     """Where in frame 0 is the token's referent: a softmax over places
@@ -91,9 +97,8 @@ class ReferentAlignmentLoss(nn.Module):
             feats (Tensor): (B, C, h, w).
             masks (Tensor): (B, H, W) {0, 1}.
         """
-        shares = mask_cell_shares(masks, feats.shape[-2:])
-        cells = F.normalize(feats.float().flatten(2), dim=1)
-        return F.normalize(torch.einsum('bck,bk->bc', cells, shares), dim=-1)
+        return _pooled(F.normalize(feats.float().flatten(2), dim=1),
+                       mask_cell_shares(masks, feats.shape[-2:]))
 
     def forward(self, tokens: torch.Tensor, feats: torch.Tensor,
                 masks: torch.Tensor) -> torch.Tensor:
@@ -120,7 +125,7 @@ class ReferentAlignmentLoss(nn.Module):
             log_probs = (logits / self.temperature).log_softmax(-1)
             loss = -(shares * log_probs).sum(-1).mean()
         else:
-            protos = self.prototypes(feats[rows], masks[rows])
+            protos = _pooled(cells, shares)
             logits = tokens @ protos.t() / self.temperature
             loss = F.cross_entropy(logits, torch.arange(
                 len(logits), device=logits.device))
