@@ -122,3 +122,31 @@ def test_removed_modality_is_ignored(removed):
         # and the vision path still matters
         frames = dict(feats, patches=torch.randn_like(feats['patches']))
         assert (neck(feats)['prompt'] - neck(frames)['prompt']).abs().max() > 1e-4
+
+
+def test_input_norm_standardises_each_modality_and_draws_nothing():
+    plain, normed = make_neck(), make_neck(input_norm=True)
+    # the switch adds no parameter and no random draw: same weights
+    for a, b in zip(plain.parameters(), normed.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    feats = make_feats()
+    # a large shared offset, as the demo's random-init encoders give
+    shifted = {k: v + 10 if k != 'text_mask' else v for k, v in feats.items()}
+    normed.train()
+    out = normed(shifted)['prompt']
+    # in training the batch statistics remove the offset entirely
+    torch.testing.assert_close(out, normed(feats)['prompt'],
+                               atol=1e-4, rtol=1e-4)
+    stats = normed.input_norms['audio']
+    assert stats.running_mean.mean() > 0.5  # it learnt the offset
+    normed.eval()  # running statistics: deterministic and per sample
+    single = normed({k: v[:1] for k, v in shifted.items()})['prompt']
+    torch.testing.assert_close(single, normed(shifted)['prompt'][:1])
+
+
+def test_input_norm_leaves_text_padding_out():
+    neck = make_neck(input_norm=True).train()
+    feats = make_feats()
+    padded = dict(feats, text=feats['text'].clone())
+    padded['text'][1, -2:] = 1e3  # padded positions of the 2nd expression
+    torch.testing.assert_close(neck(padded)['prompt'], neck(feats)['prompt'])

@@ -52,6 +52,13 @@ class FusionTokenNeck(BaseModule):
             features are ignored and their projection is not built.
         use_text (bool): put ``F_T`` in the sequence; False is the
             text-removed ablation.
+        input_norm (bool): standardise each modality's frozen features
+            per channel before eq. 1 (a non-affine batch norm: batch
+            statistics in training, running ones in evaluation; text over
+            its real tokens only). Not in the paper; off by default. The
+            CPU demo's random-init VGGish and ViT give features dominated
+            by one shared vector (audio: the mean's norm is 95 % of a
+            vector's), which eq. 1's MLP learns to tell apart slowly.
 
     The paper's fusion transformer has no positional encoding of its own.
     ViT patch tokens and text tokens carry their encoders' positions, but
@@ -77,6 +84,7 @@ class FusionTokenNeck(BaseModule):
                  dropout: float = 0.0,
                  use_audio: bool = True,
                  use_text: bool = True,
+                 input_norm: bool = False,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         if fusion not in ('token', 'mean'):
@@ -97,6 +105,15 @@ class FusionTokenNeck(BaseModule):
         if use_text:
             self.text_proj = ProjectionMLP(text_dim, embed_dim)
         self.vision_proj = ProjectionMLP(vision_dim, embed_dim)
+        # no parameter and no random draw: a switch that keeps the frozen
+        # encoders' random init (and so a feature cache) unchanged
+        self.input_norms = nn.ModuleDict({
+            key: nn.BatchNorm1d(dim, affine=False)
+            for key, dim, used in (('audio', audio_dim, use_audio),
+                                   ('text', text_dim, use_text),
+                                   ('patches', vision_dim, True),
+                                   ('cls', vision_dim, True))
+            if input_norm and used})
         self.seg_tokens = nn.Parameter(torch.zeros(1, num_seg_tokens, embed_dim))
         self.vis_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.frame_pos = nn.Parameter(torch.zeros(1, max_frames, embed_dim))
@@ -129,6 +146,7 @@ class FusionTokenNeck(BaseModule):
         if num_frames > self.frame_pos.size(1):
             raise ValueError(f'{num_frames} frames exceed max_frames '
                              f'({self.frame_pos.size(1)}) of FusionTokenNeck')
+        feats = self._standardise(feats)
         proj = dict(
             patches=self.vision_proj(feats['patches']),
             cls=self.vision_proj(feats['cls']) + self.frame_pos[:, :num_frames])
@@ -143,6 +161,23 @@ class FusionTokenNeck(BaseModule):
             proj['text'] = self.text_proj(feats['text'])
             proj['text_mask'] = feats['text_mask'].bool()
         return proj
+
+    def _standardise(self, feats: dict) -> dict:
+        """``input_norm``: every used modality standardised per channel;
+        text over its real tokens (padding is left as it was)."""
+        if not self.input_norms:
+            return feats
+        out = dict(feats)
+        for key, norm in self.input_norms.items():
+            x = feats[key]
+            if key == 'text':
+                keep = feats['text_mask'].bool()
+                x = x.clone()
+                x[keep] = norm(x[keep])
+                out[key] = x
+            else:
+                out[key] = norm(x.reshape(-1, x.size(-1))).reshape(x.shape)
+        return out
 
     def _context(self, proj: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """``F_A ; [aud] ; F_T ; [vis]`` (B, S, D) and its padding mask
