@@ -347,3 +347,44 @@ def test_memory_readout_trains_the_memory_path_and_is_not_exported(
     exported = export_sam2_weights(str(ckpt), str(tmp_path / 'sam2.pt'))
     assert not any('memory_readout' in k for k in exported)
     assert set(exported) == set(model.sam.state_dict())
+
+
+def test_prototype_decoding_reads_an_appearance_token(batch):
+    """``prototype_loss_weight`` decodes a frame from its object's
+    appearance token without memory; the
+    tracked clip's losses stay as without it and the weight scales it."""
+    model = build_model().train()
+    torch.manual_seed(1)
+    plain = losses_of(model, batch)
+    weighted, prompts = {}, []
+
+    def record(module, args, kwargs, output):
+        prompts.append(kwargs['sparse_prompt_embeddings'])
+
+    for weight in (1.0, 0.5):
+        model = build_model(prototype_loss_weight=weight).train()
+        torch.manual_seed(1)
+        hook = model.sam.sam_mask_decoder.register_forward_hook(
+            record, with_kwargs=True)
+        weighted[weight] = losses_of(model, batch)
+        hook.remove()
+    losses = weighted[0.5]
+    for key, value in plain.items():
+        assert torch.equal(losses[key], value), key
+    assert set(losses) - set(plain) == {'loss_mask_proto_aux',
+                                        'loss_iou_proto_aux'}
+    for key in ('loss_mask_proto_aux', 'loss_iou_proto_aux'):
+        assert torch.allclose(2 * losses[key], weighted[1.0][key])
+    # the last decoder call is the appearance-token frame: SAM2's two
+    # padding points, then the token (as SAM2PromptHead appends its own),
+    # at the norm of SAM2's point embeddings
+    token = prompts[-1][:, -1]
+    assert prompts[-1].shape[1] == 3
+    encoder = model.sam.sam_prompt_encoder
+    norm = torch.cat([encoder.not_a_point_embed.weight] + [
+        e.weight for e in encoder.point_embeddings]).norm(dim=-1).mean()
+    torch.testing.assert_close(token.norm(dim=-1),
+                               norm.expand(token.size(0)).detach())
+    losses['loss_mask_proto_aux'].backward()
+    assert grad_norm(model, 'sam_mask_decoder') > 0
+    assert grad_norm(model, 'memory_attention') == 0

@@ -66,12 +66,14 @@ from ..decode_heads.sam2_tracker import (
     decode_first_frame,
     encode_frames,
     expand_sam2_overrides,
+    extra_sparse_prompt,
     init_local_memory_attention,
     load_sam2_checkpoint,
     prepare_mask_prompt,
     select_frame_features,
     track_clip,
 )
+from ..losses.referent_alignment import ReferentAlignmentLoss
 from .sam2love import postprocess_clip_logits
 
 #: Frame-0 prompts of ``predict``: the row's ground truth, or every object.
@@ -179,6 +181,18 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             frame's mask (``loss_memory``, BCE + Dice, times this weight):
             a direct gradient into the memory encoder and attention, which
             keeps the small SAM2 from going memory-blind.
+        prototype_loss_weight (float): when > 0, every batch also decodes
+            one random frame of each clip, with the object present, from
+            an *appearance* token without click or memory: the unit mean of
+            the frame's stride-16 image features under the object's mask
+            (detached), at the mean norm of SAM2's point embeddings,
+            appended to the sparse prompt as SAM2-LOVE appends its token
+            (``loss_mask_proto_aux``, ``loss_iou_proto_aux``, the
+            ``mask_candidate`` rule, times this weight). Clicks say *where*;
+            SAM2-LOVE's token says *what*, and a decoder pre-trained on
+            clicks alone read a perfectly referring *what* token at frame-0
+            IoU ~0.64 (docs/token_path.md). Not SAM2's recipe: a stand-in
+            for what a large pre-trained decoder brings.
         test_prompt (str): frame 0's mask prompt in ``predict`` /
             ``_forward``: ``'gt'`` (default), the row's ground truth
             (``gt_sem_seg.data[0]``); ``'all_objects'``, the union of every
@@ -207,6 +221,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
                  point_prompt_prob: float = 0.0,
                  click_loss_weight: float = 0.0,
                  memory_readout_weight: float = 0.0,
+                 prototype_loss_weight: float = 0.0,
                  test_prompt: str = 'gt',
                  data_preprocessor: dict | None = None,
                  train_cfg: dict | None = None,
@@ -236,6 +251,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         self.point_prompt_prob = point_prompt_prob
         self.click_loss_weight = click_loss_weight
         self.memory_readout_weight = memory_readout_weight
+        self.prototype_loss_weight = prototype_loss_weight
         if memory_readout_weight:
             # a linear read-out of the memory-conditioned features; not
             # part of SAM2 (export_sam2_weights leaves it out)
@@ -363,7 +379,62 @@ class SAM2TrackerPretrainer(BaseSegmentor):
                                                      masks[:, 0]))
         if self.click_loss_weight:
             losses.update(self._click_decoding_losses(backbone_out, masks))
+        if self.prototype_loss_weight:
+            losses.update(self._prototype_decoding_losses(backbone_out,
+                                                          masks))
         return losses
+
+    def _random_object_frames(self, backbone_out: dict, masks: Tensor
+                              ) -> tuple:
+        """One random frame per clip among those with the object.
+
+        Returns:
+            tuple: that frame's ``select_frame_features`` (features,
+            positional encodings, sizes) and its (B, h, w) mask.
+        """
+        b, t = masks.shape[:2]
+        present = masks.flatten(2).bool().any(2).float()  # (B, T)
+        frame = torch.multinomial(present, 1)[:, 0]
+        rows = torch.arange(b, device=masks.device)
+        feats, pos, sizes = select_frame_features(
+            self.sam, backbone_out, (rows * t + frame).to(
+                backbone_out['vision_features'].device))
+        return feats, pos, sizes, masks[rows, frame]
+
+    def _prototype_decoding_losses(self, backbone_out: dict, masks: Tensor
+                                   ) -> dict:
+        """One random frame per clip decoded from its object's appearance
+        token (``prototype_loss_weight``).
+
+        Args:
+            backbone_out (dict): :func:`encode_frames` of the B·T frames.
+            masks (Tensor): (B, T, h, w) {0, 1}; frame 0 has the object.
+
+        Returns:
+            dict: ``loss_mask_proto_aux`` and ``loss_iou_proto_aux``.
+        """
+        feats, pos, sizes, target = self._random_object_frames(backbone_out,
+                                                               masks)
+        b = target.size(0)
+        cells = feats[-1].detach().permute(1, 2, 0).reshape(
+            b, -1, *sizes[-1])  # (B, C, h/16, w/16)
+        encoder = self.sam.sam_prompt_encoder
+        scale = torch.cat(
+            [encoder.not_a_point_embed.weight] +
+            [e.weight for e in encoder.point_embeddings]).norm(dim=-1).mean()
+        tokens = ReferentAlignmentLoss.prototypes(cells, target)[:, None] * \
+            scale.detach()
+        with extra_sparse_prompt(self.sam, tokens.to(cells.dtype)), \
+                record_mask_decoder(self.sam) as calls:
+            decode_first_frame(self.sam, feats, pos, sizes, num_frames=1)
+        logits, ious = calls[0][:2]
+        loss_mask, loss_iou = candidate_losses(
+            logits, ious, target, self.loss_mask, self.mask_candidate)
+        losses = dict(loss_mask_proto_aux=loss_mask)
+        if self.loss_iou_weight:
+            losses['loss_iou_proto_aux'] = self.loss_iou_weight * loss_iou
+        return {key: self.prototype_loss_weight * value
+                for key, value in losses.items()}
 
     def _click_decoding_losses(self, backbone_out: dict, masks: Tensor
                                ) -> dict:
@@ -377,14 +448,8 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         Returns:
             dict: ``loss_mask_click_aux`` and ``loss_iou_click_aux``.
         """
-        b, t = masks.shape[:2]
-        present = masks.flatten(2).bool().any(2).float()  # (B, T)
-        frame = torch.multinomial(present, 1)[:, 0]
-        rows = torch.arange(b, device=masks.device)
-        feats, pos, sizes = select_frame_features(
-            self.sam, backbone_out, (rows * t + frame).to(
-                backbone_out['vision_features'].device))
-        target = masks[rows, frame]
+        feats, pos, sizes, target = self._random_object_frames(backbone_out,
+                                                               masks)
         with record_mask_decoder(self.sam) as calls:
             decode_first_frame(self.sam, feats, pos, sizes, num_frames=1,
                                point_inputs=self._sample_clicks(target),
