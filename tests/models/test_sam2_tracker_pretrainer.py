@@ -251,24 +251,35 @@ def test_predict_batches_clips_of_different_frame_sizes(batch):
                                    b.pred_eval_logits.data, atol=1e-4, rtol=0)
 
 
-def test_click_decoding_trains_the_sparse_path_beside_tracking(batch):
-    """``click_loss_weight`` adds a clicked frame decoded without memory;
-    the tracked clip and its losses stay exactly as without it."""
+def auxiliary_losses(batch, switch: str, name: str, before=None) -> tuple:
+    """Losses with ``switch`` at weights 1 and 0.5: the tracked clip's
+    losses stay exactly as without it, it adds ``loss_{mask,iou}_{name}``
+    and the weight scales them. ``before(model)`` runs before each
+    forward. Returns the model and losses at weight 0.5."""
     model = build_model().train()
     torch.manual_seed(1)
     plain = losses_of(model, batch)
     weighted = {}
     for weight in (1.0, 0.5):
-        model = build_model(click_loss_weight=weight).train()
+        model = build_model(**{switch: weight}).train()
+        if before is not None:
+            before(model)
         torch.manual_seed(1)
         weighted[weight] = losses_of(model, batch)
     losses = weighted[0.5]
     for key, value in plain.items():
         assert torch.equal(losses[key], value), key
-    assert set(losses) - set(plain) == {'loss_mask_click_aux',
-                                        'loss_iou_click_aux'}
-    for key in ('loss_mask_click_aux', 'loss_iou_click_aux'):
+    keys = {f'loss_mask_{name}', f'loss_iou_{name}'}
+    assert set(losses) - set(plain) == keys
+    for key in keys:
         assert torch.allclose(2 * losses[key], weighted[1.0][key])
+    return model, losses
+
+
+def test_click_decoding_trains_the_sparse_path_beside_tracking(batch):
+    """``click_loss_weight`` adds a clicked frame decoded without memory;
+    the tracked clip and its losses stay exactly as without it."""
+    model, losses = auxiliary_losses(batch, 'click_loss_weight', 'click_aux')
     sum(losses.values()).backward()
     assert grad_norm(model, 'sam_prompt_encoder.point_embeddings') > 0
 
@@ -353,28 +364,15 @@ def test_prototype_decoding_reads_an_appearance_token(batch):
     """``prototype_loss_weight`` decodes a frame from its object's
     appearance token without memory; the
     tracked clip's losses stay as without it and the weight scales it."""
-    model = build_model().train()
-    torch.manual_seed(1)
-    plain = losses_of(model, batch)
-    weighted, prompts = {}, []
+    prompts = []
 
     def record(module, args, kwargs, output):
         prompts.append(kwargs['sparse_prompt_embeddings'])
 
-    for weight in (1.0, 0.5):
-        model = build_model(prototype_loss_weight=weight).train()
-        torch.manual_seed(1)
-        hook = model.sam.sam_mask_decoder.register_forward_hook(
-            record, with_kwargs=True)
-        weighted[weight] = losses_of(model, batch)
-        hook.remove()
-    losses = weighted[0.5]
-    for key, value in plain.items():
-        assert torch.equal(losses[key], value), key
-    assert set(losses) - set(plain) == {'loss_mask_proto_aux',
-                                        'loss_iou_proto_aux'}
-    for key in ('loss_mask_proto_aux', 'loss_iou_proto_aux'):
-        assert torch.allclose(2 * losses[key], weighted[1.0][key])
+    model, losses = auxiliary_losses(
+        batch, 'prototype_loss_weight', 'proto_aux',
+        before=lambda m: m.sam.sam_mask_decoder.register_forward_hook(
+            record, with_kwargs=True))
     # the last decoder call is the appearance-token frame: SAM2's two
     # padding points, then the token (as SAM2PromptHead appends its own),
     # at the norm of SAM2's point embeddings

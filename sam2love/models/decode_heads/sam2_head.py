@@ -55,6 +55,7 @@ from .sam2_tracker import (
     build_sam2_model,
     encode_frames,
     expand_sam2_overrides,
+    point_embedding_norm,
     project_high_res_features,
     track_clip,
 )
@@ -172,11 +173,8 @@ class SAM2PromptHead(BaseModule):
             raise ValueError(f'token_norm must be "sam" or None, got {token_norm!r}')
         self.token_norm = token_norm
         if token_norm == 'sam':
-            # the (padding-)point embeddings the decoder is used to
-            embeds = [self.sam.sam_prompt_encoder.not_a_point_embed.weight]
-            embeds += [e.weight for e in self.sam.sam_prompt_encoder.point_embeddings]
-            norm = torch.cat(embeds).norm(dim=-1).mean()
-            self.prompt_proj.token_scale = nn.Parameter(norm.detach().clone())
+            self.prompt_proj.token_scale = nn.Parameter(
+                point_embedding_norm(self.sam).detach().clone())
         if multimask_output is None:
             multimask_output = self.sam._use_multimask(
                 is_init_cond_frame=True, point_inputs=None)

@@ -360,6 +360,15 @@ def select_frame_features(
 # --------------------------------------------------------------------------
 # Prompts
 # --------------------------------------------------------------------------
+def point_embedding_norm(sam: SAM2Base) -> Tensor:
+    """() mean norm of SAM2's point embeddings (the padding point's and
+    the per-label ones): the scale of the sparse tokens its decoder reads."""
+    encoder = sam.sam_prompt_encoder
+    embeds = [encoder.not_a_point_embed.weight]
+    embeds += [e.weight for e in encoder.point_embeddings]
+    return torch.cat(embeds).norm(dim=-1).mean()
+
+
 @contextlib.contextmanager
 def extra_sparse_prompt(sam: SAM2Base, tokens: Tensor) -> Iterator[None]:
     """Append ``tokens`` to every sparse prompt embedding inside the block.

@@ -69,6 +69,7 @@ from ..decode_heads.sam2_tracker import (
     extra_sparse_prompt,
     init_local_memory_attention,
     load_sam2_checkpoint,
+    point_embedding_norm,
     prepare_mask_prompt,
     select_frame_features,
     track_clip,
@@ -375,8 +376,8 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         losses = self._tracking_losses(calls, masks[:, 1:], prompt_calls)
         if points is not None:  # frame 0 is decoded from the click
             masks0, ious0 = prompt_calls[0][:2]
-            losses.update(self._clicked_frame_losses(masks0, ious0,
-                                                     masks[:, 0]))
+            losses.update(self._decoded_frame_losses(
+                masks0, ious0, masks[:, 0], 'click', 'min'))
         if self.click_loss_weight:
             losses.update(self._click_decoding_losses(backbone_out, masks))
         if self.prototype_loss_weight:
@@ -415,26 +416,16 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         """
         feats, pos, sizes, target = self._random_object_frames(backbone_out,
                                                                masks)
-        b = target.size(0)
         cells = feats[-1].detach().permute(1, 2, 0).reshape(
-            b, -1, *sizes[-1])  # (B, C, h/16, w/16)
-        encoder = self.sam.sam_prompt_encoder
-        scale = torch.cat(
-            [encoder.not_a_point_embed.weight] +
-            [e.weight for e in encoder.point_embeddings]).norm(dim=-1).mean()
+            target.size(0), -1, *sizes[-1])  # (B, C, h/16, w/16)
         tokens = ReferentAlignmentLoss.prototypes(cells, target)[:, None] * \
-            scale.detach()
+            point_embedding_norm(self.sam).detach()
         with extra_sparse_prompt(self.sam, tokens.to(cells.dtype)), \
                 record_mask_decoder(self.sam) as calls:
             decode_first_frame(self.sam, feats, pos, sizes, num_frames=1)
-        logits, ious = calls[0][:2]
-        loss_mask, loss_iou = candidate_losses(
-            logits, ious, target, self.loss_mask, self.mask_candidate)
-        losses = dict(loss_mask_proto_aux=loss_mask)
-        if self.loss_iou_weight:
-            losses['loss_iou_proto_aux'] = self.loss_iou_weight * loss_iou
-        return {key: self.prototype_loss_weight * value
-                for key, value in losses.items()}
+        return self._decoded_frame_losses(
+            *calls[0][:2], target, 'proto_aux', self.mask_candidate,
+            self.prototype_loss_weight)
 
     def _click_decoding_losses(self, backbone_out: dict, masks: Tensor
                                ) -> dict:
@@ -454,10 +445,8 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             decode_first_frame(self.sam, feats, pos, sizes, num_frames=1,
                                point_inputs=self._sample_clicks(target),
                                multimask_output=True)
-        logits, ious = calls[0][:2]
-        losses = self._clicked_frame_losses(logits, ious, target)
-        return {f'{key}_aux': self.click_loss_weight * value
-                for key, value in losses.items()}
+        return self._decoded_frame_losses(*calls[0][:2], target, 'click_aux',
+                                          'min', self.click_loss_weight)
 
     def _sample_clicks(self, masks: Tensor) -> dict:
         """One positive click per clip, uniform over its frame-0 mask.
@@ -480,21 +469,27 @@ class SAM2TrackerPretrainer(BaseSegmentor):
                     point_labels=torch.ones(b, 1, dtype=torch.int32,
                                             device=masks.device))
 
-    def _clicked_frame_losses(self, masks: Tensor, ious: Tensor,
-                              target: Tensor) -> dict:
-        """Frame 0 decoded from a click: SAM's min-over-masks (a single
-        click is ambiguous) and the IoU of every candidate.
+    def _decoded_frame_losses(self, masks: Tensor, ious: Tensor,
+                              target: Tensor, name: str, rule: str,
+                              weight: float = 1.0) -> dict:
+        """A frame decoded from a prompt without memory: the mask loss of
+        the candidate ``rule`` picks (``'min'`` for a click, which is
+        ambiguous, as SAM) and the IoU of every candidate, times
+        ``weight``.
 
         Args:
             masks (Tensor): (B, M, s, s) logits before object gating.
             ious (Tensor): (B, M) predicted IoUs.
             target (Tensor): (B, h, w) {0, 1}.
+            name (str): the keys are ``loss_mask_{name}`` and
+                ``loss_iou_{name}``.
         """
         loss_mask, loss_iou = candidate_losses(masks, ious, target,
-                                               self.loss_mask, 'min')
-        losses = dict(loss_mask_click=loss_mask)
+                                               self.loss_mask, rule)
+        losses = {f'loss_mask_{name}': weight * loss_mask}
         if self.loss_iou_weight:
-            losses['loss_iou_click'] = self.loss_iou_weight * loss_iou
+            losses[f'loss_iou_{name}'] = weight * self.loss_iou_weight * \
+                loss_iou
         return losses
 
     def _tracking_losses(self, calls: list, targets: Tensor,
