@@ -9,6 +9,7 @@ from .feature_cache import (
 )
 from .metadata import SPLITS, RefAVSRow, clip_name, read_metadata
 from .refavs import RefAVSDataset
+from .samplers import ClipGroupedSampler
 from .synthetic import make_synthetic_refavs
 from .synthetic_info import read_referents
 from .transforms import (
@@ -28,5 +29,6 @@ __all__ = [
     'clip_name', 'read_metadata', 'RefAVSDataset', 'LoadClipAudio',
     'LoadClipFrames', 'LoadClipMasks', 'PackClipInputs', 'ResizeClip',
     'make_synthetic_refavs', 'read_referents', 'LoadCachedFeatures',
-    'FeatureCacheReader', 'FeatureCacheWriter', 'SplitPlan'
+    'FeatureCacheReader', 'FeatureCacheWriter', 'SplitPlan',
+    'ClipGroupedSampler'
 ]

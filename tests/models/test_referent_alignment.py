@@ -1,6 +1,7 @@
 """``ReferentAlignmentLoss``: the fused token told where its referent is."""
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.dataset import pseudo_collate
 from test_sam2love_segmentor import build_model, forward_loss
 
@@ -45,6 +46,28 @@ def test_a_token_at_its_referent_scores_lower(mode):
     wrong = torch.stack([feats[0, :, 3, 3], feats[1, :, 0, 0]]) \
         if mode == 'pixel' else right.flip(0)
     assert loss(right, feats, masks) < loss(wrong, feats, masks)
+
+
+def test_rows_of_one_referent_are_each_others_positives():
+    """Two rows naming the same object share a prototype: with
+    ``referent_ids`` each is the other's positive, without them each is
+    the other's negative."""
+    feats, masks = features_and_masks()
+    feats = torch.cat([feats, feats[:1]])
+    masks = torch.cat([masks, masks[:1]])
+    tokens = torch.stack([feats[0, :, 0, 1], feats[1, :, 2, 3],
+                          feats[0, :, 0, 1]])
+    loss = ReferentAlignmentLoss(mode='prototype', temperature=0.1)
+    same = loss(tokens, feats, masks, torch.tensor([0, 1, 0]))
+    apart = loss(tokens, feats, masks)
+    assert same < apart
+    # one column per referent: as if the twin row's column were not there
+    logits = torch.stack([F.normalize(t, dim=0) for t in tokens]) @ \
+        torch.stack([F.normalize(f, dim=0) for f in
+                     (feats[0, :, 0, 1], feats[1, :, 2, 3])]).T / 0.1
+    assert torch.allclose(same, F.cross_entropy(logits,
+                                                torch.tensor([0, 1, 0])))
+    assert torch.allclose(loss(tokens, feats, masks, torch.arange(3)), apart)
 
 
 def test_null_rows_are_left_out():

@@ -229,3 +229,18 @@ def test_pretrained_tracking_decoder_stays_as_loaded(batch):
     assert logits.shape[:2] == (2, T) and torch.isfinite(logits).all()
     with pytest.raises(ValueError, match='tracking_decoder'):
         build_model(tracking_decoder='copy')
+
+
+def test_referent_ids_join_rows_naming_one_object_of_a_clip():
+    from mmseg.structures import SegDataSample
+
+    from sam2love.models.segmentors.sam2love import referent_ids
+
+    def sample(**meta):
+        ds = SegDataSample()
+        ds.set_metainfo(meta)
+        return ds
+    ids = referent_ids([sample(clip_name='a', fid=1), sample(clip_name='b', fid=1),
+                        sample(clip_name='a', fid=2), sample(clip_name='a', fid=1),
+                        sample(), sample()])
+    assert ids.tolist() == [0, 1, 2, 0, 3, 4]

@@ -358,7 +358,8 @@ class SAM2PromptHead(BaseModule):
 
     def loss_from_levels(self, prompt: torch.Tensor,
                          levels: Sequence[torch.Tensor],
-                         gt_masks: torch.Tensor) -> dict:
+                         gt_masks: torch.Tensor,
+                         referent_ids: torch.Tensor | None = None) -> dict:
         """:meth:`loss` on cached image-encoder outputs of frame 0
         (:meth:`encode_frame0_levels`) instead of the frames: the same
         computation without the frozen image encoder (the trainable
@@ -370,25 +371,32 @@ class SAM2PromptHead(BaseModule):
         backbone_out = project_high_res_features(
             self.sam, self.encoder_out_from_levels(levels))
         out = self.decode_frame0(self.prompt_tokens(prompt), backbone_out)
-        return self.frame0_losses(self._with_presence(out, prompt), gt_masks)
+        return self.frame0_losses(self._with_presence(out, prompt), gt_masks,
+                                  referent_ids)
 
     def loss(self, prompt: torch.Tensor, frames: torch.Tensor,
-             gt_masks: torch.Tensor) -> dict:
+             gt_masks: torch.Tensor,
+             referent_ids: torch.Tensor | None = None) -> dict:
         """Frame-0 losses.
 
         Args:
             prompt (Tensor): (B, 1, D).
             frames (Tensor): (B, T, 3, H, W); only frame 0 is used.
             gt_masks (Tensor): (B, h, w) frame-0 masks in {0, 1}.
+            referent_ids (Tensor | None): (B,) ints, equal for rows that
+                name the same object of a clip (``loss_align``'s
+                positives).
 
         Returns:
             dict: ``loss_mask`` and, when weighted, ``loss_iou`` and
             ``loss_obj``.
         """
         out = self.forward_frame0(prompt, frames[:, 0])
-        return self.frame0_losses(self._with_presence(out, prompt), gt_masks)
+        return self.frame0_losses(self._with_presence(out, prompt), gt_masks,
+                                  referent_ids)
 
-    def frame0_losses(self, out: dict, gt_masks: torch.Tensor) -> dict:
+    def frame0_losses(self, out: dict, gt_masks: torch.Tensor,
+                      referent_ids: torch.Tensor | None = None) -> dict:
         """:meth:`loss` on :meth:`forward_frame0`'s outputs ``out`` (with
         ``presence_logits`` (B, 1) when ``presence`` reads the token).
 
@@ -416,7 +424,8 @@ class SAM2PromptHead(BaseModule):
                 F.binary_cross_entropy_with_logits(
                     out['object_score_logits'], present)
         if self.loss_align is not None:
-            losses.update(self._alignment_losses(out, gt_masks))
+            losses.update(self._alignment_losses(out, gt_masks,
+                                                 referent_ids))
         if self.presence:
             logits = out['object_score_logits'] if from_score \
                 else out['presence_logits']
@@ -426,17 +435,19 @@ class SAM2PromptHead(BaseModule):
                     logits.float(), present, weight=weight)
         return losses
 
-    def _alignment_losses(self, out: dict, gt_masks: torch.Tensor) -> dict:
+    def _alignment_losses(self, out: dict, gt_masks: torch.Tensor,
+                          referent_ids: torch.Tensor | None = None) -> dict:
         """``loss_align`` and, with its ``teacher_weight``, the mask loss
         of frame 0 decoded from the referents' prototypes as tokens
         (``loss_mask_teacher``; rows with a referent only)."""
         align = self.loss_align
         tokens = out['tokens'][:, 0]
         feats = out['backbone_out']['vision_features']
-        losses = dict(loss_align=align(tokens, feats, gt_masks))
+        losses = dict(loss_align=align(tokens, feats, gt_masks,
+                                       referent_ids))
         if not align.teacher_weight:
             return losses
-        rows = gt_masks.flatten(1).any(1)
+        rows = gt_masks.flatten(1).bool().any(1)
         if not rows.any():
             losses['loss_mask_teacher'] = tokens.sum() * 0
             return losses

@@ -22,7 +22,10 @@ token must name *which* object, not only which clip.
 
 ``mode='prototype'``: an in-batch InfoNCE between each token and the
 referents' prototypes (the mean of the same features under each frame-0
-mask): the negatives are other clips' referents.
+mask): the negatives are the batch's other referents. Rows that name the
+same object of the same clip (``referent_ids``) are all positives; with
+``ClipGroupedSampler`` a batch holds whole clips, so the other objects of
+the token's own frames are negatives too.
 
 Rows without a referent (null expressions: an empty frame-0 mask) are left
 out. Everything is a function of frame 0's image features and mask, so it
@@ -101,13 +104,17 @@ class ReferentAlignmentLoss(nn.Module):
                        mask_cell_shares(masks, feats.shape[-2:]))
 
     def forward(self, tokens: torch.Tensor, feats: torch.Tensor,
-                masks: torch.Tensor) -> torch.Tensor:
+                masks: torch.Tensor,
+                referent_ids: torch.Tensor | None = None) -> torch.Tensor:
         """The weighted loss, averaged over the rows with a referent.
 
         Args:
             tokens (Tensor): (B, C) tokens in the features' space.
             feats (Tensor): (B, C, h, w) frame-0 image features (frozen).
             masks (Tensor): (B, H, W) frame-0 masks in {0, 1}.
+            referent_ids (Tensor | None): (B,) ints, equal for rows that
+                name the same object of the same clip (``'prototype'``:
+                each other's positives). None: every row its own.
 
         Returns:
             Tensor: a scalar; 0 (connected to ``tokens``) when no row has
@@ -126,7 +133,14 @@ class ReferentAlignmentLoss(nn.Module):
             loss = -(shares * log_probs).sum(-1).mean()
         else:
             protos = _pooled(cells, shares)
+            if referent_ids is None:
+                target = torch.arange(len(protos), device=protos.device)
+            else:  # one column per referent: a twin row is no negative
+                _, target = torch.unique(referent_ids.to(protos.device)[rows],
+                                         return_inverse=True)
+                protos = F.normalize(protos.new_zeros(
+                    int(target.max()) + 1, protos.size(1)).index_add_(
+                        0, target, protos), dim=-1)
             logits = tokens @ protos.t() / self.temperature
-            loss = F.cross_entropy(logits, torch.arange(
-                len(logits), device=logits.device))
+            loss = F.cross_entropy(logits, target)
         return self.loss_weight * loss

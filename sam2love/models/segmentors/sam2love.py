@@ -220,13 +220,14 @@ class SAM2LOVE(BaseSegmentor):
         self._check_feature_cache(data_samples)
         prompt = self.extract_feat(inputs, [ds.text for ds in data_samples])
         gt0 = torch.stack([ds.gt_sem_seg.data[0] for ds in data_samples])
+        ids = referent_ids(data_samples).to(gt0.device)
         levels = cached_sam2_levels(inputs)
         if levels is not None:
-            return self.decode_head.loss_from_levels(prompt, levels, gt0)
+            return self.decode_head.loss_from_levels(prompt, levels, gt0, ids)
         if 'frames' not in inputs:
             raise KeyError('SAM2LOVE.loss: inputs have neither frames nor '
                            'cached SAM2 features (sam2_fpn_<i>)')
-        return self.decode_head.loss(prompt, inputs['frames'], gt0)
+        return self.decode_head.loss(prompt, inputs['frames'], gt0, ids)
 
     def _forward(self, inputs: dict, data_samples=None) -> torch.Tensor:
         """Raw logits (B, T, h, w) of every frame."""
@@ -267,3 +268,14 @@ def postprocess_clip_logits(logits: torch.Tensor, data_samples,
                 data=(full.sigmoid() > threshold).to(torch.uint8)),
             pred_eval_logits=PixelData(data=evaluation)))
     return data_samples
+
+
+def referent_ids(data_samples) -> torch.Tensor:
+    """(B,) ints, equal for samples that name the same object of the same
+    clip (same ``clip_name`` and ``fid``; a sample without them is its
+    own)."""
+    keys = [(ds.metainfo.get('clip_name'), ds.metainfo.get('fid'))
+            if ds.metainfo.get('clip_name') is not None else ('', i)
+            for i, ds in enumerate(data_samples)]
+    index = {k: n for n, k in enumerate(dict.fromkeys(keys))}
+    return torch.tensor([index[k] for k in keys])
