@@ -1,8 +1,10 @@
 from .hf_encoders import HFTextEncoder, HFVisionEncoder, build_bpe_tokenizer
+from .sam2_vision import SAM2VisionEncoder
 from .tri_modal import TriModalBackbone, cat_features
 from .vggish import VGGish, VGGishEncoder, VGGishLogMel
 
 __all__ = [
     'HFTextEncoder', 'HFVisionEncoder', 'build_bpe_tokenizer',
+    'SAM2VisionEncoder',
     'TriModalBackbone', 'cat_features', 'VGGish', 'VGGishEncoder', 'VGGishLogMel'
 ]
