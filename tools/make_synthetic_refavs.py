@@ -23,7 +23,11 @@ def parse_args(argv=None):
     parser.add_argument('--out', required=True, help='output root')
     parser.add_argument('--preset', choices=sorted(PRESETS), default='default',
                         help='size preset (default: default, 400 clips)')
-    parser.add_argument('--clips', type=int, help='clips (overrides preset)')
+    parser.add_argument('--clips', type=int,
+                        help='clips (overrides preset). Data sets of one '
+                        'seed with different numbers of clips share some '
+                        'clips, in different splits: held-out data needs '
+                        'another --seed')
     parser.add_argument('--seed', type=int, default=0, help='seed (>= 0)')
     parser.add_argument('--frames', type=int,
                         help='frames = seconds per clip (overrides preset)')
