@@ -42,7 +42,7 @@ class ClipGroupedSampler(InfiniteSampler):
         self.clips = list(clips.values())
         super().__init__(dataset, shuffle, seed)
 
-    def _infinite_indices(self) -> Iterator[list[int]]:
+    def _infinite_clips(self) -> Iterator[list[int]]:
         """Infinitely yield clips (lists of row indices)."""
         g = torch.Generator()
         g.manual_seed(self.seed)
@@ -58,6 +58,6 @@ class ClipGroupedSampler(InfiniteSampler):
 
     def _indices_of_rank(self) -> Iterator[int]:
         """This rank's clips, flattened into row indices."""
-        for rows in itertools.islice(self._infinite_indices(), self.rank,
+        for rows in itertools.islice(self._infinite_clips(), self.rank,
                                      None, self.world_size):
             yield from rows

@@ -62,7 +62,7 @@ def test_frozen_and_kept_by_init_weights(checkpoint):
     backbone.init_weights()
     backbone.train()
     encoder = backbone.vision_encoder
-    assert not encoder.image_encoder.training
+    assert not encoder.model.training
     assert not any(p.requires_grad for p in encoder.parameters())
     assert all(torch.equal(v, before[k])
                for k, v in encoder.state_dict().items())

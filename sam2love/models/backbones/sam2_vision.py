@@ -7,16 +7,20 @@ image encoder pre-trained in the demo's stage 1 is the one pre-trained
 vision model at hand. Any SAM2 checkpoint works (the official ones too).
 """
 import torch
-import torch.nn.functional as F
-from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
-from ..decode_heads.sam2_tracker import build_sam2_model, expand_sam2_overrides
+from ..decode_heads.sam2_tracker import (
+    build_sam2_model,
+    expand_sam2_overrides,
+    fit_frames,
+)
+from .hf_encoders import FrozenEncoder
 
 
 @MODELS.register_module()
-class SAM2VisionEncoder(BaseModule):
-    """Per-frame patch and global tokens from SAM2's image encoder.
+class SAM2VisionEncoder(FrozenEncoder):
+    """Per-frame patch and global tokens from SAM2's image encoder
+    (``self.model``).
 
     Args:
         sam2_config (str): SAM2 config (short name or the package's).
@@ -42,26 +46,19 @@ class SAM2VisionEncoder(BaseModule):
                  sam2_overrides=None,
                  frozen: bool = True,
                  init_cfg: dict | None = None) -> None:
-        super().__init__(init_cfg)
+        super().__init__(frozen, init_cfg)
         sam = build_sam2_model(sam2_config, checkpoint, image_size,
                                expand_sam2_overrides(sam2_overrides))
-        self.image_encoder = sam.image_encoder
+        self.set_model(sam.image_encoder)
         self.image_size = sam.image_size
-        self.embed_dim = sam.hidden_dim
-        self.frozen = frozen
+        self._embed_dim = sam.hidden_dim
         if frozen:
-            self.image_encoder.requires_grad_(False)
-            self.image_encoder.eval()
+            self.freeze()
 
-    def init_weights(self) -> None:
-        """Nothing to do: the weights are SAM2's (checkpoint or its own
-        init), not re-initialised by the model's ``init_weights``."""
-
-    def train(self, mode: bool = True) -> 'SAM2VisionEncoder':
-        super().train(mode)
-        if self.frozen:
-            self.image_encoder.eval()
-        return self
+    @property
+    def embed_dim(self) -> int:
+        """SAM2's hidden width C."""
+        return self._embed_dim
 
     def forward(self, frames: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,11 +67,9 @@ class SAM2VisionEncoder(BaseModule):
             raise ValueError('SAM2VisionEncoder: frames must be (B, T, 3, '
                              f'H, W), got {tuple(frames.shape)}')
         b, t = frames.shape[:2]
-        x = frames.flatten(0, 1)
-        if x.shape[-2:] != (self.image_size, self.image_size):
-            x = F.interpolate(x, size=(self.image_size, self.image_size),
-                              mode='bilinear', align_corners=False)
-        feats = self.image_encoder(x)['vision_features']  # (BT, C, h, w)
+        x = fit_frames(frames, self.image_size).flatten(0, 1)
+        with self.grad_context():
+            feats = self.model(x)['vision_features']  # (BT, C, h, w)
         patches = feats.flatten(2).transpose(1, 2)
         patches = patches.reshape(b, t, patches.size(1), patches.size(2))
         return patches, patches.mean(2)

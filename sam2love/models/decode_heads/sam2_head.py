@@ -55,6 +55,7 @@ from .sam2_tracker import (
     build_sam2_model,
     encode_frames,
     expand_sam2_overrides,
+    fit_frames,
     point_embedding_norm,
     project_high_res_features,
     track_clip,
@@ -255,13 +256,7 @@ class SAM2PromptHead(BaseModule):
     # ------------------------------------------------------------ forward
     def _fit_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """Resize (..., 3, H, W) frames to SAM2's square input if needed."""
-        size = self.sam.image_size
-        if frames.shape[-2:] == (size, size):
-            return frames
-        lead = frames.shape[:-3]
-        flat = F.interpolate(frames.flatten(0, -4), size=(size, size),
-                             mode='bilinear', align_corners=False)
-        return flat.view(*lead, 3, size, size)
+        return fit_frames(frames, self.sam.image_size)
 
     def forward_frame0(self, prompt: torch.Tensor, frame0: torch.Tensor
                        ) -> dict:

@@ -287,6 +287,17 @@ def _head(keys: list[str], n: int = 8) -> str:
 # --------------------------------------------------------------------------
 # Image features
 # --------------------------------------------------------------------------
+def fit_frames(frames: Tensor, size: int) -> Tensor:
+    """Resize (..., 3, H, W) frames to SAM2's square (..., 3, S, S) input
+    (bilinear) when they are not that size already."""
+    if frames.shape[-2:] == (size, size):
+        return frames
+    lead = frames.shape[:-3]
+    flat = F.interpolate(frames.flatten(0, -4), size=(size, size),
+                         mode='bilinear', align_corners=False)
+    return flat.view(*lead, 3, size, size)
+
+
 def encode_frames(sam: SAM2Base, frames: Tensor, frozen_encoder: bool = True) -> dict:
     """``sam.forward_image(frames)`` with an optionally frozen image encoder.
 

@@ -67,6 +67,7 @@ from ..decode_heads.sam2_tracker import (
     encode_frames,
     expand_sam2_overrides,
     extra_sparse_prompt,
+    fit_frames,
     init_local_memory_attention,
     load_sam2_checkpoint,
     point_embedding_norm,
@@ -282,13 +283,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
     # ------------------------------------------------------------ inputs
     def _fit_frames(self, frames: Tensor) -> Tensor:
         """Resize (B, T, 3, H, W) frames to SAM2's (B, T, 3, S, S)."""
-        size = self.sam.image_size
-        if frames.shape[-2:] == (size, size):
-            return frames
-        b, t = frames.shape[:2]
-        flat = F.interpolate(frames.flatten(0, 1), size=(size, size),
-                             mode='bilinear', align_corners=False)
-        return flat.view(b, t, 3, size, size)
+        return fit_frames(frames, self.sam.image_size)
 
     @staticmethod
     def _gt_masks(data_samples) -> Tensor:
