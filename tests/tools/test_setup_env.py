@@ -2,6 +2,7 @@
 extras are added to the environment and kept, a rebuild happens only when
 the base files change, and never under a process running from it."""
 import hashlib
+import importlib.util
 import os
 import os.path as osp
 import shutil
@@ -70,10 +71,12 @@ def record(repo, extras=('web', )) -> None:
     (repo / '.venv' / '.sam2love-extras').write_text(''.join(
         f'{e} {sha(read(repo / "requirements" / f"{e}.txt"))}\n'
         for e in extras))
+    (repo / '.venv' / '.sam2love-bytecode').touch()
 
 
-def setup_env(repo, *args, extras=None):
+def setup_env(repo, *args, extras=None, **variables):
     env = {k: v for k, v in os.environ.items() if k != 'SAM2LOVE_EXTRAS'}
+    env.update(variables)
     env.update(PYTHON=sys.executable, SAM2LOVE_CACHE=str(repo / 'cache'))
     if extras is not None:
         env['SAM2LOVE_EXTRAS'] = extras
@@ -150,6 +153,7 @@ def test_an_environment_of_the_previous_format_is_taken_over(repo):
     kept as it is, its extras recorded."""
     state = repo / '.venv' / '.sam2love-env'
     state.write_text(legacy_fingerprint(repo, 'web') + '\n')
+    (repo / '.venv' / '.sam2love-bytecode').touch()
     out = setup_env(repo, '--plan')
     assert 'taking over' in out.stdout and 'extras: web' in out.stdout
     assert 'up to date' in out.stdout and 'rebuild' not in out.stdout
@@ -160,6 +164,25 @@ def test_an_environment_of_the_previous_format_is_taken_over(repo):
     assert (repo / '.venv' / '.sam2love-extras').read_text().split()[0] == \
         'web'
     assert 'taking over' not in setup_env(repo, '--plan').stdout
+
+
+def test_what_the_project_imports_is_compiled_once(repo):
+    """Installs skip bytecode, and with PYTHONDONTWRITEBYTECODE set no
+    process writes it: an environment without it gets it compiled once (a
+    plan compiles nothing)."""
+    record(repo, [])
+    marker = repo / '.venv' / '.sam2love-bytecode'
+    marker.unlink()
+    assert 'compiling' not in setup_env(repo, '--plan').stdout
+    assert not marker.exists()
+    out = setup_env(repo, PYTHONDONTWRITEBYTECODE='1')
+    assert out.returncode == 0, out.stderr
+    assert 'compiling the bytecode' in out.stdout and marker.exists()
+    import mmengine.runner
+    assert osp.exists(importlib.util.cache_from_source(
+        mmengine.runner.__file__))
+    out = setup_env(repo, PYTHONDONTWRITEBYTECODE='1')
+    assert 'up to date' in out.stdout and 'compiling' not in out.stdout
 
 
 def test_an_unknown_extra_is_refused(repo):
