@@ -1,5 +1,6 @@
 """Stage 1: the mask-prompted SAM2 tracking pretrainer and its export."""
 import copy
+import math
 
 import pytest
 import torch
@@ -385,4 +386,30 @@ def test_prototype_decoding_reads_an_appearance_token(batch):
                                norm.expand(token.size(0)).detach())
     losses['loss_mask_proto_aux'].backward()
     assert grad_norm(model, 'sam_mask_decoder') > 0
+    assert grad_norm(model, 'memory_attention') == 0
+
+
+def test_appearance_loss_trains_the_image_encoder_to_find_the_object(batch):
+    """``appearance_loss_weight``: frame 0's object is found in a later
+    frame by its prototype; the tracked clip's losses stay as without it,
+    the weight scales it, and only the image encoder learns from it."""
+    model = build_model().train()
+    torch.manual_seed(1)
+    plain = losses_of(model, batch)
+    weighted = {}
+    for weight in (1.0, 0.5):
+        model = build_model(appearance_loss_weight=weight).train()
+        torch.manual_seed(1)
+        weighted[weight] = losses_of(model, batch)
+    losses = weighted[0.5]
+    for key, value in plain.items():
+        assert torch.equal(losses[key], value), key
+    assert set(losses) - set(plain) == {'loss_appearance'}
+    assert torch.allclose(2 * losses['loss_appearance'],
+                          weighted[1.0]['loss_appearance'])
+    # a softmax over the 8 x 8 cells of the frame: below chance, log(64)
+    assert 0 < float(weighted[1.0]['loss_appearance']) < math.log(64) + 1
+    losses['loss_appearance'].backward()
+    assert grad_norm(model, 'image_encoder') > 0
+    assert grad_norm(model, 'sam_mask_decoder') == 0
     assert grad_norm(model, 'memory_attention') == 0
