@@ -37,6 +37,11 @@ model = dict(
     # sparse prompt tokens, so that stage 2's fused token is read (an
     # identity token at frame-0 IoU 0.64 after 100 iterations)
     click_loss_weight=1.0,
+    # each clip's object found again in a later frame by its look alone (a
+    # softmax over that frame's cells): tracking alone left the image
+    # features telling objects apart by colour only, the space stage 2's
+    # token is aligned to (docs/token_path.md)
+    appearance_loss_weight=1.0,
     loss_mask=dict(type='BCEDiceLoss', bce_weight=1.0, dice_weight=1.0),
     loss_iou_weight=1.0,
     loss_obj_weight=1.0,
