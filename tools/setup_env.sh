@@ -185,9 +185,10 @@ for name in ('sam2love.models', 'sam2love.datasets', 'sam2love.apis',
              'transformers.models.vit.modeling_vit',
              'transformers.models.roberta.modeling_roberta',
              'transformers.models.clip.modeling_clip',
-             'transformers.models.bert.modeling_bert', 'pytest',
-             'nicegui', 'playwright.sync_api', 'deepspeed'):
-    try:  # the extras' modules when they are installed
+             'transformers.models.bert.modeling_bert', 'pytest'):
+    importlib.import_module(name)
+for name in ('nicegui', 'playwright.sync_api', 'deepspeed'):
+    try:  # the extras, when installed
         importlib.import_module(name)
     except ImportError:
         pass

@@ -171,6 +171,10 @@ def test_what_the_project_imports_is_compiled_once(repo):
     process writes it: an environment without it gets it compiled once (a
     plan compiles nothing)."""
     record(repo, [])
+    # the scratch .venv is this environment: its pyvenv.cfg and packages
+    real = osp.dirname(osp.dirname(sys.executable))
+    shutil.copy(osp.join(real, 'pyvenv.cfg'), repo / '.venv')
+    os.symlink(osp.join(real, 'lib'), repo / '.venv' / 'lib')
     marker = repo / '.venv' / '.sam2love-bytecode'
     marker.unlink()
     assert 'compiling' not in setup_env(repo, '--plan').stdout
