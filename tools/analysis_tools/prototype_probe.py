@@ -11,9 +11,9 @@ space in which the demo's fused token is aligned and its teacher token is
 decoded (the last level). A nearest-centroid classifier (cosine), its
 centroids taken from the rows of a random ``1 - test_share`` of the clips,
 then names the category of the other clips' referents (the uid's
-``<vid>_<category>_<n>``); on the synthetic data its colour and its
-shape are scored too. A token
-aligned to prototypes can only name what they separate.
+``<vid>_<category>_<n>``); on the synthetic data its colour and its shape
+are scored too. A token aligned to prototypes can only name what they
+separate.
 
 It prints one line per level and attribute (accuracy, and chance: one over
 the number of classes); ``--out`` writes ``{"tool": "prototype_probe",
@@ -26,11 +26,11 @@ import os.path as osp
 
 import numpy as np
 import torch
-from PIL import Image
 
 from sam2love.datasets import read_metadata
 from sam2love.datasets.feature_cache import FeatureCacheReader
 from sam2love.datasets.layout import mask_files
+from sam2love.datasets.media import load_mask
 from sam2love.models.losses import ReferentAlignmentLoss
 
 LEVEL_KEY = 'sam2_fpn_'
@@ -50,9 +50,7 @@ def parse_args(argv=None):
 def frame0_mask(data_root: str, row) -> torch.Tensor:
     """(1, H, W) float frame-0 mask of the row's referent."""
     path = mask_files(data_root, row.name, row.fid, 1)['mask_paths'][0]
-    with Image.open(path) as image:
-        mask = np.asarray(image.convert('L')) > 0
-    return torch.from_numpy(mask)[None].float()
+    return torch.from_numpy(load_mask(path))[None].float()
 
 
 def referent_prototypes(data_root: str, cache_dir: str, split: str) -> tuple:
