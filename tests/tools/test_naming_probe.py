@@ -68,6 +68,9 @@ def test_scores_a_checkpoint_per_expression_kind(tmp_path):
     assert set(written['kinds']) <= {'vision', 'audio', 'mixed', 'temporal'}
     assert sum(k['rows'] for k in written['kinds'].values()) == \
         written['rows']
+    assert set(written['colour']) <= {'unique', 'shared'}
+    assert sum(g['rows'] for g in written['colour'].values()) == \
+        written['rows']
     assert result['hit'] == written['hit']
     assert {'uid', 'text', 'hit', 'candidates', 'cosine'} == \
         set(written['per_row'][0])

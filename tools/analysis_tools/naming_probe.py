@@ -18,10 +18,13 @@ over the number of objects. Only masks are used, so it runs on the real
 release as on the synthetic one (which adds the expression kinds).
 
 Prints the hit rate and chance over all such rows and, on synthetic data,
-per expression kind; ``--out`` writes ``{"tool": "naming_probe",
+per expression kind and apart for referents whose colour another object of
+the clip shares (the prototypes tell colours apart, hardly shapes:
+``prototype_probe.py``); ``--out`` writes ``{"tool": "naming_probe",
 "config", "checkpoint", "split", "rows", "skipped" (clips with one
 object), "empty" (no referent in frame 0), "hit", "chance",
-"kinds": {kind: {"rows", "hit", "chance"}}, "per_row": [{"uid", "text",
+"kinds": {kind: {"rows", "hit", "chance"}}, "colour": {"unique" |
+"shared": {"rows", "hit", "chance"}}, "per_row": [{"uid", "text",
 "hit", "candidates", "cosine"}]}`` (``cosine``: the token's with its
 referent's prototype).
 """
@@ -35,7 +38,8 @@ from mmengine.config import DictAction
 
 import sam2love  # noqa: F401  (registers the components)
 from sam2love.apis.checkpoint import load_weights_strict
-from sam2love.evaluation.kinds import expression_kinds, has_expression_kinds
+from sam2love.datasets import read_referents
+from sam2love.evaluation.kinds import has_expression_kinds
 from sam2love.models.losses import ReferentAlignmentLoss
 from sam2love.utils import load_config
 from sam2love.utils.analysis import build_eval_model, preprocessed_batches
@@ -115,6 +119,27 @@ def summarise(scored: list[dict]) -> dict:
                 chance=sum(1 / r['candidates'] for r in scored) / max(n, 1))
 
 
+def synthetic_groups(rows: list[dict], scored: list[dict],
+                     data_root: str) -> dict:
+    """On synthetic data: ``kinds`` (expression kind -> figures) and
+    ``colour`` (``'unique'`` / ``'shared'``: whether another object of the
+    clip has the referent's colour -> figures)."""
+    referents = read_referents(data_root)[0]  # uid -> (kind, colour, shape)
+    where = {r['uid']: (r['clip'], r['fid']) for r in rows}
+    colours = defaultdict(dict)  # clip -> fid -> colour
+    for uid, (clip, fid) in where.items():
+        colours[clip][fid] = referents[uid][1]
+    kinds, colour = defaultdict(list), defaultdict(list)
+    for row in scored:
+        kind, own, _ = referents[row['uid']]
+        kinds[kind].append(row)
+        clip = colours[where[row['uid']][0]]
+        shared = sum(c == own for c in clip.values()) > 1
+        colour['shared' if shared else 'unique'].append(row)
+    return dict(kinds={k: summarise(v) for k, v in sorted(kinds.items())},
+                colour={k: summarise(v) for k, v in sorted(colour.items())})
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
@@ -128,20 +153,16 @@ def main(argv=None):
     result = dict(tool='naming_probe', config=args.config,
                   checkpoint=args.checkpoint, split=args.split,
                   skipped=skipped, empty=empty, **summarise(scored),
-                  kinds={})
+                  kinds={}, colour={})
     print(f'{args.split}: {result["rows"]} rows scored, {skipped} left out '
           f'(a clip with one object), {empty} without a referent in frame '
           f'0: hit {result["hit"]:.3f}, chance {result["chance"]:.3f}')
     if has_expression_kinds(dataset_cfg.data_root):
-        kinds = expression_kinds(dataset_cfg.data_root)
-        by_kind = defaultdict(list)
-        for row in scored:
-            by_kind[kinds.get(row['uid'], 'unknown')].append(row)
-        for kind, kind_rows in sorted(by_kind.items()):
-            result['kinds'][kind] = summarise(kind_rows)
-            figures = result['kinds'][kind]
-            print(f'  {kind}: {figures["rows"]} rows, hit '
-                  f'{figures["hit"]:.3f}, chance {figures["chance"]:.3f}')
+        result.update(synthetic_groups(rows, scored, dataset_cfg.data_root))
+        for group, prefix in (('kinds', ''), ('colour', 'colour ')):
+            for name, figures in result[group].items():
+                print(f'  {prefix}{name}: {figures["rows"]} rows, hit '
+                      f'{figures["hit"]:.3f}, chance {figures["chance"]:.3f}')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(result, per_row=scored), f, indent=2)
