@@ -145,7 +145,6 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options)
     model = build_eval_model(cfg, quiet=True)
     load_weights_strict(model, args.checkpoint, args.config)
-    model.eval()
     dataset_cfg = cfg.test_dataloader.dataset
     rows, empty = tokens_and_prototypes(model, dataset_cfg, args.split,
                                         args.batch_size)
