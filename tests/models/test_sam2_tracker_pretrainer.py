@@ -413,3 +413,28 @@ def test_appearance_loss_trains_the_image_encoder_to_find_the_object(batch):
     assert grad_norm(model, 'image_encoder') > 0
     assert grad_norm(model, 'sam_mask_decoder') == 0
     assert grad_norm(model, 'memory_attention') == 0
+
+
+def test_shape_loss_trains_the_image_encoder_and_is_not_exported(
+        batch, tmp_path):
+    """``shape_loss_weight``: every frame's prototype is read out into its
+    object's silhouette; the tracked clip's losses stay as without it, only
+    the image encoder (and the read-out) learn from it, and the export
+    leaves the read-out out."""
+    model = build_model().train()
+    torch.manual_seed(1)
+    plain = losses_of(model, batch)
+    model = build_model(shape_loss_weight=1.0).train()
+    torch.manual_seed(1)
+    losses = losses_of(model, batch)
+    for key, value in plain.items():
+        assert torch.equal(losses[key], value), key
+    assert set(losses) - set(plain) == {'loss_shape'}
+    losses['loss_shape'].backward()
+    assert grad_norm(model, 'image_encoder') > 0
+    assert grad_norm(model, 'sam_mask_decoder') == 0
+    assert grad_norm(model, 'memory_attention') == 0
+    ckpt = tmp_path / 'stage1.pth'
+    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    exported = export_sam2_weights(str(ckpt), str(tmp_path / 'sam2.pt'))
+    assert set(exported) == set(model.sam.state_dict())

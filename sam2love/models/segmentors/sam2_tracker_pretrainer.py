@@ -76,6 +76,7 @@ from ..decode_heads.sam2_tracker import (
     track_clip,
 )
 from ..losses.referent_alignment import ReferentAlignmentLoss
+from ..losses.shape_readout import PrototypeShapeLoss
 from .sam2love import postprocess_clip_logits
 
 #: Frame-0 prompts of ``predict``: the row's ground truth, or every object.
@@ -205,6 +206,14 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             encoder's features telling objects apart by colour only (shape
             from the prototypes: 38 % nearest-centroid accuracy, chance
             17 %), so a token in that space could not name "the circle".
+        shape_loss_weight (float): when > 0, the prototype of each frame's
+            object (every frame with it) is also read out by an MLP (not
+            part of SAM2, not exported) into the object's silhouette: its
+            mask cropped to its bounding square and resized to 16 x 16
+            (``loss_shape``, BCE + Dice, times this weight;
+            :class:`~sam2love.models.losses.PrototypeShapeLoss`). Neither
+            place nor scale is left to read, so the features must encode
+            shape. Not SAM2's recipe: a stand-in, like the appearance loss.
         test_prompt (str): frame 0's mask prompt in ``predict`` /
             ``_forward``: ``'gt'`` (default), the row's ground truth
             (``gt_sem_seg.data[0]``); ``'all_objects'``, the union of every
@@ -235,6 +244,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
                  memory_readout_weight: float = 0.0,
                  prototype_loss_weight: float = 0.0,
                  appearance_loss_weight: float = 0.0,
+                 shape_loss_weight: float = 0.0,
                  test_prompt: str = 'gt',
                  data_preprocessor: dict | None = None,
                  train_cfg: dict | None = None,
@@ -268,6 +278,10 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         self.appearance_loss_weight = appearance_loss_weight
         self.appearance_align = ReferentAlignmentLoss(
             mode='pixel', temperature=0.1, loss_weight=appearance_loss_weight)
+        self.shape_loss_weight = shape_loss_weight
+        if shape_loss_weight:  # not part of SAM2 (not exported)
+            self.shape_readout = PrototypeShapeLoss(
+                self.sam.hidden_dim, loss_weight=shape_loss_weight)
         if memory_readout_weight:
             # a linear read-out of the memory-conditioned features; not
             # part of SAM2 (export_sam2_weights leaves it out)
@@ -395,6 +409,11 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         if self.appearance_loss_weight:
             losses['loss_appearance'] = self._appearance_loss(backbone_out,
                                                               masks)
+        if self.shape_loss_weight:
+            feats = backbone_out['vision_features']  # (B·T, C, h', w')
+            flat = masks.flatten(0, 1)
+            losses['loss_shape'] = self.shape_readout(
+                ReferentAlignmentLoss.prototypes(feats, flat), flat)
         return losses
 
     def _appearance_loss(self, backbone_out: dict, masks: Tensor) -> Tensor:
