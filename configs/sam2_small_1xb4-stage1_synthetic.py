@@ -49,10 +49,10 @@ model = dict(
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
 
-# Measured on the 2-core CPU with OMP_NUM_THREADS=1: ~0.55-0.65 s /
-# iteration of 4 four-frame clips, 700 iterations in ~7.5 min (+ ~20 s
-# start-up). With two threads on a busy 2-core machine an iteration took
-# 2-13 s.
+# Measured on the 2-core CPU with OMP_NUM_THREADS=1, nothing else running
+# (the quick start, seed 0): ~0.87 s / iteration of 4 four-frame clips with
+# the auxiliary losses above, 700 iterations in 10 min (+ ~10 s start-up).
+# With two threads on a busy 2-core machine an iteration took 2-13 s.
 # Results: see the README's quick-start table (the stage-1 ceiling row).
 max_iters = 700
 warmup_iters = 50
