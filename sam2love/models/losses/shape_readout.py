@@ -12,7 +12,7 @@ shape is. The masks are the only labels.
 """
 import torch
 import torch.nn as nn
-from torchvision.ops import roi_align
+from torchvision.ops import masks_to_boxes, roi_align
 
 from .bce_dice import bce_loss, dice_loss
 
@@ -29,16 +29,9 @@ def silhouettes(masks: torch.Tensor, size: int) -> torch.Tensor:
         mask covers).
     """
     m = masks.float()
-    ys = torch.arange(m.size(1), device=m.device, dtype=m.dtype)
-    xs = torch.arange(m.size(2), device=m.device, dtype=m.dtype)
-    rows, cols = m.amax(2) > 0, m.amax(1) > 0  # (N, H), (N, W)
-    big = torch.finfo(m.dtype).max
-    y0 = torch.where(rows, ys, big).amin(1)
-    y1 = torch.where(rows, ys, -big).amax(1) + 1
-    x0 = torch.where(cols, xs, big).amin(1)
-    x1 = torch.where(cols, xs, -big).amax(1) + 1
-    half = torch.maximum(y1 - y0, x1 - x0) / 2
-    cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
+    x0, y0, x1, y1 = masks_to_boxes(m).unbind(1)  # inclusive corners
+    half = torch.maximum(y1 - y0, x1 - x0).add(1) / 2
+    cy, cx = (y0 + y1 + 1) / 2, (x0 + x1 + 1) / 2
     boxes = torch.stack([torch.arange(len(m), device=m.device, dtype=m.dtype),
                          cx - half, cy - half, cx + half, cy + half], 1)
     return roi_align(m[:, None], boxes, size, sampling_ratio=2,
@@ -64,6 +57,12 @@ class PrototypeShapeLoss(nn.Module):
         self.head = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(),
                                   nn.Linear(hidden, size * size))
 
+    def silhouette_logits(self, prototypes: torch.Tensor) -> torch.Tensor:
+        """(N, C) unit prototypes -> (N, size, size) silhouette logits."""
+        # unit prototypes scaled to unit-variance entries for the MLP
+        x = prototypes.float() * prototypes.size(1) ** 0.5
+        return self.head(x).view(-1, self.size, self.size)
+
     def forward(self, prototypes: torch.Tensor,
                 masks: torch.Tensor) -> torch.Tensor:
         """The weighted loss, averaged over the non-empty masks.
@@ -81,8 +80,6 @@ class PrototypeShapeLoss(nn.Module):
         if not keep.any():
             return prototypes.sum() * 0
         target = silhouettes(masks[keep], self.size)
-        # unit prototypes scaled to unit-variance entries for the MLP
-        x = prototypes[keep].float() * prototypes.size(1) ** 0.5
-        logits = self.head(x).view(-1, self.size, self.size)
+        logits = self.silhouette_logits(prototypes[keep])
         loss = bce_loss(logits, target) + dice_loss(logits, target)
         return self.loss_weight * loss.mean()
