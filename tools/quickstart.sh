@@ -18,7 +18,10 @@
 # last_checkpoint and sam2_stage1.pt, and its test scores when there)
 # instead of training and testing it again.
 # Uses the GPU when there is one (mmengine's default device), else the CPU
-# with one thread (OMP_NUM_THREADS=1) and a data-loading worker.
+# with one thread per process (OMP_NUM_THREADS=1): stage 1 as two
+# data-parallel processes of 2 clips (tools/dist_train.sh, the config's
+# batch of 4), stage 2's two models side by side, and the tests beside
+# each other, so that both cores of a 2-core machine work throughout.
 #   bash tools/quickstart.sh [--clips N] [--seed S] [--null-prob P]
 #                            [--skip-data] [--reuse-stage1] [--ablations]
 #                            [--presence]
@@ -53,6 +56,11 @@ START=$(date +%s)
 bash tools/setup_env.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 OMP_NUM_THREADS=1
 PY=.venv/bin/python
+# data-parallel processes for stage 1: 2 on a CPU-only machine with 2 or
+# more cores, else 1 (a GPU machine trains it in one process)
+# (not `nproc`: it counts OMP_NUM_THREADS)
+CPU_PROCS=$($PY -c 'import os, torch
+print(1 if torch.cuda.is_available() else min(2, len(os.sched_getaffinity(0))))')
 # the data set of this run, for every config
 DATA_OPTS=("train_dataloader.dataset.data_root=$DATA"
            "val_dataloader.dataset.data_root=$DATA"
@@ -92,19 +100,32 @@ if [ "$REUSE_STAGE1" = 1 ] && [ -f "$W1/last_checkpoint" ] && [ -f "$S1PT" ]; th
   echo "reusing stage 1 of $W1 (--reuse-stage1)"
 else
   REUSE_STAGE1=0
-  $PY tools/train.py "$STAGE1" --work-dir "$W1" --cfg-options "${DATA_OPTS[@]}"
+  if [ "$CPU_PROCS" -ge 2 ]; then
+    # two processes of 2 clips: the config's batch of 4 per iteration
+    PORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
+      bash tools/dist_train.sh "$STAGE1" 2 --work-dir "$W1" \
+      --cfg-options train_dataloader.batch_size=2 "${DATA_OPTS[@]}"
+  else
+    $PY tools/train.py "$STAGE1" --work-dir "$W1" \
+      --cfg-options "${DATA_OPTS[@]}"
+  fi
 fi
 CKPT1=$(cat "$W1/last_checkpoint")  # written by mmengine's CheckpointHook
 [ "$REUSE_STAGE1" = 1 ] || $PY tools/export_sam2.py "$CKPT1" "$S1PT"
-reused "$W1/test" || run_test "$STAGE1" "$CKPT1" "$W1/test"
-reused "$W1/test_every_object" || run_test "$STAGE1" "$CKPT1" \
-  "$W1/test_every_object" model.test_prompt=all_objects "$ALL_SPLITS"
+# the two tests of stage 1 and stage 2's feature cache, side by side
+PIDS=()
+reused "$W1/test" || { run_test "$STAGE1" "$CKPT1" "$W1/test" & PIDS+=($!); }
+reused "$W1/test_every_object" || { run_test "$STAGE1" "$CKPT1" \
+  "$W1/test_every_object" model.test_prompt=all_objects "$ALL_SPLITS" &
+  PIDS+=($!); }
+$PY tools/extract_features.py "$STAGE2" --out "$CACHE" \
+  --cfg-options "${S2OPTS[@]}"
+for PID in "${PIDS[@]}"; do wait "$PID"; done
 elapsed 'stage 1'
 
 echo '== 3. stage 2: SAM2-LOVE on top of it, trained from cached features'
-$PY tools/extract_features.py "$STAGE2" --out "$CACHE" \
-  --cfg-options "${S2OPTS[@]}"
 train_stage2() {  # CONFIG WORK_DIR: train and test
+  rm -f "$2/last_checkpoint"  # it tells when this run's training is done
   $PY tools/train.py "$1" --work-dir "$2" --cfg-options "${S2OPTS[@]}"
   run_test "$1" "$(cat "$2/last_checkpoint")" "$2/test" "${S2OPTS[@]}" \
     "$ALL_SPLITS"
@@ -116,11 +137,16 @@ PAPER=configs/ablations/sam2love_tiny-paper-loss_1xb16-stage2-cached_synthetic.p
 W2P=$OUT/stage2_paper-loss
 train_stage2 "$STAGE2" "$W2" & DEMO_PID=$!
 train_stage2 "$PAPER" "$W2P" & PAPER_PID=$!
-wait $DEMO_PID
 wait $PAPER_PID
+# the swap test needs only the demo's checkpoint: beside the demo's test
+while [ ! -f "$W2/last_checkpoint" ] && kill -0 $DEMO_PID 2>/dev/null; do
+  sleep 5
+done
+[ -f "$W2/last_checkpoint" ] || wait $DEMO_PID  # training failed: its status
 CKPT2=$(cat "$W2/last_checkpoint")
 $PY tools/analysis_tools/modality_swap.py "$STAGE2" "$CKPT2" --split test_s \
   --out "$W2/modality_swap.json" --cfg-options "${S2OPTS[@]}"
+wait $DEMO_PID
 ROWS=("stage 1: SAM2, GT mask on frame 0 (ceiling)=$W1/test"
       "every object: stage 1, all objects' mask on frame 0=$W1/test_every_object"
       "SAM2-LOVE (paper's loss + referent alignment)=$W2/test"

@@ -4,4 +4,5 @@
 # model's and its cache is refused).
 _base_ = ['./sam2love_tiny-no-audio_1xb16-stage2_synthetic.py']
 feature_cache = 'work_dirs/feature_cache/sam2love_tiny-no-audio_1xb16-stage2_synthetic'
-train_dataloader = dict(dataset=dict(feature_cache=feature_cache))
+train_dataloader = dict(num_workers=0, persistent_workers=False,
+                        dataset=dict(feature_cache=feature_cache))
