@@ -124,29 +124,30 @@ for PID in "${PIDS[@]}"; do wait "$PID"; done
 elapsed 'stage 1'
 
 echo '== 3. stage 2: SAM2-LOVE on top of it, trained from cached features'
-train_stage2() {  # CONFIG WORK_DIR: train and test
-  rm -f "$2/last_checkpoint"  # it tells when this run's training is done
+train_only() {  # CONFIG WORK_DIR
   $PY tools/train.py "$1" --work-dir "$2" --cfg-options "${S2OPTS[@]}"
+}
+test_stage2() {  # CONFIG WORK_DIR: its last checkpoint on every test split
   run_test "$1" "$(cat "$2/last_checkpoint")" "$2/test" "${S2OPTS[@]}" \
     "$ALL_SPLITS"
+}
+train_stage2() {  # CONFIG WORK_DIR: train and test
+  train_only "$1" "$2" && test_stage2 "$1" "$2"
 }
 # the demo's recipe (the paper's + the referent alignment of the token) and
 # the paper's loss alone, side by side on the same stage 1 and cache (one
 # thread each)
 PAPER=configs/ablations/sam2love_tiny-paper-loss_1xb16-stage2-cached_synthetic.py
 W2P=$OUT/stage2_paper-loss
-train_stage2 "$STAGE2" "$W2" & DEMO_PID=$!
 train_stage2 "$PAPER" "$W2P" & PAPER_PID=$!
-wait $PAPER_PID
-# the swap test needs only the demo's checkpoint: beside the demo's test
-while [ ! -f "$W2/last_checkpoint" ] && kill -0 $DEMO_PID 2>/dev/null; do
-  sleep 5
-done
-[ -f "$W2/last_checkpoint" ] || wait $DEMO_PID  # training failed: its status
+train_only "$STAGE2" "$W2"
 CKPT2=$(cat "$W2/last_checkpoint")
+# the demo's test and its swap test side by side
+test_stage2 "$STAGE2" "$W2" & DEMO_TEST_PID=$!
 $PY tools/analysis_tools/modality_swap.py "$STAGE2" "$CKPT2" --split test_s \
   --out "$W2/modality_swap.json" --cfg-options "${S2OPTS[@]}"
-wait $DEMO_PID
+wait $DEMO_TEST_PID
+wait $PAPER_PID
 ROWS=("stage 1: SAM2, GT mask on frame 0 (ceiling)=$W1/test"
       "every object: stage 1, all objects' mask on frame 0=$W1/test_every_object"
       "SAM2-LOVE (paper's loss + referent alignment)=$W2/test"
