@@ -14,7 +14,7 @@
 # (tools/test.py with this config tracks whole clips as before).
 _base_ = ['./sam2love_tiny_1xb16-stage2_synthetic.py']
 feature_cache = 'work_dirs/feature_cache/sam2love_tiny_1xb16-stage2_synthetic'
-# a cached batch loads in ~25 ms: a loading worker would only take a core
-# from training (10 % slower with two trainings on the 2-core CPU)
+# a cached batch loads in ~0.04 s (data_time): a loading worker would only
+# take a core from training (10 % slower with two trainings on 2 cores)
 train_dataloader = dict(num_workers=0, persistent_workers=False,
                         dataset=dict(feature_cache=feature_cache))
