@@ -46,6 +46,9 @@ def parse_args(argv=None):
                         help='share of train / val clips that are null '
                         'clips (default 0.04, about the release\'s 4%%; '
                         'test_n is all null clips whatever this is)')
+    parser.add_argument('--nproc', type=int, default=1,
+                        help='processes writing clips (the output does not '
+                        'depend on it)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace the data set in a non-empty --out')
     parser.add_argument('--no-progress', action='store_true',
@@ -68,7 +71,7 @@ def main(argv=None) -> int:
     try:
         summary = make_synthetic_refavs(
             args.out, seed=args.seed, overwrite=args.overwrite,
-            progress=not args.no_progress, **kwargs)
+            progress=not args.no_progress, nproc=args.nproc, **kwargs)
     except (FileExistsError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

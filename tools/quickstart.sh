@@ -87,7 +87,7 @@ elapsed() { echo "[quickstart] $1 done at $(( $(date +%s) - START )) s"; }
 if [ "$MAKE_DATA" = 1 ]; then
   echo '== 1. generate the synthetic Ref-AVS and validate it'
   $PY tools/make_synthetic_refavs.py --out "$DATA" --clips "$CLIPS" \
-    --seed "$SEED" "${NULL_OPTS[@]}" --overwrite
+    --seed "$SEED" "${NULL_OPTS[@]}" --overwrite --nproc 2
   $PY tools/check_refavs.py "$DATA" --nproc 2
   elapsed 'data'
 fi

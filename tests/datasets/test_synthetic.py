@@ -182,10 +182,16 @@ def test_lookalikes_one_sounding(tiny):
     assert found
 
 
+def test_nproc_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match='nproc'):
+        make_synthetic_refavs(str(tmp_path / 'x'), seed=0, nproc=0, **TINY)
+
+
 def test_deterministic(tiny, tmp_path):
+    """The same seed gives the same bytes, written by 1 or 2 processes."""
     root, _ = tiny
     again = str(tmp_path / 'again')
-    make_synthetic_refavs(again, seed=0, **TINY)
+    make_synthetic_refavs(again, seed=0, nproc=2, **TINY)
     first, second = all_files(root), all_files(again)
     assert sorted(first) == sorted(second)
     assert any(p.endswith('.jpg') for p in first)

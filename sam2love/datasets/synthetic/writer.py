@@ -3,6 +3,7 @@ the synthetic-only extras (:mod:`.extras`) and the summary
 (:func:`make_synthetic_refavs`)."""
 import csv
 import json
+import multiprocessing
 import os
 import os.path as osp
 import shutil
@@ -127,6 +128,24 @@ def _groups(plans: list) -> list:
     return groups
 
 
+def _write_group(job: tuple) -> list:
+    """Generate and write one group of :func:`_groups`.
+
+    Args:
+        job (tuple): ``(out_dir, seed, group, cfg)``.
+
+    Returns:
+        list: ``(index, rows, row_info, clip_info)`` per clip.
+    """
+    out_dir, seed, group, cfg = job
+    written = []
+    for content in generate_group(seed, group, cfg):
+        write_rng = np.random.default_rng([seed, 2, content.plan.index])
+        written.append((content.plan.index,
+                        *_write_clip(out_dir, content, seed, cfg, write_rng)))
+    return written
+
+
 def make_synthetic_refavs(out_dir: str,
                           num_clips: int = 400,
                           seed: int = 0,
@@ -145,7 +164,8 @@ def make_synthetic_refavs(out_dir: str,
                           speed_range: tuple = (0.02, 0.06),
                           train_rows: tuple | None = None,
                           overwrite: bool = False,
-                          progress: bool = False) -> dict:
+                          progress: bool = False,
+                          nproc: int = 1) -> dict:
     """Write a synthetic Ref-AVS data set in the release layout.
 
     The output is a function of the arguments only: the same seed gives
@@ -181,6 +201,8 @@ def make_synthetic_refavs(out_dir: str,
             candidates limit it); None: 2-5 as the release (and every
             other split).
         progress (bool): show an ``mmengine`` progress bar.
+        nproc (int): processes writing clips. Every clip draws from its own
+            seeded generator, so the output does not depend on it.
 
     Returns:
         dict: ``out_dir``, ``clips``, ``rows``, ``clips_per_split``,
@@ -190,6 +212,8 @@ def make_synthetic_refavs(out_dir: str,
     start = time.perf_counter()
     if seed < 0:
         raise ValueError('seed must be non-negative')
+    if nproc < 1:
+        raise ValueError(f'nproc must be >= 1, got {nproc}')
     for name, p in (('null_prob', null_prob), ('twin_prob', twin_prob),
                     ('duplicate_prob', duplicate_prob)):
         if not 0 <= p <= 1:
@@ -214,16 +238,26 @@ def make_synthetic_refavs(out_dir: str,
         from mmengine.utils import ProgressBar
         bar = ProgressBar(num_clips)
     rows_of, info_rows, info_clips = {}, {}, {}
-    for group in _groups(plans):
-        for content in generate_group(seed, group, cfg):
-            write_rng = np.random.default_rng([seed, 2, content.plan.index])
-            rows, row_info, clip_info = _write_clip(out_dir, content, seed,
-                                                    cfg, write_rng)
-            rows_of[content.plan.index] = rows
-            info_rows.update(row_info)
-            info_clips.update(clip_info)
-            if bar is not None:
-                bar.update()
+    jobs = [(out_dir, seed, group, cfg) for group in _groups(plans)]
+    # fork where there is one: a spawned worker would import the package
+    # again (seconds)
+    context = multiprocessing.get_context(
+        'fork' if 'fork' in multiprocessing.get_all_start_methods() else None)
+    pool = context.Pool(nproc) if nproc > 1 else None
+    try:
+        written = pool.imap(_write_group, jobs) if pool \
+            else map(_write_group, jobs)
+        for group in written:
+            for index, rows, row_info, clip_info in group:
+                rows_of[index] = rows
+                info_rows.update(row_info)
+                info_clips.update(clip_info)
+                if bar is not None:
+                    bar.update()
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
     rows = [r for index in sorted(rows_of) for r in rows_of[index]]
     _write_metadata(osp.join(out_dir, 'metadata.csv'), rows)
 
