@@ -365,8 +365,7 @@ class SAM2PromptHead(BaseModule):
                 f'image encoder is trained (trainable={self.trainable})')
         backbone_out = project_high_res_features(
             self.sam, self.encoder_out_from_levels(levels))
-        out = self.decode_frame0_for_loss(self.prompt_tokens(prompt),
-                                          backbone_out, gt_masks)
+        out = self.decode_frame0(self.prompt_tokens(prompt), backbone_out)
         return self.frame0_losses(self._with_presence(out, prompt), gt_masks,
                                   referent_ids)
 
@@ -387,66 +386,9 @@ class SAM2PromptHead(BaseModule):
             dict: ``loss_mask`` and, when weighted, ``loss_iou`` and
             ``loss_obj``.
         """
-        backbone_out = encode_frames(self.sam, self._fit_frames(frames[:, 0]),
-                                     frozen_encoder=self.image_encoder_frozen)
-        out = self.decode_frame0_for_loss(self.prompt_tokens(prompt),
-                                          backbone_out, gt_masks)
+        out = self.forward_frame0(prompt, frames[:, 0])
         return self.frame0_losses(self._with_presence(out, prompt), gt_masks,
                                   referent_ids)
-
-    def decode_frame0_for_loss(self, tokens: torch.Tensor,
-                               backbone_out: dict,
-                               gt_masks: torch.Tensor) -> dict:
-        """:meth:`decode_frame0`, plus the teacher tokens of ``loss_align``
-        (when it has a ``teacher_weight``) decoded in the same pass.
-
-        The B fused tokens and the N teacher tokens (one per row with a
-        referent) go through SAM2's heads as one batch of B + N frames 0:
-        the same result as two passes, at the cost of one.
-
-        Returns:
-            dict: as :meth:`decode_frame0` for the B fused tokens; with a
-            teacher, also ``teacher``: ``masks`` (N, M, S/4, S/4),
-            ``ious`` (N, M) and ``rows`` (B,) bool, the rows it decodes.
-        """
-        teacher = self._teacher_tokens(tokens, backbone_out, gt_masks)
-        if teacher is None:
-            return self.decode_frame0(tokens, backbone_out)
-        teacher_tokens, rows = teacher
-        joint = {k: [torch.cat([x, x[rows]]) for x in v]
-                 if isinstance(v, list) else torch.cat([v, v[rows]])
-                 for k, v in backbone_out.items()}
-        out = self.decode_frame0(torch.cat([tokens, teacher_tokens]), joint)
-        b = tokens.size(0)
-        return dict(masks=out['masks'][:b], ious=out['ious'][:b],
-                    object_score_logits=out['object_score_logits'][:b],
-                    tokens=tokens, backbone_out=backbone_out,
-                    teacher=dict(masks=out['masks'][b:],
-                                 ious=out['ious'][b:], rows=rows))
-
-    def _teacher_tokens(self, tokens: torch.Tensor, backbone_out: dict,
-                        gt_masks: torch.Tensor) -> tuple | None:
-        """``loss_align``'s teacher tokens: the referents' frame-0
-        prototypes at the fused tokens' scale.
-
-        Args:
-            tokens (Tensor): (B, 1, C) fused prompt tokens.
-
-        Returns:
-            tuple | None: (N, 1, C) tokens of the N rows with a referent
-            and those rows, (B,) bool; None without a teacher or referent.
-        """
-        align = self.loss_align
-        if align is None or not align.teacher_weight:
-            return None
-        rows = gt_masks.flatten(1).bool().any(1)
-        if not rows.any():
-            return None
-        scale = self.prompt_proj.token_scale if self.token_norm == 'sam' \
-            else tokens[:, 0].norm(dim=-1).mean().detach()
-        feats = backbone_out['vision_features']
-        teacher = align.prototypes(feats[rows], gt_masks[rows]) * scale
-        return teacher[:, None].to(tokens.dtype), rows
 
     def frame0_losses(self, out: dict, gt_masks: torch.Tensor,
                       referent_ids: torch.Tensor | None = None) -> dict:
@@ -492,9 +434,7 @@ class SAM2PromptHead(BaseModule):
                           referent_ids: torch.Tensor | None = None) -> dict:
         """``loss_align`` and, with its ``teacher_weight``, the mask loss
         of frame 0 decoded from the referents' prototypes as tokens
-        (``loss_mask_teacher``; rows with a referent only). The teacher is
-        read from ``out['teacher']`` (:meth:`decode_frame0_for_loss`), or
-        decoded here when ``out`` comes from :meth:`decode_frame0`."""
+        (``loss_mask_teacher``; rows with a referent only)."""
         align = self.loss_align
         tokens = out['tokens'][:, 0]
         feats = out['backbone_out']['vision_features']
@@ -502,21 +442,19 @@ class SAM2PromptHead(BaseModule):
                                        referent_ids))
         if not align.teacher_weight:
             return losses
-        decoded = out.get('teacher')
-        if decoded is None:
-            teacher = self._teacher_tokens(out['tokens'], out['backbone_out'],
-                                           gt_masks)
-            if teacher is None:
-                losses['loss_mask_teacher'] = tokens.sum() * 0
-                return losses
-            teacher_tokens, rows = teacher
-            backbone_out = {k: [x[rows] for x in v] if isinstance(v, list)
-                            else v[rows]
-                            for k, v in out['backbone_out'].items()}
-            decoded = dict(self.decode_frame0(teacher_tokens, backbone_out),
-                           rows=rows)
+        rows = gt_masks.flatten(1).bool().any(1)
+        if not rows.any():
+            losses['loss_mask_teacher'] = tokens.sum() * 0
+            return losses
+        scale = self.prompt_proj.token_scale if self.token_norm == 'sam' \
+            else tokens.norm(dim=-1).mean().detach()
+        teacher = align.prototypes(feats[rows], gt_masks[rows]) * scale
+        backbone_out = {k: [x[rows] for x in v] if isinstance(v, list)
+                        else v[rows] for k, v in out['backbone_out'].items()}
+        decoded = self.decode_frame0(teacher[:, None].to(tokens.dtype),
+                                     backbone_out)
         loss, _ = candidate_losses(decoded['masks'], decoded['ious'],
-                                   gt_masks[decoded['rows']], self.loss_mask,
+                                   gt_masks[rows], self.loss_mask,
                                    self.mask_candidate)
         losses['loss_mask_teacher'] = align.teacher_weight * loss
         return losses
