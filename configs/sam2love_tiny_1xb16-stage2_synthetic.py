@@ -27,17 +27,7 @@ stage1_sam2 = 'work_dirs/sam2_small_1xb4-stage1_synthetic/sam2_stage1.pt'
 # prototype itself as a teacher token, so that the decoder reads tokens of
 # that space. With the paper's loss alone the token was never read
 # (docs/token_path.md).
-# The audio stand-in: the demo's random VGGish keeps less of which sound
-# plays than its own log-mel input (tools/analysis_tools/audio_probe.py:
-# the sounding categories of a second named exactly 85 % vs 97 %), and the
-# token did not use it (audio rows no better than without audio).
-# LogMelStatsEncoder, the mean and standard deviation of VGGish's log-mel
-# bands per second, stands in for a pre-trained VGGish as stage 1 does for
-# SAM2 (docs/token_path.md).
 model = dict(
-    backbone=dict(
-        audio=dict(_delete_=True, type='LogMelStatsEncoder',
-                   num_examples=10)),
     decode_head=dict(
         checkpoint=stage1_sam2,
         trainable='paper',

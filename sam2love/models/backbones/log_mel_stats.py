@@ -1,4 +1,4 @@
-"""``LogMelStatsEncoder``: the CPU demo's stand-in for a pre-trained VGGish.
+"""``LogMelStatsEncoder``: a weight-free stand-in for a pre-trained VGGish.
 
 A pre-trained VGGish maps each 0.96 s of sound to an embedding in which
 sound classes lie apart (it was trained on AudioSet's labels). None can be
@@ -13,7 +13,9 @@ This encoder has no weights: per 0.96 s example it returns the mean and the
 standard deviation over time of VGGish's own 64 log-mel bands
 (:class:`~.vggish.VGGishLogMel`, the release's front end), a 128-d vector
 like VGGish's embedding. It is a drop-in for ``VGGishEncoder`` in a
-``TriModalBackbone``; the paper's configs keep VGGish.
+``TriModalBackbone`` (``model.backbone.audio``). The paper's configs and the
+CPU demo keep VGGish: in the demo's stage 2 it made audio rows gain on one
+data seed but left the token unread on another (docs/token_path.md).
 """
 import torch
 from mmengine.model import BaseModule
