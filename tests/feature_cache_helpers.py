@@ -4,7 +4,7 @@ step's loss and gradients."""
 import copy
 
 import torch
-from inference_helpers import CONFIG
+from inference_helpers import CONFIG, make_tiny_tree
 from mmengine.dataset import pseudo_collate
 from mmseg.registry import DATASETS
 
@@ -29,6 +29,17 @@ def tiny_cfg(root: str, **options):
 def build_model(cfg, seed: int = 0):
     """The config's model, seeded and initialised (quietly)."""
     return build_eval_model(cfg, seed, quiet=True)
+
+
+def tiny_tree_and_cache(tmp_path_factory, name: str) -> tuple[str, str]:
+    """A tiny synthetic tree and a cache of its train split made by the
+    tiny model: (root, cache dir)."""
+    folder = tmp_path_factory.mktemp(name)
+    root = make_tiny_tree(str(folder / 'tree'))
+    cfg = tiny_cfg(root)
+    cache = str(folder / 'cache')
+    extract(build_model(cfg), cfg, cache)
+    return root, cache
 
 
 def extract(model, cfg, out: str, **kwargs) -> dict:

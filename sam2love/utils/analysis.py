@@ -1,7 +1,9 @@
 """Model and data plumbing shared by the analysis tools' probes."""
+import argparse
 import copy
 import logging
 
+import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
@@ -38,3 +40,35 @@ def preprocessed_batches(model, dataset_cfg: dict, split: str,
         data = model.data_preprocessor(batch, False)
         samples = data['data_samples']
         yield data['inputs'], samples, [s.text for s in samples]
+
+
+def cache_probe_parser(description: str) -> argparse.ArgumentParser:
+    """Arguments of a probe fitted on some clips of a feature cache and
+    scored on the others: ``data_root cache_dir [--split] [--test-share]
+    [--seed] [--out]``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('data_root')
+    parser.add_argument('cache_dir')
+    parser.add_argument('--split', default='train')
+    parser.add_argument('--test-share', type=float, default=0.2)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--out', help='write the scores as JSON')
+    return parser
+
+
+def held_out_clips(clips: np.ndarray, test_share: float,
+                   seed: int) -> tuple[np.ndarray, int]:
+    """Hold out a random ``test_share`` of the clips (at least one).
+
+    Args:
+        clips (ndarray): (S,) the clip of each item.
+
+    Returns:
+        tuple: (S,) bool, True for the items of a held-out clip, and the
+        number of clips held out.
+    """
+    names = sorted(set(clips))
+    rng = np.random.default_rng(seed)
+    held_out = set(rng.choice(names, max(1, round(len(names) * test_share)),
+                              replace=False))
+    return np.array([c in held_out for c in clips]), len(held_out)

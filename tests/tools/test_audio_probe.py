@@ -4,19 +4,15 @@ import json
 
 import numpy as np
 import pytest
-from feature_cache_helpers import build_model, extract, tiny_cfg
-from inference_helpers import load_script, make_tiny_tree
+from feature_cache_helpers import tiny_tree_and_cache
+from inference_helpers import load_script
 
 TOOL = ('tools', 'analysis_tools', 'audio_probe.py')
 
 
 @pytest.fixture(scope='module')
 def cached(tmp_path_factory):
-    root = make_tiny_tree(str(tmp_path_factory.mktemp('audio') / 'tree'))
-    cfg = tiny_cfg(root)
-    cache = str(tmp_path_factory.mktemp('audio') / 'cache')
-    extract(build_model(cfg), cfg, cache)
-    return root, cache
+    return tiny_tree_and_cache(tmp_path_factory, 'audio')
 
 
 def test_scores_the_seconds_of_held_out_clips(cached, tmp_path, capsys):

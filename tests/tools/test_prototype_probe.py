@@ -5,19 +5,15 @@ import json
 
 import numpy as np
 import pytest
-from feature_cache_helpers import build_model, extract, tiny_cfg
-from inference_helpers import load_script, make_tiny_tree
+from feature_cache_helpers import tiny_tree_and_cache
+from inference_helpers import load_script
 
 TOOL = ('tools', 'analysis_tools', 'prototype_probe.py')
 
 
 @pytest.fixture(scope='module')
 def cached(tmp_path_factory):
-    root = make_tiny_tree(str(tmp_path_factory.mktemp('probe') / 'tree'))
-    cfg = tiny_cfg(root)
-    cache = str(tmp_path_factory.mktemp('probe') / 'cache')
-    extract(build_model(cfg), cfg, cache)
-    return root, cache
+    return tiny_tree_and_cache(tmp_path_factory, 'probe')
 
 
 def test_scores_every_level_and_attribute_on_held_out_clips(cached, tmp_path,

@@ -17,7 +17,6 @@ keep.
 It prints one line; ``--out`` writes ``{"tool": "audio_probe", "cache",
 "split", "seconds", "test_seconds", "categories", "mean_auc", "exact"}``.
 """
-import argparse
 import json
 import os.path as osp
 
@@ -26,17 +25,11 @@ import torch
 
 from sam2love.datasets import read_metadata
 from sam2love.datasets.feature_cache import FeatureCacheReader
+from sam2love.utils.analysis import cache_probe_parser, held_out_clips
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('data_root')
-    parser.add_argument('cache_dir')
-    parser.add_argument('--split', default='train')
-    parser.add_argument('--test-share', type=float, default=0.2)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--out', help='write the scores as JSON')
-    return parser.parse_args(argv)
+    return cache_probe_parser(__doc__.split('\n')[0]).parse_args(argv)
 
 
 def heard_per_second(clip: dict, categories: list) -> np.ndarray:
@@ -138,17 +131,12 @@ def probe(x: np.ndarray, y: np.ndarray, test: np.ndarray) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     x, y, clips, _ = seconds_of(args.data_root, args.cache_dir, args.split)
-    names = sorted(set(clips))
-    rng = np.random.default_rng(args.seed)
-    held_out = set(rng.choice(names, max(1, round(len(names) *
-                                                 args.test_share)),
-                              replace=False))
-    test = np.array([c in held_out for c in clips])
+    test, num_held_out = held_out_clips(clips, args.test_share, args.seed)
     result = dict(tool='audio_probe', cache=args.cache_dir, split=args.split,
                   seconds=len(clips), test_seconds=int(test.sum()),
                   **probe(x, y, test))
     print(f'{result["test_seconds"]} of {result["seconds"]} seconds scored '
-          f'({len(held_out)} clips): mean ROC AUC {result["mean_auc"]:.3f} '
+          f'({num_held_out} clips): mean ROC AUC {result["mean_auc"]:.3f} '
           f'over {result["categories"]} categories, exact set '
           f'{result["exact"]:.3f}')
     if args.out:

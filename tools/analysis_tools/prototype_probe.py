@@ -20,7 +20,6 @@ the number of classes); ``--out`` writes ``{"tool": "prototype_probe",
 "cache", "split", "rows", "test_rows", "levels": {level: {attribute:
 accuracy}}, "chance": {attribute: chance}}``.
 """
-import argparse
 import json
 import os.path as osp
 
@@ -32,19 +31,13 @@ from sam2love.datasets.feature_cache import FeatureCacheReader
 from sam2love.datasets.layout import mask_files
 from sam2love.datasets.media import load_mask
 from sam2love.models.losses import ReferentAlignmentLoss
+from sam2love.utils.analysis import cache_probe_parser, held_out_clips
 
 LEVEL_KEY = 'sam2_fpn_'
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('data_root')
-    parser.add_argument('cache_dir')
-    parser.add_argument('--split', default='train')
-    parser.add_argument('--test-share', type=float, default=0.2)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--out', help='write the accuracies as JSON')
-    return parser.parse_args(argv)
+    return cache_probe_parser(__doc__.split('\n')[0]).parse_args(argv)
 
 
 def frame0_mask(data_root: str, row) -> torch.Tensor:
@@ -115,17 +108,12 @@ def main(argv=None):
     args = parse_args(argv)
     protos, categories, clips = referent_prototypes(
         args.data_root, args.cache_dir, args.split)
-    names = sorted(set(clips))
-    rng = np.random.default_rng(args.seed)
-    held_out = set(rng.choice(names, max(1, round(len(names) *
-                                                 args.test_share)),
-                              replace=False))
-    test = np.array([c in held_out for c in clips])
+    test, num_held_out = held_out_clips(clips, args.test_share, args.seed)
     result = dict(tool='prototype_probe', cache=args.cache_dir,
                   split=args.split, rows=len(clips), test_rows=int(test.sum()),
                   levels={}, chance={})
     print(f'{len(clips)} rows, {test.sum()} of them (from '
-          f'{len(held_out)} clips) scored')
+          f'{num_held_out} clips) scored')
     named = attributes(args.data_root, categories)
     for name, labels in named.items():
         result['chance'][name] = 1 / len(set(labels[~test]))
