@@ -1,4 +1,4 @@
-"""LogMelStatsEncoder: the demo's weight-free stand-in for a trained VGGish."""
+"""LogMelStatsEncoder: a weight-free stand-in for a trained VGGish."""
 import math
 
 import torch

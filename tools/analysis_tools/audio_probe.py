@@ -22,6 +22,7 @@ import os.path as osp
 
 import numpy as np
 import torch
+from scipy.stats import rankdata
 
 from sam2love.datasets import read_metadata
 from sam2love.datasets.feature_cache import FeatureCacheReader
@@ -94,13 +95,8 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor,
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """ROC AUC by ranks (ties get their mean rank)."""
-    order = scores.argsort()
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
-    for value in np.unique(scores):
-        tied = scores == value
-        ranks[tied] = ranks[tied].mean()
+    """ROC AUC by ranks (Mann-Whitney U; ties get their mean rank)."""
+    ranks = rankdata(scores)
     pos = labels > 0
     n_pos, n_neg = pos.sum(), (~pos).sum()
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) /
@@ -124,7 +120,8 @@ def probe(x: np.ndarray, y: np.ndarray, test: np.ndarray) -> dict:
         if 0 < scored.sum() < len(scored):
             aucs.append(roc_auc(probs[:, k], scored))
     exact = ((probs > 0.5) == (y[test] > 0)).all(1).mean()
-    return dict(categories=len(aucs), mean_auc=float(np.mean(aucs)),
+    return dict(categories=len(aucs),
+                mean_auc=float(np.mean(aucs)) if aucs else float('nan'),
                 exact=float(exact))
 
 

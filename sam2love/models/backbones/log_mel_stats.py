@@ -52,4 +52,3 @@ class LogMelStatsEncoder(BaseModule):
         """(B, L) waveform -> (B, N, 128) statistics."""
         examples = self.front_end(waveform)[:, :, 0]  # (B, N, 96, 64)
         return torch.cat([examples.mean(2), examples.std(2)], dim=-1)
-
