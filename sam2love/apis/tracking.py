@@ -106,6 +106,8 @@ class StreamingTracker:
         self.head = head
         self.sam: SAM2Base = head.sam
         self.num_frames = num_frames or UNKNOWN_NUM_FRAMES
+        self.prompt = prompt
+        # with the head's token_pointer they are made again from frame 0
         self.tokens = None if prompt is None else head.prompt_tokens(prompt)
         self.mask_inputs = None if mask_inputs is None else \
             prepare_mask_prompt(self.sam, mask_inputs)
@@ -121,19 +123,24 @@ class StreamingTracker:
         the most it held between two frames)."""
         return sum(len(v) for v in self.output_dict.values())
 
-    def _features(self, frame: Tensor) -> tuple:
+    def _encode(self, frame: Tensor) -> dict:
         """Encode one frame, expand its features to the K objects."""
         frame = self.head._fit_frames(frame.unsqueeze(0))
         encoded = encode_frames(self.sam, frame,
                                 self.head.image_encoder_frozen)
         k = self.num_objects
-        expanded = {
+        return {
+            'vision_features': encoded['vision_features'].expand(
+                k, -1, -1, -1),
             'backbone_fpn': [x.expand(k, -1, -1, -1)
                              for x in encoded['backbone_fpn']],
             'vision_pos_enc': [x.expand(k, -1, -1, -1)
                                for x in encoded['vision_pos_enc']],
         }
-        return select_frame_features(self.sam, expanded, slice(None))
+
+    def _features(self, frame: Tensor) -> tuple:
+        return select_frame_features(self.sam, self._encode(frame),
+                                     slice(None))
 
     @torch.no_grad()
     def push(self, frame: Tensor) -> dict:
@@ -150,7 +157,11 @@ class StreamingTracker:
         """
         sam, head, t = self.sam, self.head, self.frame_idx
         if t == 0:
-            feats, pos, sizes = self._features(frame)
+            encoded = self._encode(frame)
+            if self.prompt is not None:
+                self.tokens = head.frame0_tokens(self.prompt, encoded)
+            feats, pos, sizes = select_frame_features(sam, encoded,
+                                                      slice(None))
             prompt = extra_sparse_prompt(sam, self.tokens) \
                 if self.tokens is not None else contextlib.nullcontext()
             with prompt:

@@ -138,6 +138,14 @@ class SAM2PromptHead(BaseModule):
             demo's: ``mode='prototype'``, ``teacher_weight=1``, which also
             decodes frame 0 from the referent's prototype as a teacher
             token); None: the paper's loss.
+        token_pointer (float, optional): beyond the paper, a temperature
+            tau: frame 0 is prompted not by the fused token itself but by
+            the frame-0 features it points at, their unit mean weighted by
+            a softmax over the cells of ``cos(token, cell) / tau``
+            (:meth:`frame0_tokens`): a token of the same form as
+            ``loss_align``'s teacher, so a decoder that reads the teacher
+            cannot tell the fused tokens apart. None: the token itself
+            (the paper).
     """
 
     def __init__(self,
@@ -158,6 +166,7 @@ class SAM2PromptHead(BaseModule):
                  token_norm: str | None = 'sam',
                  presence: dict | None = None,
                  loss_align: dict | None = None,
+                 token_pointer: float | None = None,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         overrides = expand_sam2_overrides(sam2_overrides)
@@ -185,6 +194,10 @@ class SAM2PromptHead(BaseModule):
         self.loss_obj_weight = loss_obj_weight
         self.presence = check_presence(presence)
         self.loss_align = MODELS.build(loss_align) if loss_align else None
+        if token_pointer is not None and token_pointer <= 0:
+            raise ValueError('token_pointer (a temperature) must be > 0, '
+                             f'got {token_pointer}')
+        self.token_pointer = token_pointer
         if self.presence and self.presence['source'] == 'token':
             # drawn without moving the global RNG: the random-init frozen
             # encoders that init_weights() draws later stay those of the
@@ -275,7 +288,8 @@ class SAM2PromptHead(BaseModule):
         """
         backbone_out = encode_frames(self.sam, self._fit_frames(frame0),
                                      frozen_encoder=self.image_encoder_frozen)
-        return self.decode_frame0(self.prompt_tokens(prompt), backbone_out)
+        return self.decode_frame0(self.frame0_tokens(prompt, backbone_out),
+                                  backbone_out)
 
     def decode_frame0(self, tokens: torch.Tensor, backbone_out: dict) -> dict:
         """SAM2's heads on frame 0's features, prompted by ``tokens``.
@@ -365,7 +379,8 @@ class SAM2PromptHead(BaseModule):
                 f'image encoder is trained (trainable={self.trainable})')
         backbone_out = project_high_res_features(
             self.sam, self.encoder_out_from_levels(levels))
-        out = self.decode_frame0(self.prompt_tokens(prompt), backbone_out)
+        out = self.decode_frame0(self.frame0_tokens(prompt, backbone_out),
+                                 backbone_out)
         return self.frame0_losses(self._with_presence(out, prompt), gt_masks,
                                   referent_ids)
 
@@ -498,9 +513,17 @@ class SAM2PromptHead(BaseModule):
             with the token switch, the clip's presence probability (0 on
             every frame of a clip found absent).
         """
+        frames = self._fit_frames(frames)
+        frame0 = None
+        if self.token_pointer is None:
+            tokens = self.prompt_tokens(prompt)
+        else:  # the tokens point at frame 0's features: encode it once
+            frame0 = encode_frames(self.sam, frames[:, 0],
+                                   frozen_encoder=self.image_encoder_frozen)
+            tokens = self.frame0_tokens(prompt, frame0)
         out = track_clip(
-            self.sam, self._fit_frames(frames),
-            dict(sparse_tokens=self.prompt_tokens(prompt)),
+            self.sam, frames, dict(sparse_tokens=tokens),
+            frame0_encoded=frame0,
             memory_dtype=self.memory_dtype,
             frozen_encoder=self.image_encoder_frozen,
             multimask_output=self.multimask_output,
@@ -565,6 +588,27 @@ class SAM2PromptHead(BaseModule):
         if self.token_norm == 'sam':
             tokens = F.normalize(tokens, dim=-1) * self.prompt_proj.token_scale
         return tokens
+
+    def frame0_tokens(self, prompt: torch.Tensor, backbone_out: dict
+                      ) -> torch.Tensor:
+        """The (B, 1, C) tokens that prompt frame 0: :meth:`prompt_tokens`,
+        with ``token_pointer`` the frame-0 features it points at.
+
+        ``token_pointer`` (a temperature tau): the token attends over
+        frame 0's unit stride-16 cells f_p (``vision_features``), and what
+        prompts SAM2 is their attention-weighted unit mean at the token's
+        norm, ``normalize(sum_p softmax_p(cos(t, f_p) / tau) f_p)``: a soft
+        prototype, of the same form as ``loss_align``'s teacher token.
+        """
+        tokens = self.prompt_tokens(prompt)
+        if self.token_pointer is None:
+            return tokens
+        cells = F.normalize(backbone_out['vision_features'].flatten(2), dim=1)
+        unit = F.normalize(tokens[:, 0], dim=-1).to(cells.dtype)
+        attn = (torch.einsum('bc,bck->bk', unit, cells)
+                / self.token_pointer).softmax(-1)
+        pooled = F.normalize(torch.einsum('bck,bk->bc', cells, attn), dim=-1)
+        return (pooled * tokens.norm(dim=-1)).unsqueeze(1).to(tokens.dtype)
 
     def _tracking_heads(self) -> tuple[nn.Module, nn.Module] | None:
         if self.tracking_decoder == 'shared':

@@ -611,6 +611,7 @@ def track_clip(
     multimask_output: bool | None = None,
     backbone_out: dict | None = None,
     tracking_heads: tuple[nn.Module, nn.Module] | None = None,
+    frame0_encoded: dict | None = None,
 ) -> dict:
     """Prompt SAM2 on frame 0 and track the object through the clip.
 
@@ -650,6 +651,9 @@ def track_clip(
             copies of the pre-trained ones while ``sam``'s were fine-tuned
             on frame 0. Not combinable with ``backbone_out``, whose
             high-resolution features were projected by ``sam``'s decoder.
+        frame0_encoded: optional :func:`encode_frames` output for
+            ``frames[:, 0]``, when the caller already encoded frame 0 (e.g.
+            to make its prompt from it); frame 0 is then not encoded again.
 
     Returns:
         dict with
@@ -673,6 +677,8 @@ def track_clip(
     output_dict = _empty_output_dict()
 
     def features(t: int) -> tuple:
+        if t == 0 and frame0_encoded is not None:
+            return select_frame_features(sam, frame0_encoded, slice(None))
         if backbone_out is not None:
             index = torch.arange(B, device=frames.device) * T + t
             return select_frame_features(sam, backbone_out, index)
