@@ -26,13 +26,24 @@ stage1_sam2 = 'work_dirs/sam2_small_1xb4-stage1_synthetic/sam2_stage1.pt'
 # features under each ground-truth mask), and frame 0 decoded from the
 # prototype itself as a teacher token, so that the decoder reads tokens of
 # that space. With the paper's loss alone the token was never read
-# (docs/token_path.md).
+# (docs/token_path.md). Frame 0 is prompted by the frame-0 features the
+# token points at (token_pointer: a soft prototype, the teacher's form), so
+# the decoder that learns to read the teacher reads the fused tokens too.
+# Two input choices for the random-init encoders, also beyond the paper:
+# the audio is LogMelStatsEncoder (VGGish's log-mel bands, which tell which
+# sounds play better than a random VGGish does), and the neck standardises
+# each modality's frozen features (input_norm).
 model = dict(
+    backbone=dict(
+        audio=dict(_delete_=True, type='LogMelStatsEncoder',
+                   num_examples=10)),
+    neck=dict(input_norm=True),
     decode_head=dict(
         checkpoint=stage1_sam2,
         trainable='paper',
         tracking_decoder='pretrained',
         mask_candidate='chosen',
+        token_pointer=0.1,
         loss_align=dict(type='ReferentAlignmentLoss', mode='prototype',
                         temperature=0.1, loss_weight=1.0,
                         teacher_weight=1.0)))
