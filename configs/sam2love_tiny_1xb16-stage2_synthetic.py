@@ -48,10 +48,10 @@ model = dict(
                         temperature=0.1, loss_weight=1.0,
                         teacher_weight=1.0)))
 
-# 1200 iterations of 16: ~5 min on the 2-core CPU from the feature cache
-# (sam2love_tiny_1xb16-stage2-cached_synthetic.py, ~0.25 s / iteration),
-# ~15 min from the frames (~0.75 s). Results: the README's quick-start
-# table.
+# 1200 iterations of 16: ~10 min on one core of the 2-core CPU from the
+# feature cache (sam2love_tiny_1xb16-stage2-cached_synthetic.py, ~0.5 s /
+# iteration beside the paper's-loss run in the quick start). Results: the
+# README's quick-start table.
 max_iters = 1200
 warmup_iters = 20
 param_scheduler = [

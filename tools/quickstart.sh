@@ -8,7 +8,8 @@
 #      mask (what a model that ignores the sentence and the sound gets);
 #   3. stage 2: cache the frozen parts' features once, train SAM2-LOVE from
 #      the cache with the demo's recipe (the paper's + a referent alignment
-#      of the fused token) and with the paper's loss alone, test both on
+#      of the fused token, which points at frame 0's features) and with the
+#      paper's loss alone, test both on
 #      test_s, test_u and test_n, and swap expressions / audio between
 #      samples (does it read them?); --ablations also trains it without audio and without text,
 #      --presence also with the presence switch (null references);
@@ -134,7 +135,7 @@ test_stage2() {  # CONFIG WORK_DIR: its last checkpoint on every test split
 train_stage2() {  # CONFIG WORK_DIR: train and test
   train_only "$1" "$2" && test_stage2 "$1" "$2"
 }
-# the demo's recipe (the paper's + the referent alignment of the token) and
+# the demo's recipe (the paper's + the referent alignment and pointer) and
 # the paper's loss alone, side by side on the same stage 1 and cache (one
 # thread each)
 PAPER=configs/ablations/sam2love_tiny-paper-loss_1xb16-stage2-cached_synthetic.py
