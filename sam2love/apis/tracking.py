@@ -107,11 +107,10 @@ class StreamingTracker:
         self.sam: SAM2Base = head.sam
         self.num_frames = num_frames or UNKNOWN_NUM_FRAMES
         self.prompt = prompt
-        # with the head's token_pointer they are made again from frame 0
-        self.tokens = None if prompt is None else head.prompt_tokens(prompt)
+        self.tokens = None  # made from the prompt when frame 0 arrives
         self.mask_inputs = None if mask_inputs is None else \
             prepare_mask_prompt(self.sam, mask_inputs)
-        lead = self.tokens if self.tokens is not None else self.mask_inputs
+        lead = prompt if prompt is not None else self.mask_inputs
         self.num_objects = lead.size(0)
         self.output_dict = _empty_output_dict()
         self.frame_idx = 0

@@ -1,5 +1,6 @@
 """Packed samples of the tiny synthetic preset, shared by model tests."""
 import pytest
+from mmengine.dataset import pseudo_collate
 
 from sam2love.datasets import RefAVSDataset, make_synthetic_refavs
 from sam2love.datasets.synthetic import PRESETS
@@ -22,3 +23,11 @@ def tiny_samples(tmp_path_factory) -> list[dict]:
     dataset = RefAVSDataset(root, 'train', num_frames=TINY_FRAMES,
                             pipeline=pipeline)
     return [dataset[i] for i in range(len(dataset))]
+
+
+@pytest.fixture(scope='session')
+def referent_batch(tiny_samples):
+    """Two synthetic clips whose frame-0 masks hold an object, collated."""
+    return pseudo_collate(
+        [s for s in tiny_samples
+         if s['data_samples'].gt_sem_seg.data[0].any()][:2])

@@ -2,18 +2,9 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.dataset import pseudo_collate
 from test_sam2love_segmentor import build_model, forward_loss
 
 from sam2love.models.losses import ReferentAlignmentLoss, mask_cell_shares
-
-
-@pytest.fixture(scope='module')
-def batch(tiny_samples):
-    """Two synthetic clips whose frame-0 masks hold an object."""
-    return pseudo_collate(
-        [s for s in tiny_samples
-         if s['data_samples'].gt_sem_seg.data[0].any()][:2])
 
 
 def features_and_masks():
@@ -90,24 +81,24 @@ def test_bad_arguments_are_refused():
         ReferentAlignmentLoss(temperature=0)
 
 
-def test_head_switch_trains_the_token_path(batch):
+def test_head_switch_trains_the_token_path(referent_batch):
     """With ``loss_align`` the head reports ``loss_align`` and its gradient
     reaches the neck; without it the losses are the paper's."""
     align = dict(type='ReferentAlignmentLoss', mode='pixel')
     model = build_model(seed=0, loss_align=align)
     model.train()
-    losses = forward_loss(model, batch)
+    losses = forward_loss(model, referent_batch)
     assert 'loss_align' in losses and losses['loss_align'] > 0
     losses['loss_align'].backward()
     grads = [p.grad for p in model.neck.parameters() if p.grad is not None]
     assert grads and any(g.abs().sum() > 0 for g in grads)
     for p in model.decode_head.sam.parameters():  # the token path only
         assert p.grad is None or not p.grad.any()
-    paper = forward_loss(build_model(seed=0), batch)
+    paper = forward_loss(build_model(seed=0), referent_batch)
     assert 'loss_align' not in paper
 
 
-def test_teacher_decodes_the_referents_prototypes(batch):
+def test_teacher_decodes_the_referents_prototypes(referent_batch):
     """``teacher_weight``: frame 0 is also decoded from each referent's
     prototype as the token; its mask loss trains the decoder, not the
     token path."""
@@ -115,7 +106,7 @@ def test_teacher_decodes_the_referents_prototypes(batch):
                  teacher_weight=2.0)
     model = build_model(seed=0, loss_align=align)
     model.train()
-    losses = forward_loss(model, batch)
+    losses = forward_loss(model, referent_batch)
     assert losses['loss_mask_teacher'] > 0
     losses['loss_mask_teacher'].backward()
     decoder = model.decode_head.sam.sam_mask_decoder

@@ -3,17 +3,9 @@ frame-0 features it points at, in training, in ``predict`` and streamed."""
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.dataset import pseudo_collate
 from test_sam2love_segmentor import build_model, forward_loss
 
 from sam2love.apis.tracking import StreamingTracker
-
-
-@pytest.fixture(scope='module')
-def batch(tiny_samples):
-    return pseudo_collate(
-        [s for s in tiny_samples
-         if s['data_samples'].gt_sem_seg.data[0].any()][:2])
 
 
 def test_tokens_are_soft_prototypes_of_what_they_point_at():
@@ -42,17 +34,17 @@ def test_bad_temperature_is_refused():
         build_model(token_pointer=0.0)
 
 
-def test_training_decodes_the_pointed_tokens_and_reaches_the_neck(batch):
+def test_training_decodes_the_pointed_tokens_and_reaches_the_neck(referent_batch):
     model = build_model(token_pointer=0.1).train()
-    losses = forward_loss(model, batch)
+    losses = forward_loss(model, referent_batch)
     losses['loss_mask'].backward()
     assert any(p.grad is not None and p.grad.any()
                for p in model.neck.parameters())
-    plain = forward_loss(build_model(), batch)
+    plain = forward_loss(build_model(), referent_batch)
     assert not torch.isclose(losses['loss_mask'], plain['loss_mask'])
 
 
-def test_predict_and_stream_prompt_frame0_alike(batch):
+def test_predict_and_stream_prompt_frame0_alike(referent_batch):
     """``predict`` (frame 0 encoded once, for the pointer and the tracker)
     and the streaming tracker, which makes the tokens when frame 0
     arrives, give the same masks; without the pointer they differ."""
@@ -60,7 +52,7 @@ def test_predict_and_stream_prompt_frame0_alike(batch):
     head = model.decode_head
     with torch.no_grad():  # every frame keeps its mask
         head.sam.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(10.)
-        data = model.data_preprocessor(batch)
+        data = model.data_preprocessor(referent_batch)
         prompt = model.extract_feat(
             data['inputs'], [ds.text for ds in data['data_samples']])
         frames = data['inputs']['frames']

@@ -514,15 +514,12 @@ class SAM2PromptHead(BaseModule):
             every frame of a clip found absent).
         """
         frames = self._fit_frames(frames)
-        frame0 = None
-        if self.token_pointer is None:
-            tokens = self.prompt_tokens(prompt)
-        else:  # the tokens point at frame 0's features: encode it once
-            frame0 = encode_frames(self.sam, frames[:, 0],
-                                   frozen_encoder=self.image_encoder_frozen)
-            tokens = self.frame0_tokens(prompt, frame0)
+        # frame 0 encoded once, for its tokens (token_pointer) and tracking
+        frame0 = encode_frames(self.sam, frames[:, 0],
+                               frozen_encoder=self.image_encoder_frozen)
         out = track_clip(
-            self.sam, frames, dict(sparse_tokens=tokens),
+            self.sam, frames,
+            dict(sparse_tokens=self.frame0_tokens(prompt, frame0)),
             frame0_encoded=frame0,
             memory_dtype=self.memory_dtype,
             frozen_encoder=self.image_encoder_frozen,
