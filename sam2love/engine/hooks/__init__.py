@@ -1,3 +1,4 @@
 from .clip_visualization_hook import ClipVisualizationHook
+from .teacher_warmup_hook import TeacherWarmupHook
 
-__all__ = ['ClipVisualizationHook']
+__all__ = ['ClipVisualizationHook', 'TeacherWarmupHook']
