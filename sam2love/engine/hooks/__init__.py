@@ -1,4 +1,3 @@
 from .clip_visualization_hook import ClipVisualizationHook
-from .teacher_warmup_hook import TeacherWarmupHook
 
-__all__ = ['ClipVisualizationHook', 'TeacherWarmupHook']
+__all__ = ['ClipVisualizationHook']

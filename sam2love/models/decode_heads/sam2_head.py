@@ -198,10 +198,6 @@ class SAM2PromptHead(BaseModule):
             raise ValueError('token_pointer (a temperature) must be > 0, '
                              f'got {token_pointer}')
         self.token_pointer = token_pointer
-        #: False while SAM2's heads learn from ``loss_align``'s teacher
-        #: alone (:class:`~sam2love.engine.hooks.TeacherWarmupHook`): the
-        #: fused tokens' losses then train the neck and projection only
-        self.fused_trains_heads = True
         if self.presence and self.presence['source'] == 'token':
             # drawn without moving the global RNG: the random-init frozen
             # encoders that init_weights() draws later stay those of the
@@ -275,8 +271,8 @@ class SAM2PromptHead(BaseModule):
         """Resize (..., 3, H, W) frames to SAM2's square input if needed."""
         return fit_frames(frames, self.sam.image_size)
 
-    def forward_frame0(self, prompt: torch.Tensor, frame0: torch.Tensor,
-                       heads_learn: bool = True) -> dict:
+    def forward_frame0(self, prompt: torch.Tensor, frame0: torch.Tensor
+                       ) -> dict:
         """Decode frame 0 prompted by the token, before object gating.
 
         Mirrors ``SAM2Base._forward_sam_heads`` for an initial conditioning
@@ -285,7 +281,6 @@ class SAM2PromptHead(BaseModule):
         Args:
             prompt (Tensor): (B, 1, D) fused token.
             frame0 (Tensor): (B, 3, H, W) normalised frames.
-            heads_learn (bool): as :meth:`decode_frame0`'s.
 
         Returns:
             dict: ``masks`` (B, M, S/4, S/4) logits, ``ious`` (B, M),
@@ -294,10 +289,9 @@ class SAM2PromptHead(BaseModule):
         backbone_out = encode_frames(self.sam, self._fit_frames(frame0),
                                      frozen_encoder=self.image_encoder_frozen)
         return self.decode_frame0(self.frame0_tokens(prompt, backbone_out),
-                                  backbone_out, heads_learn)
+                                  backbone_out)
 
-    def decode_frame0(self, tokens: torch.Tensor, backbone_out: dict,
-                      heads_learn: bool = True) -> dict:
+    def decode_frame0(self, tokens: torch.Tensor, backbone_out: dict) -> dict:
         """SAM2's heads on frame 0's features, prompted by ``tokens``.
 
         Args:
@@ -305,9 +299,6 @@ class SAM2PromptHead(BaseModule):
                 (:meth:`prompt_tokens`).
             backbone_out (dict): :func:`~.sam2_tracker.encode_frames` of
                 the B frames 0.
-            heads_learn (bool): False decodes with SAM2's heads (prompt
-                encoder, mask decoder and its ``conv_s0`` / ``conv_s1``)
-                detached: the loss reaches only ``tokens``.
 
         Returns:
             dict: as :meth:`forward_frame0`.
@@ -323,18 +314,12 @@ class SAM2PromptHead(BaseModule):
             num_frames=1)
         high_res = [x.permute(1, 2, 0).view(x.size(1), x.size(2), *s)
                     for x, s in zip(feats[:-1], sizes[:-1])]
-        prompt_encoder, mask_decoder = \
-            sam.sam_prompt_encoder, sam.sam_mask_decoder
-        if not heads_learn:
-            pix_feat = pix_feat.detach()
-            high_res = [x.detach() for x in high_res]
-            prompt_encoder, mask_decoder = map(
-                detached, (prompt_encoder, mask_decoder))
         b = tokens.size(0)
         points = (tokens.new_zeros(b, 1, 2),
                   -torch.ones(b, 1, dtype=torch.int32, device=tokens.device))
-        sparse, dense = prompt_encoder(points=points, boxes=None, masks=None)
-        masks, ious, _, obj = mask_decoder(
+        sparse, dense = sam.sam_prompt_encoder(points=points, boxes=None,
+                                               masks=None)
+        masks, ious, _, obj = sam.sam_mask_decoder(
             image_embeddings=pix_feat,
             image_pe=sam.sam_prompt_encoder.get_dense_pe(),
             sparse_prompt_embeddings=torch.cat([sparse, tokens], dim=1),
@@ -395,8 +380,7 @@ class SAM2PromptHead(BaseModule):
         backbone_out = project_high_res_features(
             self.sam, self.encoder_out_from_levels(levels))
         out = self.decode_frame0(self.frame0_tokens(prompt, backbone_out),
-                                 backbone_out,
-                                 heads_learn=self.fused_trains_heads)
+                                 backbone_out)
         return self.frame0_losses(self._with_presence(out, prompt), gt_masks,
                                   referent_ids)
 
@@ -417,8 +401,7 @@ class SAM2PromptHead(BaseModule):
             dict: ``loss_mask`` and, when weighted, ``loss_iou`` and
             ``loss_obj``.
         """
-        out = self.forward_frame0(prompt, frames[:, 0],
-                                  heads_learn=self.fused_trains_heads)
+        out = self.forward_frame0(prompt, frames[:, 0])
         return self.frame0_losses(self._with_presence(out, prompt), gt_masks,
                                   referent_ids)
 
@@ -692,16 +675,6 @@ def candidate_losses(masks: torch.Tensor, ious: torch.Tensor,
     actual = mask_iou(logits.flatten(0, 1) > 0,
                       goal.flatten(0, 1) > 0).view(n, m)
     return picked, F.l1_loss(ious.float(), actual)
-
-
-def detached(module: nn.Module):
-    """``module`` as a function of its parameters detached: gradients reach
-    its inputs, not its weights."""
-    params = {k: v.detach() for k, v in module.named_parameters()}
-
-    def call(*args, **kwargs):
-        return torch.func.functional_call(module, params, args, kwargs)
-    return call
 
 
 def mask_iou(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
