@@ -1,8 +1,9 @@
 # The paper's loss alone for ten times the demo's stage-2 iterations
 # (12000 of 16, from the same feature cache and stage 1): does the paper's
 # recipe alone refer on the synthetic data given enough iterations? The
-# tiny model is loading- and launch-bound on a GPU: 0.12 s an iteration on
-# an H200 (23 min), 0.26 s on one core of the 2-core CPU (53 min).
+# tiny model is loading- and launch-bound on a GPU: 0.115-0.15 s an
+# iteration on an H200 (23-30 min), 0.24-0.33 s on one core of the 2-core
+# CPU beside other runs (87 min there).
 #   python tools/train.py THIS_CONFIG --cfg-options \
 #       model.decode_head.checkpoint=OUT/stage1/sam2_stage1.pt \
 #       train_dataloader.dataset.feature_cache=OUT/feature_cache
