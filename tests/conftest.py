@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile
 from PIL import Image
+from tool_loader import load_tool
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
@@ -26,6 +27,14 @@ def mmseg_scope():
     """Build as configs do (``default_scope = 'mmseg'``)."""
     from mmengine.registry import init_default_scope
     init_default_scope('mmseg')
+
+
+@pytest.fixture
+def tool(request):
+    """``tools/<TOOL>.py`` of the test module's ``TOOL`` (e.g.
+    ``'analysis_tools/presence_scores'``), freshly loaded."""
+    return load_tool(request.module.TOOL)
+
 
 DATA = osp.join(osp.dirname(__file__), 'data')
 NUM_FRAMES = 10

@@ -1,30 +1,18 @@
 """Shared pieces of the inference tests: a tiny synthetic tree, a random
 checkpoint of the tiny model, and the dataset path's predictions."""
-import importlib.util
 import os.path as osp
 
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
+from tool_loader import ROOT, load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs', 'sam2love_tiny_1xb4-300it_synthetic.py')
 #: SAM2's object-score output bias: a random model scores every object ~0
 #: and the head then replaces all logits by -1024 ("no object"), which
 #: would make mask comparisons trivial; a large bias keeps real logits.
 OBJ_SCORE_BIAS = \
     'decode_head.sam.sam_mask_decoder.pred_obj_score_head.layers.2.bias'
-
-
-def load_script(*parts: str):
-    """A script of the repository (e.g. ``'tools', 'demo.py'``) as a
-    module, run in-process (spares a second import of torch)."""
-    path = osp.join(ROOT, *parts)
-    name = 'sam2love_script_' + '_'.join(parts).replace('.', '_')
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def make_tiny_tree(root: str) -> str:
@@ -52,6 +40,30 @@ def save_checkpoint(model, path: str) -> str:
     torch.save({'state_dict': model.state_dict(),
                 'meta': dict(note='random init for tests')}, path)
     return path
+
+
+def tiny_tree_and_checkpoint(folder) -> tuple[str, str]:
+    """``folder/tree`` (:func:`make_tiny_tree`) and ``folder/tiny.pth``, a
+    random checkpoint of the tiny model (:func:`build_tiny_model`)."""
+    root = make_tiny_tree(osp.join(folder, 'tree'))
+    ckpt = save_checkpoint(build_tiny_model(), osp.join(folder, 'tiny.pth'))
+    return root, ckpt
+
+
+def tiny_clip_video(folder, split: str = 'train') -> dict:
+    """What the demos run on: :func:`tiny_tree_and_checkpoint` in
+    ``folder``, the first ``split`` sample's clip written as a (playable)
+    mp4 with sound by ``tools/clip_to_video.py``, and that clip's
+    metadata expressions; keys ``tmp`` (``folder``), ``root``, ``ckpt``,
+    ``clip_dir``, ``mp4``, ``texts``."""
+    root, ckpt = tiny_tree_and_checkpoint(folder)
+    clip_dir = clip_dir_of(tiny_dataset(root, split)[0])
+    mp4 = osp.join(folder, 'clip.mp4')
+    to_video = load_tool('clip_to_video')
+    assert to_video.main([clip_dir, mp4]) == 0
+    texts = [e['exp'] for e in to_video.clip_expressions(clip_dir)]
+    return dict(tmp=folder, root=root, ckpt=ckpt, clip_dir=clip_dir, mp4=mp4,
+                texts=texts)
 
 
 def tiny_dataset(root: str, split: str = 'train'):

@@ -1,6 +1,5 @@
 """The synthetic Ref-AVS generator: layout, ground truth, determinism."""
 import csv
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 from PIL import Image
+from tool_loader import load_tool
 
 from sam2love.datasets.synthetic import (
     CATEGORIES,
@@ -23,7 +23,6 @@ from sam2love.datasets.synthetic import (
 TINY = PRESETS['tiny']
 T = TINY['num_frames']
 SPLITS = ('train', 'val', 'test_s', 'test_u', 'test_n')
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')
@@ -265,11 +264,7 @@ def test_refuses_to_overwrite(tiny, tmp_path):
 
 
 def test_cli(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        'make_synthetic_refavs',
-        osp.join(REPO, 'tools', 'make_synthetic_refavs.py'))
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_tool('make_synthetic_refavs')
     out = str(tmp_path / 'cli')
     args = ['--out', out, '--preset', 'tiny', '--clips', '10', '--seed', '3',
             '--no-progress']

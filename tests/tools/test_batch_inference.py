@@ -13,11 +13,11 @@ from inference_helpers import (
     ROOT,
     build_tiny_model,
     clip_dir_of,
-    load_script,
     make_tiny_tree,
     save_checkpoint,
     tiny_dataset,
 )
+from tool_loader import load_tool
 
 from sam2love.apis.outputs import rle_to_mask
 from sam2love.datasets.video import write_clip_video
@@ -54,7 +54,7 @@ def videos(tmp_path_factory):
 
 
 def run(videos, out, *extra):
-    tool = load_script('tools', 'batch_inference.py')
+    tool = load_tool('batch_inference')
     return tool.main([CONFIG, videos['ckpt'], videos['list'], '--out', out,
                       '--device', 'cpu', *extra])
 
@@ -127,7 +127,7 @@ def test_degraded_input_is_recorded_and_window_runs_take_no_end(
     with open(osp.join(single, 'summary.json')) as f:
         summary = json.load(f)
     assert summary['run']['videos'] == 3 and summary['run']['frames'] == 16
-    tool = load_script('tools', 'batch_inference.py')
+    tool = load_tool('batch_inference')
     args = tool.parse_args(['c', 'k', 'i', '--out', str(tmp_path),
                             '--window'])
     item = dict(id='clip0', video='clip0.mp4', texts=['x'], audio=None,
@@ -139,7 +139,7 @@ def test_degraded_input_is_recorded_and_window_runs_take_no_end(
 
 
 def test_lists_and_folders(videos, tmp_path):
-    tool = load_script('tools', 'batch_inference.py')
+    tool = load_tool('batch_inference')
     listing = tmp_path / 'list.csv'
     listing.write_text('video,text,start\n'
                        f'{videos["folder"]}/clip0.mp4,the red one,1\n'

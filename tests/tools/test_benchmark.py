@@ -2,11 +2,12 @@
 expressions, in one run, written as JSON."""
 import json
 
-from inference_helpers import CONFIG, load_script
+from inference_helpers import CONFIG
+from tool_loader import load_tool
 
 
 def test_benchmark_times_the_stages_and_bare_sam2(tmp_path, capsys):
-    tool = load_script('tools', 'analysis_tools', 'benchmark.py')
+    tool = load_tool('analysis_tools/benchmark')
     out = str(tmp_path / 'bench.json')
     tool.main([CONFIG, '--frames', '4', '--track-frames', '3', '--repeat',
                '1', '--expressions', '1', '2', '--device', 'cpu',

@@ -8,10 +8,9 @@ import sys
 import numpy as np
 import soundfile
 from PIL import Image
+from tool_loader import ROOT, load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import check_refavs  # noqa: E402
+check_refavs = load_tool('check_refavs')
 
 
 def test_clean_tree_passes(small_tree, capsys):

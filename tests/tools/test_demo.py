@@ -1,5 +1,4 @@
 """tools/demo.py and tools/clip_to_video.py on a synthetic clip."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -12,40 +11,17 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from inference_helpers import (
-    CONFIG,
-    ROOT,
-    build_tiny_model,
-    clip_dir_of,
-    make_tiny_tree,
-    save_checkpoint,
-    tiny_dataset,
-)
+from inference_helpers import CONFIG, ROOT, tiny_clip_video
+from tool_loader import load_tool
 
 T = 4  # frames (seconds) of the tiny preset's clips
-
-
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f'sam2love_tool_{name}', osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
 def clip(tmp_path_factory):
     """A synthetic clip written as a (playable) mp4 by the tool, its
     metadata expressions, and a random checkpoint of the tiny model."""
-    tmp = tmp_path_factory.mktemp('demo')
-    root = make_tiny_tree(str(tmp / 'tree'))
-    clip_dir = clip_dir_of(tiny_dataset(root)[0])
-    mp4 = str(tmp / 'clip.mp4')
-    assert load_tool('clip_to_video').main([clip_dir, mp4]) == 0
-    expressions = load_tool('clip_to_video').clip_expressions(clip_dir)
-    ckpt = save_checkpoint(build_tiny_model(), str(tmp / 'tiny.pth'))
-    return dict(tmp=tmp, clip_dir=clip_dir, mp4=mp4, ckpt=ckpt,
-                texts=[e['exp'] for e in expressions])
+    return tiny_clip_video(tmp_path_factory.mktemp('demo'))
 
 
 def test_clip_to_video_writes_the_clip_with_its_sound(clip, capsys):

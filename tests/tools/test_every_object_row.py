@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import torch
-from inference_helpers import load_script
+from tool_loader import load_tool
 
 from sam2love.datasets.synthetic import PRESETS
 
@@ -53,7 +53,7 @@ def test_every_object_row_from_tools_test(tmp_path):
     assert 'Ref-AVS J&F per expression kind' in result.stdout + \
         result.stderr
 
-    table = load_script('tools', 'analysis_tools', 'refavs_table.py')
+    table = load_tool('analysis_tools/refavs_table')
     out = str(tmp_path / 'results.json')
     assert table.main([f'every object={work_dir}', '--json', out]) == 0
     with open(out) as f:

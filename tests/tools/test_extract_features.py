@@ -8,11 +8,11 @@ import sys
 import numpy as np
 import pytest
 from feature_cache_helpers import TINY_FRAMES
-from inference_helpers import CONFIG, ROOT, load_script, make_tiny_tree
+from inference_helpers import CONFIG, ROOT, make_tiny_tree
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
-TOOL = ('tools', 'extract_features.py')
+TOOL = 'extract_features'
 
 
 @pytest.fixture(scope='module')
@@ -67,12 +67,12 @@ def train(cfg_options: dict, work_dir: str) -> list[dict]:
     return record.losses
 
 
-def test_extract_then_train_from_the_cache(tree, tmp_path):
+def test_extract_then_train_from_the_cache(tool, tree, tmp_path):
     cache = str(tmp_path / 'cache')
     cached = options(tree, **{'train_dataloader.dataset.feature_cache':
                               cache})
     # --out defaults to the config's feature_cache
-    manifest = load_script(*TOOL).main(
+    manifest = tool.main(
         [CONFIG, '--shard-size', '3', '--no-progress', *cli(cached)])
     entry = manifest['splits']['train']
     assert entry['complete'] and entry['shard_size'] == 3
@@ -88,10 +88,9 @@ def test_extract_then_train_from_the_cache(tree, tmp_path):
             assert abs(a[key] - b[key]) <= 1e-5 * abs(b[key]), key
 
 
-def test_the_tool_refuses_a_cache_of_another_seed(tree, tmp_path):
+def test_the_tool_refuses_a_cache_of_another_seed(tool, tree, tmp_path):
     from sam2love.utils.fingerprint import FeatureCacheError
     cache = str(tmp_path / 'cache')
-    tool = load_script(*TOOL)
     tool.main([CONFIG, '--out', cache, '--no-progress', *cli(options(tree))])
     with pytest.raises(FeatureCacheError, match='weights_sha256'):
         tool.main([CONFIG, '--out', cache, '--no-progress',
@@ -109,13 +108,13 @@ def stored(cache: str) -> dict:
 
 
 @pytest.mark.parametrize('nproc', [1, 2])
-def test_torchrun_extraction_matches_one_process(tree, tmp_path, nproc):
+def test_torchrun_extraction_matches_one_process(tool, tree, tmp_path, nproc):
     # Equal up to float rounding: torchrun sets OMP_NUM_THREADS=1 in its ranks
     # while pytest may run more threads, and the GEMM's summation order follows
     # the thread count (CI measured 1.2e-7 on VGGish's features).
     single = str(tmp_path / 'single')
-    load_script(*TOOL).main([CONFIG, '--out', single, '--shard-size', '2',
-                             '--no-progress', *cli(options(tree))])
+    tool.main([CONFIG, '--out', single, '--shard-size', '2',
+               '--no-progress', *cli(options(tree))])
     multi = str(tmp_path / 'multi')
     env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHON=sys.executable,
                PORT=str(29530 + nproc))

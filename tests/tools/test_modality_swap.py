@@ -6,25 +6,23 @@ import torch
 from inference_helpers import (
     CONFIG,
     OBJ_SCORE_BIAS,
-    load_script,
     make_tiny_tree,
     save_checkpoint,
     tiny_dataset,
 )
+from tool_loader import load_tool
 
-TOOL = ('tools', 'analysis_tools', 'modality_swap.py')
+TOOL = 'analysis_tools/modality_swap'
 
 
-def test_partners_differ_in_every_given_key():
-    tool = load_script(*TOOL)
+def test_partners_differ_in_every_given_key(tool):
     assert tool.partners(['a', 'a', 'b', 'c']) == [2, 2, 3, 0]
     assert tool.partners(['a', 'a']) == [0, 1]  # nobody differs: own
     # different text but the same clip is not a partner for audio swaps
     assert tool.partners(['x', 'y', 'z'], differ=[1, 1, 2]) == [2, 2, 0]
 
 
-def test_changed_fraction_is_one_minus_iou_per_frame():
-    tool = load_script(*TOOL)
+def test_changed_fraction_is_one_minus_iou_per_frame(tool):
     a = torch.zeros(2, 4, 4, dtype=torch.uint8)
     b = a.clone()
     a[0, :2] = 1
@@ -58,7 +56,7 @@ def run_tool(tree, ckpt, out, **neck):
                'test_dataloader.num_workers=0',
                'test_dataloader.persistent_workers=False']
     options += [f'model.neck.{k}={v}' for k, v in neck.items()]
-    return load_script(*TOOL).main([
+    return load_tool(TOOL).main([
         CONFIG, ckpt, '--split', 'val', '--batch-size', '4', '--out', out,
         '--cfg-options', *options])
 
@@ -91,7 +89,7 @@ def test_a_removed_modality_changes_nothing(tree, tmp_path):
             k[len('refavs/'):]: v for k, v in results[name]['metrics'].items()}
     assert 'val/J&F' in written['variants']['as is']['metrics']
     # refavs_table.py --extra reads it as a modality-swap file
-    table = load_script('tools', 'analysis_tools', 'refavs_table.py')
+    table = load_tool('analysis_tools/refavs_table')
     assert table.is_modality_swap(written)
     assert 'text swapped' in table.format_swap_table('swap', written)
 

@@ -7,13 +7,12 @@ import torch
 import torch.nn.functional as F
 from inference_helpers import (
     CONFIG,
-    load_script,
     make_tiny_tree,
     save_checkpoint,
     tiny_dataset,
 )
 
-TOOL = ('tools', 'analysis_tools', 'naming_probe.py')
+TOOL = 'analysis_tools/naming_probe'
 
 
 def row(clip: str, fid: int, token, prototype, uid: str = '') -> dict:
@@ -24,8 +23,7 @@ def row(clip: str, fid: int, token, prototype, uid: str = '') -> dict:
                     torch.tensor(prototype, dtype=torch.float), dim=0))
 
 
-def test_a_hit_is_the_referent_most_similar_among_its_clip_objects():
-    tool = load_script(*TOOL)
+def test_a_hit_is_the_referent_most_similar_among_its_clip_objects(tool):
     rows = [
         row('a', 0, [1, 0.1, 0], [1, 0, 0]),   # names object 0: a hit
         row('a', 1, [1, 0, 0.2], [0, 1, 0]),   # names object 0: a miss
@@ -42,7 +40,7 @@ def test_a_hit_is_the_referent_most_similar_among_its_clip_objects():
                            chance=pytest.approx(0.5))
 
 
-def test_scores_a_checkpoint_per_expression_kind(tmp_path):
+def test_scores_a_checkpoint_per_expression_kind(tool, tmp_path):
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
     from mmseg.registry import MODELS
@@ -53,7 +51,7 @@ def test_scores_a_checkpoint_per_expression_kind(tmp_path):
     ckpt = save_checkpoint(model, str(tmp_path / 'model.pth'))
     out = tmp_path / 'naming.json'
     dataset = tiny_dataset(tree, 'train')
-    result = load_script(*TOOL).main([
+    result = tool.main([
         CONFIG, ckpt, '--split', 'train', '--batch-size', '4',
         '--out', str(out), '--cfg-options',
         f'test_dataloader.dataset.data_root={tree}',

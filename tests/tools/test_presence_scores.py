@@ -5,24 +5,21 @@ import pytest
 from inference_helpers import (
     CONFIG,
     build_tiny_model,
-    load_script,
     make_tiny_tree,
-    save_checkpoint,
     tiny_dataset,
+    tiny_tree_and_checkpoint,
 )
 
-TOOL = ('tools', 'analysis_tools', 'presence_scores.py')
+TOOL = 'analysis_tools/presence_scores'
 
 
-def test_roc_auc_counts_ties_half():
-    tool = load_script(*TOOL)
+def test_roc_auc_counts_ties_half(tool):
     assert tool.roc_auc([0.9, 0.8], [0.1, 0.2]) == 1.0
     assert tool.roc_auc([0.1], [0.9]) == 0.0
     assert tool.roc_auc([0.5, 0.7], [0.5]) == 0.75
 
 
-def test_calibrated_threshold_keeps_the_ordinary_rows():
-    tool = load_script(*TOOL)
+def test_calibrated_threshold_keeps_the_ordinary_rows(tool):
     scores = dict(ordinary=[0.9, 0.2, 0.6, 0.8, 0.7], silent=[0.05, 0.3])
     got = tool.calibrate(scores, 0.2)  # one ordinary row of 5 may go
     assert got['threshold'] == 0.6
@@ -33,12 +30,11 @@ def test_calibrated_threshold_keeps_the_ordinary_rows():
         tool.calibrate(dict(silent=[0.1]), 0.1)
 
 
-def test_groups_aucs_and_shares_of_a_checkpoint(tmp_path):
-    tree = make_tiny_tree(str(tmp_path / 'tree'))
-    ckpt = save_checkpoint(build_tiny_model(), str(tmp_path / 'tiny.pth'))
+def test_groups_aucs_and_shares_of_a_checkpoint(tool, tmp_path):
+    tree, ckpt = tiny_tree_and_checkpoint(tmp_path)
     frames = tiny_dataset(tree, 'test_n').num_frames
     out = str(tmp_path / 'presence.json')
-    figures = load_script(*TOOL).main([
+    figures = tool.main([
         CONFIG, ckpt, '--split', 'test_s', 'test_n', '--batch-size', '4',
         '--thresholds', '0.2', '0.8', '--max-ordinary-loss', '0.1',
         '--out', out, '--cfg-options',
@@ -65,10 +61,9 @@ def test_groups_aucs_and_shares_of_a_checkpoint(tmp_path):
         assert low[name] <= high[name]
 
 
-def test_the_token_switch_is_read(tmp_path):
+def test_the_token_switch_is_read(tool, tmp_path):
     """With ``presence.source='token'`` the tool reads the token MLP."""
     import torch
-    tool = load_script(*TOOL)
     model = build_tiny_model()
     from sam2love.models.decode_heads.sam2_head import check_presence
     model.decode_head.presence = check_presence(dict(source='token'))

@@ -6,9 +6,8 @@ import json
 import numpy as np
 import pytest
 from feature_cache_helpers import tiny_tree_and_cache
-from inference_helpers import load_script
 
-TOOL = ('tools', 'analysis_tools', 'prototype_probe.py')
+TOOL = 'analysis_tools/prototype_probe'
 
 
 @pytest.fixture(scope='module')
@@ -16,12 +15,11 @@ def cached(tmp_path_factory):
     return tiny_tree_and_cache(tmp_path_factory, 'probe')
 
 
-def test_scores_every_level_and_attribute_on_held_out_clips(cached, tmp_path,
-                                                            capsys):
+def test_scores_every_level_and_attribute_on_held_out_clips(tool, cached,
+                                                            tmp_path, capsys):
     root, cache = cached
     out = tmp_path / 'probe.json'
-    load_script(*TOOL).main([root, cache, '--test-share', '0.5',
-                             '--out', str(out)])
+    tool.main([root, cache, '--test-share', '0.5', '--out', str(out)])
     result = json.loads(out.read_text())
     assert set(result['levels']) == {'0', '1', '2'}
     for scores in result['levels'].values():
@@ -32,12 +30,11 @@ def test_scores_every_level_and_attribute_on_held_out_clips(cached, tmp_path,
     assert 'level 2 (' in capsys.readouterr().out
 
 
-def test_centroids_name_separable_classes_and_count_unseen_ones_wrong():
-    probe = load_script(*TOOL)
+def test_centroids_name_separable_classes_and_count_unseen_ones_wrong(tool):
     x = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9], [0.8, 0.2],
                   [0.2, 0.8], [1, 1]], dtype=float)
     labels = np.array(['a', 'a', 'b', 'b', 'a', 'b', 'c'])
     test = np.array([False, False, False, False, True, True, True])
     # the two held-out a / b rows are named right, the unseen class c not
-    assert probe.nearest_centroid_accuracy(x, labels, test) == \
+    assert tool.nearest_centroid_accuracy(x, labels, test) == \
         pytest.approx(2 / 3)

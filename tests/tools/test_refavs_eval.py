@@ -1,13 +1,13 @@
 """tools/refavs_eval.py scores saved predictions like ``refavs_score``."""
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from tool_loader import load_tool
 
 import sam2love  # noqa: F401
 import sam2love.evaluation  # noqa: F401
@@ -16,9 +16,7 @@ from sam2love.datasets.layout import mask_files
 from sam2love.datasets.media import load_eval_mask
 from sam2love.evaluation import probs_to_logits, refavs_score
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import refavs_eval  # noqa: E402
+refavs_eval = load_tool('refavs_eval')
 
 T = 10
 SPLITS = ['val', 'test_s', 'test_u', 'test_n']

@@ -1,15 +1,10 @@
 """tools/analysis_tools/refavs_table.py reads tools/test.py's JSON logs."""
-import importlib.util
 import json
-import os.path as osp
 
 import pytest
+from tool_loader import load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-spec = importlib.util.spec_from_file_location(
-    'refavs_table', osp.join(ROOT, 'tools', 'analysis_tools', 'refavs_table.py'))
-refavs_table = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(refavs_table)
+refavs_table = load_tool('analysis_tools/refavs_table')
 
 
 def write_run(work_dir, stamp, metrics, vis_data=False):

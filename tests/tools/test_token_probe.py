@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-from inference_helpers import CONFIG, load_script, make_tiny_tree
+from inference_helpers import CONFIG, make_tiny_tree
 
-TOOL = ('tools', 'analysis_tools', 'token_probe.py')
+TOOL = 'analysis_tools/token_probe'
 
 
 @pytest.fixture(scope='module')
@@ -14,9 +14,9 @@ def tree(tmp_path_factory):
 
 @pytest.mark.parametrize('source', ['neck', 'prototype', 'text',
                                     'expression', 'referent'])
-def test_probe_trains_and_reports_iou_and_change(tree, source):
+def test_probe_trains_and_reports_iou_and_change(tool, tree, source):
     from sam2love.datasets.synthetic import PRESETS
-    history = load_script(*TOOL).main([
+    history = tool.main([
         CONFIG, '--source', source, '--iters', '2', '--eval-every', '1',
         '--batch-size', '4', '--eval-split', 'val', '--cfg-options',
         f'train_dataloader.dataset.data_root={tree}',
@@ -26,8 +26,7 @@ def test_probe_trains_and_reports_iou_and_change(tree, source):
         assert 0 <= h['iou'] <= 1 and 0 <= h['changed'] <= 1
 
 
-def test_rolled_gives_each_sample_the_next_ones_source():
-    tool = load_script(*TOOL)
+def test_rolled_gives_each_sample_the_next_ones_source(tool):
     batch = dict(feats=dict(text=torch.arange(3)[:, None]),
                  gt0=torch.arange(3), texts=['a', 'b', 'c'])
     out = tool.rolled(batch)
@@ -36,9 +35,8 @@ def test_rolled_gives_each_sample_the_next_ones_source():
     assert out['feats']['text'][:, 0].tolist() == [2, 0, 1]
 
 
-def test_referent_oracle_reads_colour_and_shape_of_each_row(tree):
+def test_referent_oracle_reads_colour_and_shape_of_each_row(tool, tree):
     import json
-    tool = load_script(*TOOL)
     table = tool.load_referents(tree)
     with open(f'{tree}/synthetic_info.json') as f:
         info = json.load(f)
@@ -54,17 +52,16 @@ def test_referent_oracle_reads_colour_and_shape_of_each_row(tree):
     assert len({v.pop() for v in by_category.values()}) == len(by_category)
 
 
-def test_referent_oracle_needs_synthetic_info(tmp_path):
-    tool = load_script(*TOOL)
+def test_referent_oracle_needs_synthetic_info(tool, tmp_path):
     with pytest.raises(FileNotFoundError, match='synthetic_info.json'):
         tool.load_referents(str(tmp_path))
 
 
 @pytest.mark.parametrize('head,norm', [('sam2', 'batch'), ('linear', 'none')])
-def test_probe_tracks_the_clips_with_either_head(tree, head, norm):
+def test_probe_tracks_the_clips_with_either_head(tool, tree, head, norm):
     from sam2love.datasets.synthetic import PRESETS
     frames = PRESETS['tiny']['num_frames']
-    history = load_script(*TOOL).main([
+    history = tool.main([
         CONFIG, '--source', 'neck', '--iters', '2', '--eval-every', '2',
         '--batch-size', '4', '--eval-split', 'val', '--head', head,
         '--token-norm', norm, '--track', '--cfg-options',
@@ -85,8 +82,7 @@ def test_probe_tracks_the_clips_with_either_head(tree, head, norm):
     assert all(0 <= v <= 1 for _, v in kinds.values())
 
 
-def test_linear_head_is_a_dot_product_with_the_features():
-    tool = load_script(*TOOL)
+def test_linear_head_is_a_dot_product_with_the_features(tool):
     head = tool.LinearReferringHead(token_dim=4, channels=3)
     feat = torch.randn(2, 3, 5, 5)
     out = head(torch.randn(2, 1, 4), dict(backbone_fpn=[feat],

@@ -14,15 +14,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from inference_helpers import (
-    CONFIG,
-    build_tiny_model,
-    clip_dir_of,
-    load_script,
-    make_tiny_tree,
-    save_checkpoint,
-    tiny_dataset,
-)
+from inference_helpers import CONFIG, tiny_clip_video
 from PIL import Image
 
 from sam2love.apis.web_browser import find_chromium
@@ -56,16 +48,7 @@ needs_browser = pytest.mark.skipif(
 def demo(tmp_path_factory):
     """A tiny synthetic tree, one of its test_s clips as an mp4 with sound,
     its expressions, and a random checkpoint of the tiny model."""
-    tmp = tmp_path_factory.mktemp('web_demo')
-    root = make_tiny_tree(str(tmp / 'tree'))
-    clip_dir = clip_dir_of(tiny_dataset(root, 'test_s')[0])
-    mp4 = str(tmp / 'clip.mp4')
-    to_video = load_script('tools', 'clip_to_video.py')
-    assert to_video.main([clip_dir, mp4]) == 0
-    texts = [e['exp'] for e in to_video.clip_expressions(clip_dir)]
-    ckpt = save_checkpoint(build_tiny_model(), str(tmp / 'tiny.pth'))
-    return dict(tmp=tmp, root=root, clip_dir=clip_dir, mp4=mp4, ckpt=ckpt,
-                texts=texts)
+    return tiny_clip_video(tmp_path_factory.mktemp('web_demo'), 'test_s')
 
 
 # ---------------------------------------------------------------- in-process

@@ -3,19 +3,12 @@ import glob
 import os.path as osp
 
 import cv2
-from inference_helpers import (
-    CONFIG,
-    build_tiny_model,
-    load_script,
-    make_tiny_tree,
-    save_checkpoint,
-    tiny_dataset,
-)
+from inference_helpers import CONFIG, tiny_dataset, tiny_tree_and_checkpoint
+from tool_loader import load_tool
 
 
 def test_show_dir_saves_one_contact_sheet_per_clip_sample(tmp_path):
-    root = make_tiny_tree(str(tmp_path / 'tree'))
-    ckpt = save_checkpoint(build_tiny_model(), str(tmp_path / 'tiny.pth'))
+    root, ckpt = tiny_tree_and_checkpoint(tmp_path)
     dataset = tiny_dataset(root, 'val')
     show = str(tmp_path / 'show')
     args = [
@@ -28,7 +21,7 @@ def test_show_dir_saves_one_contact_sheet_per_clip_sample(tmp_path):
         'test_dataloader.persistent_workers=False',
         'default_hooks.visualization.interval=1',
         f'visualizer.name=show_dir_{tmp_path.name}']
-    load_script('tools', 'test.py').main(args)
+    load_tool('test').main(args)
     sheets = sorted(glob.glob(osp.join(show, 'vis_data', 'vis_image',
                                        '*.png')))
     expected = [f'test_{i:05d}_{dataset.get_data_info(i)["uid"]}_0.png'
