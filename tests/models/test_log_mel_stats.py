@@ -2,10 +2,10 @@
 import math
 
 import torch
-from test_tri_modal_backbone import TINY_ROBERTA, TINY_VIT
 
 from sam2love.models.backbones import LogMelStatsEncoder, TriModalBackbone
-from sam2love.models.backbones.vggish import VGGishLogMel
+from sam2love.models.backbones.hf.specs import TINY_ROBERTA, TINY_VIT
+from sam2love.models.backbones.vggish_log_mel import VGGishLogMel
 
 
 def tone(freq_hz: float, seconds: float = 3.0) -> torch.Tensor:

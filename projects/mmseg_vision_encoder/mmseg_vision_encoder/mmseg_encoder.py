@@ -12,6 +12,8 @@ from mmengine.model import BaseModule
 from mmengine.runner.checkpoint import CheckpointLoader
 from mmseg.registry import MODELS
 
+from sam2love.models.backbones.frame_tokens import encode_frames, grid_tokens
+
 
 def checkpoint_state(path: str, prefix: str | None, owner: str) -> dict:
     """The state dict of a local checkpoint (``state_dict`` of an mmengine
@@ -158,15 +160,14 @@ class MMSegVisionEncoder(BaseModule):
                 'not a (N, C, h, w) map')
         return out
 
+    def encode_images(self, images: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, 3, H, W) -> (patches (N, hw, C), cls (N, C))."""
+        with torch.no_grad() if self.frozen else nullcontext():
+            level = self.level(images.float())
+        return grid_tokens(level)
+
     def forward(self, frames: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T, 3, H, W) -> (patches (B, T, hw, C), cls (B, T, C))."""
-        if frames.dim() != 5 or frames.size(2) != 3:
-            raise ValueError('MMSegVisionEncoder: frames must be '
-                             f'(B, T, 3, H, W), got {tuple(frames.shape)}')
-        b, t = frames.shape[:2]
-        with torch.no_grad() if self.frozen else nullcontext():
-            level = self.level(frames.flatten(0, 1).float())
-        patches = level.flatten(2).transpose(1, 2)
-        return (patches.unflatten(0, (b, t)),
-                patches.mean(1).unflatten(0, (b, t)))
+        return encode_frames(frames, self.encode_images, 'MMSegVisionEncoder')

@@ -11,8 +11,8 @@ whole set exactly for 85 % of the seconds from the demo's random VGGish,
 
 This encoder has no weights: per 0.96 s example it returns the mean and the
 standard deviation over time of VGGish's own 64 log-mel bands
-(:class:`~.vggish.VGGishLogMel`, the release's front end), a 128-d vector
-like VGGish's embedding. It is a drop-in for ``VGGishEncoder`` in a
+(:class:`~.vggish_log_mel.VGGishLogMel`, the release's front end), a 128-d
+vector like VGGish's embedding. It is a drop-in for ``VGGishEncoder`` in a
 ``TriModalBackbone`` (``model.backbone.audio``): the CPU demo's stage 2
 uses it (its audio rows gained 2.6 to 7.5 J&F on held-out clips,
 docs/token_path.md); the paper's configs keep VGGish.
@@ -21,7 +21,7 @@ import torch
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
-from .vggish import NUM_MEL_BINS, VGGishLogMel
+from .vggish_log_mel import NUM_MEL_BINS, VGGishLogMel
 
 
 @MODELS.register_module()
@@ -29,8 +29,9 @@ class LogMelStatsEncoder(BaseModule):
     """Waveform -> per-example log-mel mean and standard deviation.
 
     Args:
-        num_examples (int | None): see :class:`~.vggish.VGGishLogMel`; the
-            clip's seconds (10 for Ref-AVS) for a fixed N.
+        num_examples (int | None): see
+            :class:`~.vggish_log_mel.VGGishLogMel`; the clip's seconds (10
+            for Ref-AVS) for a fixed N.
 
     Shapes:
         waveform: (B, L) float, 16 kHz mono.

@@ -14,7 +14,7 @@ from ..decode_heads.sam2_tracker import (
     expand_sam2_overrides,
     fit_frames,
 )
-from .hf_encoders import FrozenEncoder
+from .hf.frozen_encoder import FrozenEncoder
 
 
 @MODELS.register_module()

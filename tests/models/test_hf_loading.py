@@ -1,6 +1,7 @@
-"""``model_type='auto'``: any Hugging Face encoder through the Auto classes
+"""Building the encoders' models: local folders (missing, incomplete) and
+``model_type='auto'``, any Hugging Face encoder through the Auto classes
 (random tiny models saved to local folders; the real pretrained check is
-``test_hf_encoders_pretrained.py``)."""
+``test_hf_text_encoder_pretrained.py``)."""
 import json
 
 import pytest
@@ -9,10 +10,11 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModel, CLIPConfig, CLIPModel
 
 from sam2love.models.backbones import HFTextEncoder, HFVisionEncoder
-from sam2love.models.backbones.hf_encoders import (
+from sam2love.models.backbones.hf.specs import (
     IMAGENET_DEFAULT_MEAN,
     IMAGENET_MEAN,
     IMAGENET_STD,
+    TINY_VIT,
 )
 
 TINY = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
@@ -30,12 +32,32 @@ def frames(b: int = 2, t: int = 3, size: int = 40) -> torch.Tensor:
     return (raw - mean) / std
 
 
+def save_and_reload(encoder_cls: type, folder, config: dict,
+                    model_type: str) -> tuple:
+    """A random (seed 0) encoder of ``config``, its model and tokenizer (if
+    it has one) saved to ``folder``, and the encoder loaded from there."""
+    torch.manual_seed(0)
+    encoder = encoder_cls(config=config, model_type=model_type)
+    encoder.model.save_pretrained(folder)
+    if hasattr(encoder, 'tokenizer'):
+        encoder.tokenizer.save_pretrained(folder)
+    return encoder, encoder_cls(pretrained=str(folder), model_type=model_type)
+
+
 def save_auto(folder, model_type: str, **kwargs) -> torch.nn.Module:
     """A random ``AutoModel`` of ``model_type`` saved to ``folder``."""
     torch.manual_seed(0)
     model = AutoModel.from_config(AutoConfig.for_model(model_type, **kwargs))
     model.save_pretrained(folder)
     return model
+
+
+def drop_weight(folder, key: str) -> None:
+    """Delete ``key`` from the folder's ``model.safetensors``."""
+    weights = load_file(folder / 'model.safetensors')
+    del weights[key]
+    save_file(weights, folder / 'model.safetensors',
+              metadata={'format': 'pt'})
 
 
 @pytest.mark.parametrize('model_type, kwargs, special', [
@@ -150,10 +172,7 @@ def test_auto_errors_name_the_file_and_problem(tmp_path):
 
 def test_auto_incomplete_checkpoint_and_missing_tokenizer(tmp_path):
     save_auto(tmp_path, 'dinov2', **TINY_IMAGE)
-    weights = load_file(tmp_path / 'model.safetensors')
-    del weights['layernorm.weight']
-    save_file(weights, tmp_path / 'model.safetensors',
-              metadata={'format': 'pt'})
+    drop_weight(tmp_path, 'layernorm.weight')
     with pytest.raises(RuntimeError, match='not a complete Dinov2Model '
                                            "checkpoint.*layernorm.weight"):
         HFVisionEncoder(pretrained=str(tmp_path), model_type='auto')
@@ -162,3 +181,20 @@ def test_auto_incomplete_checkpoint_and_missing_tokenizer(tmp_path):
     with pytest.raises(ValueError, match='no tokenizer AutoTokenizer can '
                                          'load in .*bert'):
         HFTextEncoder(pretrained=str(bert), model_type='auto')
+
+
+def test_incomplete_checkpoint_is_an_error(tmp_path):
+    HFVisionEncoder(config=TINY_VIT).model.save_pretrained(tmp_path)
+    drop_weight(tmp_path, 'layernorm.weight')
+    with pytest.raises(RuntimeError, match='layernorm.weight'):
+        HFVisionEncoder(pretrained=str(tmp_path))
+
+
+def test_missing_folder_is_named(tmp_path):
+    missing = str(tmp_path / 'no_such_model')
+    with pytest.raises(FileNotFoundError, match='no_such_model'):
+        HFVisionEncoder(pretrained=missing)
+    with pytest.raises(FileNotFoundError, match='no_such_model'):
+        HFTextEncoder(pretrained=missing)
+    with pytest.raises(FileNotFoundError, match='config.json'):
+        HFVisionEncoder(pretrained=str(tmp_path))
