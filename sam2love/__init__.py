@@ -10,6 +10,7 @@ from . import (  # noqa: F401  (registers components)
     datasets,
     engine,
     evaluation,
+    feature_cache,
     models,
     visualization,
 )

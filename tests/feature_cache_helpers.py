@@ -2,7 +2,10 @@
 synthetic tree, its model, a cache of its train split, and one training
 step's loss and gradients."""
 import copy
+import os
+import os.path as osp
 
+import numpy as np
 import torch
 from inference_helpers import CONFIG, make_tiny_tree
 from mmengine.dataset import pseudo_collate
@@ -31,15 +34,49 @@ def build_model(cfg, seed: int = 0):
     return build_eval_model(cfg, seed, quiet=True)
 
 
-def tiny_tree_and_cache(tmp_path_factory, name: str) -> tuple[str, str]:
-    """A tiny synthetic tree and a cache of its train split made by the
-    tiny model: (root, cache dir)."""
+def tiny_setup(tmp_path_factory, name: str) -> dict:
+    """A tiny synthetic tree, :func:`tiny_cfg` on it, its model and an
+    fp32 cache of its train split made by the model.
+
+    Returns:
+        dict: ``base`` (the folder holding them), ``root`` (the tree),
+        ``cfg``, ``model``, ``cache`` (the cache folder) and ``manifest``.
+    """
     folder = tmp_path_factory.mktemp(name)
     root = make_tiny_tree(str(folder / 'tree'))
     cfg = tiny_cfg(root)
+    model = build_model(cfg)
     cache = str(folder / 'cache')
-    extract(build_model(cfg), cfg, cache)
-    return root, cache
+    manifest = extract(model, cfg, cache)
+    return dict(base=folder, root=root, cfg=cfg, model=model, cache=cache,
+                manifest=manifest)
+
+
+def tiny_tree_and_cache(tmp_path_factory, name: str) -> tuple[str, str]:
+    """A tiny synthetic tree and a cache of its train split made by the
+    tiny model: (root, cache dir)."""
+    setup = tiny_setup(tmp_path_factory, name)
+    return setup['root'], setup['cache']
+
+
+def stored_arrays(cache: str, split: str = 'train') -> dict:
+    """Every stored array of a split, by (shard, file name)."""
+    out = {}
+    folder = osp.join(cache, split)
+    for shard in sorted(os.listdir(folder)):
+        if shard.startswith('shard-'):
+            for name in sorted(os.listdir(osp.join(folder, shard))):
+                if name.endswith('.npy'):
+                    out[shard, name] = np.load(osp.join(folder, shard, name))
+    return out
+
+
+def assert_same_arrays(cache: str, other: str) -> None:
+    """The two caches' train splits store equal arrays under equal names."""
+    a, b = stored_arrays(cache), stored_arrays(other)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
 
 
 def extract(model, cfg, out: str, **kwargs) -> dict:

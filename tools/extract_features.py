@@ -10,7 +10,7 @@ the train dataloader's; other splits use the test dataloader's dataset
 with that split) and stores, per clip, VGGish's features (N, Da), the
 vision encoder's patch (T, HW, Dv) and [cls] (T, Dv) tokens and SAM2's
 image-encoder levels of frame 0, and per expression the text features
-(P, Dt) and mask; see ``sam2love.datasets.feature_cache`` for the layout
+(P, Dt) and mask; see ``sam2love.feature_cache`` for the layout
 and the manifest. Then train from it with
 ``train_dataloader.dataset.feature_cache=DIR`` (e.g.
 ``configs/sam2love_tiny_1xb16-stage2-cached_synthetic.py``).
@@ -35,7 +35,7 @@ from sam2love.apis import (
     extract_feature_cache,
     split_dataset_cfgs,
 )
-from sam2love.datasets.feature_cache import folder_bytes
+from sam2love.feature_cache import folder_bytes
 from sam2love.utils import adapt_distributed_to_cpu, allow_mmengine_checkpoints
 
 

@@ -2,8 +2,8 @@
 
 :func:`extract_feature_cache` runs a ``SAM2LOVE``'s frozen parts over the
 clips of one or several splits and writes them with
-:class:`~sam2love.datasets.FeatureCacheWriter` (layout:
-:mod:`sam2love.datasets.feature_cache`): per clip the VGGish features, the
+:class:`~sam2love.feature_cache.FeatureCacheWriter` (layout:
+:mod:`sam2love.feature_cache`): per clip the VGGish features, the
 vision encoder's patch and [cls] tokens and SAM2's image-encoder levels of
 frame 0; per expression row the text features. Shards are dealt to the
 processes of a distributed run (rank r takes shards r, r + W, ...); rank 0
@@ -28,12 +28,13 @@ from mmengine.registry import DefaultScope
 from mmengine.utils import ProgressBar
 from mmseg.registry import DATASETS
 
-from ..datasets.feature_cache import (
+from ..feature_cache import (
+    FeatureCacheError,
     FeatureCacheWriter,
     SplitPlan,
     extraction_pipeline,
+    read_manifest,
 )
-from ..utils.fingerprint import FeatureCacheError, read_manifest
 
 
 class _StopTraining(Exception):
@@ -128,7 +129,7 @@ def _to_numpy(feats: dict) -> dict:
 def extract_shard(model, dataset, plan: SplitPlan, k: int,
                   batch_size: int, device) -> tuple:
     """The arrays of shard ``k``: ``(clip_arrays, row_arrays, ori_shapes)``
-    (see :meth:`~sam2love.datasets.FeatureCacheWriter.write_shard`)."""
+    (see :meth:`~sam2love.feature_cache.FeatureCacheWriter.write_shard`)."""
     clips, ori_shapes = [], []
     names = plan.shards[k]
     for start in range(0, len(names), batch_size):
@@ -211,13 +212,9 @@ def extract_feature_cache(model, dataset_cfgs: dict, out: str,
     fingerprints = {s: d.data_fingerprint(s) for s, d in datasets.items()}
     _on_rank0(lambda: writer.open(fingerprints, shard_size), rank)
     # every rank reads the shard sizes rank 0 settled (a shared folder)
-    splits = read_manifest(out)['splits']
-    plans = {s: SplitPlan([d.get_data_info(i) for i in range(len(d))],
-                          splits[s]['shard_size'])
-             for s, d in datasets.items()}
-    todo = [(s, k) for s, plan in plans.items()
-            for k in range(rank, len(plan.shards), world_size)
-            if not writer.is_done(s, k, plan)]
+    plans = writer.plans({s: [d.get_data_info(i) for i in range(len(d))]
+                          for s, d in datasets.items()})
+    todo = writer.pending(plans, rank, world_size)
     bar = ProgressBar(sum(len(plans[s].shards[k]) for s, k in todo)) \
         if progress and rank == 0 and todo else None
     written = 0

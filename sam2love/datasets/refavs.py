@@ -6,7 +6,7 @@ from mmengine.registry import DefaultScope
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .feature_cache import cached_pipeline, check_cache_data, data_fingerprint
+from ..feature_cache import cached_pipeline, check_cache_data, data_fingerprint
 from .layout import clip_files, mask_files
 from .metadata import SPLITS, RefAVSRow, read_metadata
 
@@ -47,7 +47,7 @@ class RefAVSDataset(BaseSegDataset):
             (made by ``tools/extract_features.py CONFIG --out DIR``): the
             frozen parts' outputs are read from ``DIR`` instead of frames
             and audio, and only frame 0's mask is loaded
-            (:func:`~sam2love.datasets.feature_cache.cached_pipeline` turns
+            (:func:`~sam2love.feature_cache.cached_pipeline` turns
             ``pipeline`` into that). Refused at construction when ``DIR``
             lacks a complete extraction of these splits, when it was made
             from other data (``metadata.csv``, split, clip length, the
@@ -100,7 +100,7 @@ class RefAVSDataset(BaseSegDataset):
 
     def data_fingerprint(self, split: str) -> dict:
         """What a feature cache of ``split`` depends on in this data set
-        (:func:`~sam2love.datasets.feature_cache.data_fingerprint`)."""
+        (:func:`~sam2love.feature_cache.data_fingerprint`)."""
         with DefaultScope.overwrite_default_scope('mmseg'):
             return data_fingerprint(
                 self.ann_file, split, self.num_frames,

@@ -1,15 +1,14 @@
 """Fingerprints of frozen weights, configs and files, and how two differ.
 
-A frozen-feature cache (``tools/extract_features.py``) is valid only for
+A frozen-feature cache (:mod:`sam2love.feature_cache`) is valid only for
 the frozen model parts and the data it was computed from. Both sides
-describe themselves as JSON-able dicts (hashes, configs); the cache's
-``manifest.json`` stores the extraction's, and :func:`check_entries`
-compares them entry by entry when training starts, naming every entry
-that differs with the expected (current) and the found (cached) value.
+describe themselves as JSON-able dicts (hashes, configs, made with
+:func:`to_jsonable`, :func:`module_sha256`, :func:`bytes_sha256`);
+:func:`diff_entries` lists the entries in which two such dicts differ
+(the cache's manifest checks report them:
+:func:`sam2love.feature_cache.manifest.check_entries`).
 """
 import hashlib
-import json
-import os.path as osp
 
 import torch
 from torch import nn
@@ -19,10 +18,6 @@ from torch import nn
 #: the same weights stays valid; a changed one does not).
 PATH_KEYS = frozenset({'checkpoint', 'pretrained', 'pca_checkpoint',
                        'tokenizer'})
-
-
-class FeatureCacheError(ValueError):
-    """A feature cache that cannot be used: missing, unfinished, stale."""
 
 
 def to_jsonable(obj):
@@ -98,72 +93,3 @@ def diff_entries(expected: dict, found: dict, prefix: str = '',
         if e != f:
             out.append((key, e, f))
     return out
-
-
-def _short(value) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else value
-    return text if len(text) <= 200 else text[:197] + '...'
-
-
-def check_entries(expected: dict, found: dict, prefix: str, source: str,
-                  what: str, hint: str = '') -> None:
-    """Raise :class:`FeatureCacheError` listing every entry of ``found``
-    (read from the file ``source``) that differs from ``expected``
-    (``what`` names the current side, e.g. ``'the model'``)."""
-    diffs = diff_entries(expected, found, prefix)
-    if not diffs:
-        return
-    lines = [f'  {key}: expected {_short(e)} ({what}), found {_short(f)} '
-             '(the cache)' for key, e, f in diffs]
-    raise FeatureCacheError(
-        f'{source}: the feature cache does not match {what}; '
-        f'{len(diffs)} entr{"y differs" if len(diffs) == 1 else "ies differ"}'
-        ':\n' + '\n'.join(lines) + (f'\n{hint}' if hint else ''))
-
-
-# ------------------------------------------------------------ the manifest
-MANIFEST = 'manifest.json'
-CACHE_FORMAT = 'sam2love-feature-cache'
-CACHE_VERSION = 1
-
-
-def manifest_path(cache_dir: str) -> str:
-    return osp.join(cache_dir, MANIFEST)
-
-
-def read_manifest(cache_dir: str) -> dict:
-    """The cache's ``manifest.json``, checked to be one of ours."""
-    path = manifest_path(cache_dir)
-    if not osp.isfile(path):
-        raise FeatureCacheError(
-            f'{path}: not found; {cache_dir!r} is not a feature cache (make '
-            'it with tools/extract_features.py CONFIG --out DIR)')
-    try:
-        with open(path, encoding='utf-8') as f:
-            manifest = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise FeatureCacheError(f'{path}: unreadable ({e})') from e
-    if not isinstance(manifest, dict) or \
-            manifest.get('format') != CACHE_FORMAT:
-        raise FeatureCacheError(f'{path}: not a {CACHE_FORMAT} manifest')
-    if manifest.get('version') != CACHE_VERSION:
-        raise FeatureCacheError(
-            f'{path}: cache format version {manifest.get("version")}, this '
-            f'code reads version {CACHE_VERSION}; extract it again')
-    return manifest
-
-
-def check_frozen_parts(cache_dir: str, fingerprint: dict) -> dict:
-    """Refuse a cache whose frozen parts differ from ``fingerprint`` (the
-    model's, :meth:`~sam2love.models.SAM2LOVE.frozen_fingerprint`).
-
-    Returns:
-        dict: the manifest.
-    """
-    manifest = read_manifest(cache_dir)
-    check_entries(fingerprint, manifest.get('frozen', {}), 'frozen.',
-                  manifest_path(cache_dir), 'the model',
-                  'Extract the cache again for this model '
-                  '(tools/extract_features.py CONFIG --out DIR) or point '
-                  'feature_cache to one made for it.')
-    return manifest

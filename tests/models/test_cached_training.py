@@ -13,7 +13,7 @@ from feature_cache_helpers import (
 )
 from inference_helpers import make_tiny_tree
 
-from sam2love.utils.fingerprint import FeatureCacheError
+from sam2love.feature_cache import FeatureCacheError
 
 #: fp16 storage rounds each cached value to 11 significant bits: a
 #: relative error of at most 2^-11 = 4.9e-4 per value. The loss, a smooth

@@ -89,7 +89,7 @@ def test_extract_then_train_from_the_cache(tool, tree, tmp_path):
 
 
 def test_the_tool_refuses_a_cache_of_another_seed(tool, tree, tmp_path):
-    from sam2love.utils.fingerprint import FeatureCacheError
+    from sam2love.feature_cache import FeatureCacheError
     cache = str(tmp_path / 'cache')
     tool.main([CONFIG, '--out', cache, '--no-progress', *cli(options(tree))])
     with pytest.raises(FeatureCacheError, match='weights_sha256'):

@@ -25,7 +25,7 @@ import torch
 from scipy.stats import rankdata
 
 from sam2love.datasets import read_metadata
-from sam2love.datasets.feature_cache import FeatureCacheReader
+from sam2love.feature_cache import FeatureCacheReader
 from sam2love.utils.analysis import cache_probe_parser, held_out_clips
 
 

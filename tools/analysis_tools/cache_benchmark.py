@@ -35,7 +35,7 @@ from mmseg.registry import DATASETS
 
 import sam2love  # noqa: F401  (registers the components)
 from sam2love.apis import extract_feature_cache, split_dataset_cfgs
-from sam2love.datasets.feature_cache import folder_bytes
+from sam2love.feature_cache import folder_bytes
 from sam2love.utils import load_config
 from sam2love.utils.analysis import build_eval_model
 

@@ -27,13 +27,12 @@ import numpy as np
 import torch
 
 from sam2love.datasets import read_metadata
-from sam2love.datasets.feature_cache import FeatureCacheReader
 from sam2love.datasets.layout import mask_files
 from sam2love.datasets.media import load_mask
+from sam2love.feature_cache import FeatureCacheReader
+from sam2love.feature_cache.keys import SAM2_LEVEL_KEY, sam2_level
 from sam2love.models.losses import ReferentAlignmentLoss
 from sam2love.utils.analysis import cache_probe_parser, held_out_clips
-
-LEVEL_KEY = 'sam2_fpn_'
 
 
 def parse_args(argv=None):
@@ -54,11 +53,11 @@ def referent_prototypes(data_root: str, cache_dir: str, split: str) -> tuple:
         names.
     """
     reader = FeatureCacheReader(cache_dir, [split])
-    levels = sorted(int(k[len(LEVEL_KEY):]) for k in reader.keys(split)
-                    if k.startswith(LEVEL_KEY))
+    levels = sorted(level for key in reader.keys(split)
+                    if (level := sam2_level(key)) is not None)
     if not levels:
         raise SystemExit(f'{cache_dir}: no cached SAM2 levels '
-                         f'({LEVEL_KEY}<i>) in split {split}')
+                         f'({SAM2_LEVEL_KEY.format("<i>")}) in split {split}')
     protos = {level: [] for level in levels}
     categories, clips = [], []
     for row in read_metadata(osp.join(data_root, 'metadata.csv')):
@@ -69,7 +68,7 @@ def referent_prototypes(data_root: str, cache_dir: str, split: str) -> tuple:
             continue
         feats, _ = reader.sample(split, row.line, row.name)
         for level in levels:
-            cells = torch.from_numpy(feats[f'{LEVEL_KEY}{level}'])[None]
+            cells = torch.from_numpy(feats[SAM2_LEVEL_KEY.format(level)])[None]
             protos[level].append(
                 ReferentAlignmentLoss.prototypes(cells, mask)[0].numpy())
         categories.append(row.category)

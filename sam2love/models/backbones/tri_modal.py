@@ -16,9 +16,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import nn
 
-#: inputs key of each cached feature -> its number of dimensions
-CACHE_KEYS = dict(audio_feats=3, text_feats=3, text_mask=2, patch_feats=4,
-                  cls_feats=3)
+from ...feature_cache.keys import CACHE_KEYS
 
 
 def cat_features(parts: list[dict]) -> dict:

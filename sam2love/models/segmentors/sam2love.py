@@ -1,7 +1,6 @@
 """``SAM2LOVE``: the segmentor joining backbone, neck and SAM2 head."""
 import copy
 import json
-import re
 
 import torch
 import torch.nn.functional as F
@@ -9,19 +8,12 @@ from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 
-from ...utils.fingerprint import (
-    FeatureCacheError,
-    bytes_sha256,
-    check_frozen_parts,
-    module_sha256,
-    to_jsonable,
-)
+from ...feature_cache.keys import SAM2_LEVEL_KEY, cached_sam2_levels
+from ...feature_cache.manifest import FeatureCacheError, check_frozen_parts
+from ...utils.fingerprint import bytes_sha256, module_sha256, to_jsonable
 
 #: The Ref-AVS metric's resolution (H, W).
 EVAL_SIZE = (256, 256)
-#: ``inputs`` key of cached level ``i`` of SAM2's image encoder (frame 0).
-SAM2_LEVEL_KEY = 'sam2_fpn_{}'
-_LEVEL_RE = re.compile(r'^sam2_fpn_(\d+)$')
 
 
 def tokenizer_sha256(tokenizer) -> str:
@@ -32,19 +24,6 @@ def tokenizer_sha256(tokenizer) -> str:
     state.pop('padding', None)
     state.pop('truncation', None)
     return bytes_sha256(json.dumps(state, sort_keys=True).encode())
-
-
-def cached_sam2_levels(inputs: dict) -> list | None:
-    """The cached FPN levels ``inputs['sam2_fpn_<i>']`` in level order
-    (each (B, C_i, h_i, w_i)), or None when there are none."""
-    found = {int(m.group(1)): v for k, v in inputs.items()
-             if (m := _LEVEL_RE.match(k))}
-    if not found:
-        return None
-    if sorted(found) != list(range(len(found))):
-        raise KeyError(f'SAM2LOVE: cached SAM2 levels {sorted(found)} are '
-                       'not 0..L-1')
-    return [found[i] for i in range(len(found))]
 
 
 @MODELS.register_module()

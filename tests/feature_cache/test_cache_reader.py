@@ -1,0 +1,22 @@
+"""sam2love.feature_cache.reader: a cached sample holds the frozen
+features and frame 0's mask, as the frames would have given them."""
+import os.path as osp
+
+from feature_cache_helpers import train_dataset
+
+
+def test_cached_samples_hold_features_and_frame0_mask_only(base):
+    raw = train_dataset(base['cfg'])
+    cached = train_dataset(base['cfg'], base['cache'])
+    names = [type(t).__name__ for t in cached.pipeline.transforms]
+    assert names == ['LoadCachedFeatures', 'LoadClipMasks', 'ResizeClip',
+                     'PackClipInputs']
+    a, b = raw[3], cached[3]
+    assert set(b['inputs']) == {'audio_feats', 'patch_feats', 'cls_feats',
+                                'text_feats', 'text_mask', 'sam2_fpn_0',
+                                'sam2_fpn_1', 'sam2_fpn_2'}
+    assert b['data_samples'].feature_cache == osp.abspath(base['cache'])
+    assert b['data_samples'].ori_shape == a['data_samples'].ori_shape
+    assert (b['data_samples'].gt_sem_seg.data[0] ==
+            a['data_samples'].gt_sem_seg.data[0]).all()
+    assert b['data_samples'].text == a['data_samples'].text
