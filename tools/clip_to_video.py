@@ -18,7 +18,7 @@ import os.path as osp
 import sys
 
 from sam2love.datasets import MediaError, RefAVSDataError, read_metadata
-from sam2love.datasets.video import write_clip_video
+from sam2love.datasets.video_writer import write_clip_video
 
 
 def parse_args(argv=None):

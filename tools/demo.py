@@ -102,8 +102,9 @@ def check_inputs(args) -> None:
     load); raise the inferencer's own errors."""
     from mmengine.config import Config
 
+    from sam2love.apis.checks import check_texts, check_window
     from sam2love.apis.inferencer import clip_settings
-    from sam2love.apis.media import check_texts, check_window, load_clip_media
+    from sam2love.apis.media import load_clip_media
     check_texts(args.text)
     check_window(args.start, args.end)
     if not os.path.isfile(args.config):

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 from rich.progress import track
 
-from ..datasets.video import write_video
+from ..datasets.video_writer import write_video
 from ..visualization import RefAVSVisualizer, expression_colours
 from ..visualization.drawing import mark_not_found
 

@@ -298,7 +298,7 @@ def expressions_benchmark(model, args) -> list:
 # ---------------------------------------------------------------- memory
 def make_video(path: str, seconds: float, fps: float, size: int) -> str:
     """A moving square over noise, with a tone, at ``fps``."""
-    from sam2love.datasets.video import write_video
+    from sam2love.datasets.video_writer import write_video
     rng = np.random.default_rng(0)
     background = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
     n = int(round(seconds * fps))
