@@ -12,8 +12,8 @@ from mmseg.registry import METRICS
 from PIL import Image
 from prettytable import PrettyTable
 
+from ..datasets.layout import data_root_of_frames
 from ..datasets.metadata import SPLITS
-from ..datasets.synthetic.extras import data_root_of_frames
 from .functional import BATCH_SIZE, ExpressionStats, expression_stats, score_stats
 from .kinds import (
     INFO_FILE,

@@ -67,7 +67,6 @@ from .extras import (
     ALL_OBJECTS_DIR,
     EXTRAS_DIR,
     all_objects_mask_path,
-    data_root_of_frames,
     load_all_objects_mask,
     write_all_objects_mask,
 )
@@ -105,7 +104,6 @@ __all__ = [
     'all_objects_mask_path',
     'candidate_expressions',
     'category_tone',
-    'data_root_of_frames',
     'gain_envelope',
     'generate_group',
     'load_all_objects_mask',

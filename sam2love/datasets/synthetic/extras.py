@@ -64,22 +64,3 @@ def load_all_objects_mask(data_root: str, name: str) -> np.ndarray:
     except OSError as e:
         raise RefAVSDataError(path, f'unreadable every-object mask ({e})') \
             from e
-
-
-def data_root_of_frames(frame_path: str, media_dir: str = 'media') -> str:
-    """The data root of a frame ``<root>/<media_dir>/<name>/frames/<i>.jpg``
-    (``frame_paths`` of a :class:`~sam2love.datasets.RefAVSDataset` sample;
-    ``media_dir`` is one folder name, the dataset's default ``'media'``).
-
-    Raises:
-        ValueError: the path is not in that layout.
-    """
-    frames_dir = osp.dirname(osp.normpath(frame_path))
-    media = osp.dirname(osp.dirname(frames_dir))
-    if osp.basename(frames_dir) != 'frames' or \
-            osp.basename(media) != media_dir:
-        raise ValueError(
-            f'{frame_path}: not a frame of the release layout '
-            f'<root>/{media_dir}/<name>/frames/<i>.jpg; cannot tell its data '
-            'root')
-    return osp.dirname(media) or '.'

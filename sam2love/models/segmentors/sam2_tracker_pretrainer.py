@@ -56,10 +56,8 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ...datasets.synthetic.extras import (
-    data_root_of_frames,
-    load_all_objects_mask,
-)
+from ...datasets.layout import data_root_of_frames
+from ...datasets.synthetic.extras import load_all_objects_mask
 from ..decode_heads.sam2_head import candidate_losses, check_mask_candidate
 from ..decode_heads.sam2_tracker import (
     build_sam2_model,
