@@ -10,9 +10,7 @@ state_dict}``, which stage 2 loads unchanged through
 import argparse
 import sys
 
-from sam2love.models.segmentors.sam2_tracker_pretrainer import (
-    export_sam2_weights,
-)
+from sam2love.models.sam2 import export_sam2_weights
 
 
 def parse_args(argv=None):

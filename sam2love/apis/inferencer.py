@@ -1,12 +1,8 @@
 """``RefAVSInferencer``: referring audio-visual segmentation of a user's
 video, in the style of mmseg's ``MMSegInferencer``.
 
->>> from sam2love.apis import RefAVSInferencer
->>> inferencer = RefAVSInferencer(  # the quick start's stage 2
-...     'configs/sam2love_tiny_1xb16-stage2-cached_synthetic.py',
-...     weights='work_dirs/quickstart/stage2/iter_1200.pth')
->>> result = inferencer('clip.mp4', ['the red square', 'what sounds first'],
-...                     out_dir='demo_out')
+>>> result = RefAVSInferencer(CONFIG, weights=CHECKPOINT)(
+...     'clip.mp4', ['the red square', 'what sounds first'], out_dir='out')
 >>> result['predictions'][0]['masks'].shape   # (T, H, W) uint8, T = 10
 
 The frames and the track are decoded in memory (PyAV, no ``ffmpeg``
@@ -14,89 +10,42 @@ binary) and go through the config's own test pipeline, with its two
 loading steps replaced by their in-memory twins, and the model's own data
 preprocessor: a clip gives the same masks from an mp4 as from the data set.
 """
-import copy
 import os
 import warnings
-from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmcv.transforms import Compose
 from mmengine.config import Config, ConfigDict
 from mmengine.dataset import pseudo_collate
 from mmengine.infer import BaseInferencer
 from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS, VISUALIZERS
+from mmseg.registry import MODELS
 from rich.progress import track
 
-from ..datasets.errors import MediaError
 from ..visualization import RefAVSVisualizer
 from .checkpoint import load_weights_strict, read_state_dict
+from .inference_config import (
+    clip_settings,
+    drawing_visualizer,
+    drop_init_checkpoints,
+    frames_only,
+    in_memory_pipeline,
+)
 from .media import (
     ClipMedia,
     OutputFrames,
     check_texts,
     check_window,
-    count_video_frames,
-    iter_audio_chunks,
-    iter_video_frames,
     load_clip_media,
     output_frames,
 )
-from .outputs import StreamOutputs, frame_captions, write_outputs
-from .tracking import StreamingTracker
-
-#: Loading steps of a dataset pipeline and their in-memory twins.
-IN_MEMORY_LOADERS = {
-    'LoadClipFrames': 'LoadClipFramesFromNDArray',
-    'LoadClipAudio': 'LoadClipAudioFromNDArray',
-}
-#: Dataset steps that need ground truth, dropped for inference.
-GROUND_TRUTH_STEPS = ('LoadClipMasks', )
+from .outputs import frame_captions, write_outputs
+from .streaming import StreamingMixin
 
 
-def _type_name(step: dict) -> str:
-    t = step['type']
-    return (t if isinstance(t, str) else t.__name__).split('.')[-1]
-
-
-#: Config keys of component weight files that a full checkpoint replaces.
-INIT_CHECKPOINT_KEYS = ('checkpoint', 'pca_checkpoint')
-
-
-def drop_init_checkpoints(model_cfg: dict) -> list[str]:
-    """Set the component weight files of a model config to None (not in
-    ``init_cfg``); returns the dotted keys changed."""
-    dropped = []
-
-    def walk(node, prefix):
-        if isinstance(node, dict):
-            for key, value in node.items():
-                path = f'{prefix}{key}'
-                if key in INIT_CHECKPOINT_KEYS and isinstance(value, str):
-                    node[key] = None
-                    dropped.append(path)
-                elif key != 'init_cfg':
-                    walk(value, path + '.')
-        elif isinstance(node, (list, tuple)):
-            for i, item in enumerate(node):
-                walk(item, f'{prefix}{i}.')
-
-    walk(model_cfg, '')
-    return dropped
-
-
-def clip_settings(cfg: Config) -> tuple[int, float]:
-    """``(num_frames, seconds_per_frame)`` of a config's test dataset (10
-    frames one second apart, Ref-AVS's, when it does not say)."""
-    dataset = cfg.test_dataloader.dataset
-    return dataset.get('num_frames', 10), dataset.get('seconds_per_frame',
-                                                      1.0)
-
-
-class RefAVSInferencer(BaseInferencer):
+class RefAVSInferencer(StreamingMixin, BaseInferencer):
     """Segment the objects that sentences refer to in a video with sound.
 
     Args:
@@ -141,7 +90,6 @@ class RefAVSInferencer(BaseInferencer):
         self.num_frames = num_frames or default_frames
         self.seconds_per_frame = seconds_per_frame or default_spacing
 
-    # ------------------------------------------------------------ set-up
     def _init_model(self, cfg: ConfigDict, weights: str | None,
                     device: str = 'cpu') -> torch.nn.Module:
         """Build the model and load ``weights``. With weights, the
@@ -178,41 +126,16 @@ class RefAVSInferencer(BaseInferencer):
 
     def _init_pipeline(self, cfg: ConfigDict) -> Compose:
         """The config's test pipeline with in-memory loading steps and
-        without ground-truth steps."""
-        steps, found = [], set()
-        for step in copy.deepcopy(cfg.test_dataloader.dataset.pipeline):
-            name = _type_name(step)
-            if name in GROUND_TRUTH_STEPS:
-                continue
-            if name in IN_MEMORY_LOADERS:
-                found.add(name)
-                twin = dict(type=IN_MEMORY_LOADERS[name])
-                if name == 'LoadClipAudio':
-                    twin['sample_rate'] = step.get('sample_rate', 16000)
-                step = twin
-            steps.append(step)
-        if found != set(IN_MEMORY_LOADERS):
-            missing = sorted(set(IN_MEMORY_LOADERS) - found)
-            raise ValueError(
-                'RefAVSInferencer needs a test pipeline that loads clips '
-                f'with {", ".join(IN_MEMORY_LOADERS)}; {missing} not found '
-                'in test_dataloader.dataset.pipeline')
-        return Compose(steps)
+        without ground-truth steps (:func:`~.inference_config.
+        in_memory_pipeline`)."""
+        return in_memory_pipeline(cfg)
 
     def _init_visualizer(self, cfg: ConfigDict) -> RefAVSVisualizer:
-        """The config's visualizer when it is a ``RefAVSVisualizer``, else
-        a default one; it only draws (files are written by
-        :func:`~sam2love.apis.outputs.write_outputs`)."""
-        vis_cfg = dict(cfg.get('visualizer') or {})
-        vis_cfg.pop('vis_backends', None)
-        vis_cfg.pop('save_dir', None)
-        vis_cfg['name'] = f'refavs_inferencer_{id(self)}'
-        visualizer = VISUALIZERS.build(vis_cfg) if vis_cfg.get('type') else None
-        if not isinstance(visualizer, RefAVSVisualizer):
-            visualizer = RefAVSVisualizer(name=vis_cfg['name'] + '_default')
-        return visualizer
+        """:func:`~.inference_config.drawing_visualizer`: it only draws
+        (files are written by :func:`~sam2love.apis.outputs.write_outputs`)."""
+        return drawing_visualizer(cfg, f'refavs_inferencer_{id(self)}')
 
-    # ------------------------------------------------------------ calling
+
     def __call__(self,
                  video,
                  texts: str | Sequence[str],
@@ -354,12 +277,7 @@ class RefAVSInferencer(BaseInferencer):
                            frames: list) -> torch.Tensor:
         """(N, 3, H, W) frames through the test pipeline and the data
         preprocessor, as the model sees them."""
-        if getattr(self, '_frame_pipeline', None) is None:
-            # the test pipeline without its audio step (frames only)
-            self._frame_pipeline = Compose([
-                t for t in self.pipeline.transforms
-                if type(t).__name__ != IN_MEMORY_LOADERS['LoadClipAudio']])
-        packed = self._frame_pipeline(dict(
+        packed = frames_only(self.pipeline)(dict(
             frames=frames, num_frames=len(frames), img_path=media.source,
             text=''))
         return self.model.data_preprocessor(
@@ -367,13 +285,10 @@ class RefAVSInferencer(BaseInferencer):
 
     @property
     def shares_encoders(self) -> bool:
-        """Whether the model exposes what the one-pass path needs
-        (``SAM2LOVE``): a ``TriModalBackbone``, ``extract_feat`` and a
-        SAM2 decode head; other models run ``test_step`` per expression."""
-        model = self.model
-        return hasattr(model, 'extract_feat') and \
-            hasattr(model, 'backbone') and hasattr(model.backbone, 'run') \
-            and hasattr(getattr(model, 'decode_head', None), 'sam')
+        """Whether the model predicts a clip's K expressions in one pass
+        (``SAM2LOVE.prompts`` / ``track``), not ``test_step`` per one."""
+        return callable(getattr(self.model, 'prompts', None)) and \
+            callable(getattr(self.model, 'track', None))
 
     def preprocess(self, media: ClipMedia, texts: list[str],
                    batch_size: int | None = None, propagate: bool = False):
@@ -401,37 +316,18 @@ class RefAVSInferencer(BaseInferencer):
             yield dict(inputs=inputs, data_samples=samples[i:i + size])
 
     @torch.no_grad()
-    def prompts(self, inputs: dict, texts: list[str]) -> torch.Tensor:
-        """The K fused tokens (K, 1, D) of one clip's K expressions, the
-        audio and vision encoders run once for all of them.
-
-        Args:
-            inputs (dict): the data preprocessor's ``frames``
-                (1, T, 3, H, W) and ``audio`` (1, L) of the clip.
-            texts (list[str]): the K expressions (encoded as one batch).
-        """
-        model, k = self.model, len(texts)
-        backbone = model.backbone
-        audio = backbone.run(backbone.audio_encoder, inputs['audio'])
-        patches, cls = backbone.run(backbone.vision_encoder, inputs['frames'])
-        shared = dict(
-            audio_feats=audio.expand(k, *audio.shape[1:]),
-            patch_feats=patches.expand(k, *patches.shape[1:]),
-            cls_feats=cls.expand(k, *cls.shape[1:]))
-        return model.extract_feat(shared, texts)
-
-    @torch.no_grad()
     def forward(self, inputs: dict, propagate: bool = False) -> list:
         """Predict a batch of one clip's expressions: the encoders run
-        once, SAM2 encodes each frame once and tracks the K objects as a
-        batch (:class:`~.tracking.StreamingTracker`); with ``propagate``,
-        the prompt of the sampled frames is tracked through every frame."""
+        once (``SAM2LOVE.prompts``), SAM2 encodes each frame once and
+        tracks the K objects as a batch (``SAM2LOVE.track``); with
+        ``propagate``, the prompt of the sampled frames is tracked through
+        every frame."""
         samples = inputs['data_samples']
         if not self.shares_encoders:
             if propagate:
                 raise TypeError(f'{type(self.model).__name__} cannot '
-                                'propagate: it needs extract_feat(), a '
-                                'backbone and a SAM2 decode head')
+                                'propagate: it needs prompts() and track() '
+                                '(SAM2LOVE)')
             k = len(samples)
             return self.model.test_step(dict(
                 inputs={key: value * k for key, value
@@ -439,219 +335,18 @@ class RefAVSInferencer(BaseInferencer):
                 data_samples=samples))
         data = self.model.data_preprocessor(dict(inputs=inputs['inputs']),
                                             False)['inputs']
-        prompt = self.prompts(data, [s.text for s in samples])
+        prompt = self.model.prompts(data, [s.text for s in samples])
         frames = self._track_frames[0] if propagate else data['frames'][0]
-        tracker = StreamingTracker(self.model.decode_head, prompt,
-                                   num_frames=len(frames))
-        outs = [tracker.push(frame) for frame in frames]
-        logits = torch.stack([o['logits'] for o in outs], 1)  # (K, N, s, s)
+        outs = list(self.model.track(prompt, frames, num_frames=len(frames)))
+        preds = self.model.postprocess_result(
+            torch.stack([o['logits'] for o in outs], 1), samples)
         scores = torch.stack([o['object_score_logits'] for o in outs], 1)
-        logits, presence = self._presence(prompt, scores[:, 0], logits,
-                                          scores)
-        preds = self.model.postprocess_result(logits, samples)
+        presence = torch.stack([o['presence'] for o in outs], 1)
         for k, pred in enumerate(preds):
             pred.set_field(scores[k].cpu(), 'object_scores',
                            field_type='data')
-            if presence is not None:
-                pred.pred_presence = presence[k].cpu()
+            pred.pred_presence = presence[k].cpu()
         return preds
-
-    def _presence(self, prompt: torch.Tensor, frame0_scores: torch.Tensor,
-                  logits: torch.Tensor, scores: torch.Tensor) -> tuple:
-        """The head's presence decision (``SAM2PromptHead.clip_presence``
-        / ``apply_presence``), as ``SAM2LOVE.predict`` applies it.
-
-        Args:
-            prompt (Tensor): (K, 1, D); frame0_scores (Tensor): (K,)
-                object-score logits of frame 0; logits (Tensor):
-                (K, N, s, s); scores (Tensor): (K, N).
-
-        Returns:
-            tuple: ``logits`` (empty where a clip is found absent) and
-            the presence (K, N) in [0, 1], or None for a head without it.
-        """
-        head = self.model.decode_head
-        if not hasattr(head, 'apply_presence'):
-            return logits, None
-        clip = head.clip_presence(prompt, frame0_scores)
-        return head.apply_presence(clip, logits, scores)
-
-    # ------------------------------------------------------------ streaming
-    @torch.no_grad()
-    def stream(self, video, texts: str | Sequence[str], audio=None, *,
-               start: float = 0.0, end: float | None = None,
-               video_fps: float | None = None,
-               batch_size: int | None = None, media: ClipMedia | None = None
-               ) -> Iterator[dict]:
-        """Track the referred objects through every frame from ``start`` to
-        ``end`` (the video's end by default), one frame at a time.
-
-        The prompt comes from the clip window (its T sampled frames and
-        its sound, as :meth:`__call__`); frames are then decoded from
-        ``start`` on, normalised, tracked by SAM2 and released: SAM2's
-        memory bank keeps only what it reads
-        (:func:`~.tracking.prune_memory_bank`), so memory does not grow
-        with the video. Over the clip window the masks are those of
-        ``__call__(..., propagate=True)``.
-
-        Args:
-            video, texts, audio, start, video_fps: as :meth:`__call__`.
-            end (float, optional): stop before this time (s).
-            batch_size (int, optional): expressions per tracker (all in
-                one by default); each tracker encodes the frame once.
-            media (ClipMedia, optional): the clip window, already loaded.
-
-        Yields:
-            dict: ``index`` (from 0 at ``start``), ``time`` (s from the
-            video's start), ``frame`` (uint8 RGB (H, W, 3)), ``masks``
-            (uint8 (K, H, W) in {0, 1}) and ``logits`` (float32 (K, H, W))
-            at the frame size, ``object_scores`` (float32 (K,)), with a
-            head that decides presence ``presence`` (float32 (K,) in
-            [0, 1], ``SAM2PromptHead.apply_presence``: 0 on every frame of
-            a clip found absent, whose masks are then empty),
-            ``sampled`` (whether it is one of the T sampled frames).
-            Once the frames are exhausted, ``self.last_trackers`` holds the
-            trackers (their memory banks, ``max_stored``).
-        """
-        texts = check_texts(texts)
-        check_window(start, end)
-        if not self.shares_encoders:
-            raise TypeError(f'{type(self.model).__name__} cannot stream: it '
-                            'needs extract_feat(), a backbone and a SAM2 '
-                            'decode head')
-        if media is None:
-            media = load_clip_media(
-                video, audio, num_frames=self.num_frames,
-                seconds_per_frame=self.seconds_per_frame, start=start,
-                video_fps=video_fps)
-        packed = self._pack(media, media.video.sampled_frames, texts[0])
-        data = self.model.data_preprocessor(self.collate_fn([packed]),
-                                            False)['inputs']
-        total = count_video_frames(video, start=start, end=end,
-                                   video_fps=video_fps,
-                                   seconds_per_frame=self.seconds_per_frame)
-        size = batch_size or len(texts)
-        prompts = [self.prompts(data, texts[i:i + size])
-                   for i in range(0, len(texts), size)]
-        trackers = [StreamingTracker(self.model.decode_head, prompt,
-                                     num_frames=total) for prompt in prompts]
-        frame0_scores = [None] * len(trackers)
-        sampled_times = [media.video.times[i] for i in media.video.sampled]
-        threshold = self.model.decode_head.threshold
-        frames = iter_video_frames(video, start=start, end=end,
-                                   video_fps=video_fps,
-                                   seconds_per_frame=self.seconds_per_frame)
-        for index, (time, frame) in enumerate(frames):
-            normalised = self._normalised_frames(media, [frame])[0]
-            chunks, presence = [], []
-            for j, tracker in enumerate(trackers):
-                out = tracker.push(normalised)
-                score = out['object_score_logits']  # (k,)
-                if frame0_scores[j] is None:
-                    frame0_scores[j] = score
-                logits, chunk = self._presence(
-                    prompts[j], frame0_scores[j], out['logits'][:, None],
-                    score[:, None])
-                chunks.append((logits[:, 0], score))
-                presence.append(chunk)
-            logits = torch.cat([c[0] for c in chunks])  # (K, s, s)
-            full = F.interpolate(logits[:, None], size=frame.shape[:2],
-                                 mode='bilinear', align_corners=False)[:, 0]
-            result = dict(
-                index=index, time=time, frame=frame,
-                masks=(full.sigmoid() > threshold).to(torch.uint8).numpy(),
-                logits=full.numpy().astype(np.float32),
-                object_scores=torch.cat([c[1] for c in chunks]).numpy(),
-                sampled=any(abs(time - s) < 1e-4 for s in sampled_times))
-            if presence[0] is not None:
-                result['presence'] = torch.cat(
-                    [p[:, 0] for p in presence]).float().numpy()
-            yield result
-        self.last_trackers = trackers
-
-    def _call_streaming(self, video, texts: list[str], audio, *,
-                        start: float, end: float | None,
-                        video_fps: float | None, batch_size: int | None,
-                        out_dir: str | None, masks_format: str,
-                        overlay: bool, opacity: float | None,
-                        sheet_colours: int | None) -> dict:
-        """``__call__(..., stream=True)``: :meth:`stream` into files."""
-        media = load_clip_media(
-            video, audio, num_frames=self.num_frames,
-            seconds_per_frame=self.seconds_per_frame, start=start,
-            video_fps=video_fps)
-        fps = media.video.fps or video_fps or 1 / self.seconds_per_frame
-        writer = None
-        if out_dir:
-            chunks = None
-            if overlay:
-                source = media.audio_source if isinstance(
-                    audio, (str, os.PathLike)) or audio is None else None
-                chunks = iter_audio_chunks(
-                    source if source is not None
-                    else (media.audio, media.sample_rate), media,
-                    start if source is not None else 0.0)
-            writer = StreamOutputs(out_dir, self.visualizer, media, texts,
-                                   fps, chunks, masks_format=masks_format,
-                                   overlay=overlay, opacity=opacity,
-                                   sheet_colours=sheet_colours)
-        k = len(texts)
-        times = array('d')
-        scores = [array('f') for _ in range(k)]
-        presence = [array('f') for _ in range(k)]
-        found: list[list[int]] = [[] for _ in range(k)]
-        kept = []  # (index, masks, logits) of the sampled frames
-        frames = self.stream(video, texts, audio, start=start, end=end,
-                             video_fps=video_fps, batch_size=batch_size,
-                             media=media)
-        if self.show_progress:
-            frames = track(frames, description='Streaming',
-                           total=count_video_frames(
-                               video, start=start, end=end,
-                               video_fps=video_fps,
-                               seconds_per_frame=self.seconds_per_frame))
-        for out in frames:
-            times.append(out['time'])
-            for e in range(k):
-                scores[e].append(out['object_scores'][e])
-                if 'presence' in out:
-                    presence[e].append(out['presence'][e])
-                if out['masks'][e].any():
-                    found[e].append(out['index'])
-            if out['sampled']:
-                kept.append((out['index'], out['masks'], out['logits']))
-            if writer is not None:
-                if out['index'] == 0 and 'presence' in out:
-                    # the head's presence decision is taken on frame 0
-                    writer.found = [bool(p > 0) for p in out['presence']]
-                writer.add(out['index'], out['time'], out['frame'],
-                           out['masks'], sampled=out['sampled'])
-        if not times:
-            raise MediaError(media.source or '<frames in memory>',
-                             f'no frame between {start} and {end} s')
-        mask_frames = [i for i, _, _ in kept]
-        predictions = [dict(
-            text=text,
-            masks=np.stack([m[e] for _, m, _ in kept]),
-            logits=np.stack([g[e] for _, _, g in kept]),
-            object_scores=np.frombuffer(scores[e], np.float32).copy(),
-            **({'presence': np.frombuffer(presence[e], np.float32).copy()}
-               if presence[e] else {}),
-            frames_with_object=found[e]) for e, text in enumerate(texts)]
-        outputs = None
-        if writer is not None:
-            outputs = writer.close(dict(
-                num_frames=len(times), frame_times=list(times),
-                sampled=mask_frames, expressions=[dict(
-                    index=e + 1, text=text, found=bool(found[e]),
-                    frames_with_object=found[e])
-                    for e, text in enumerate(texts)]))
-        return dict(predictions=predictions, frame_times=list(times),
-                    sampled=mask_frames, mask_frames=mask_frames,
-                    num_frames=len(times), clip_seconds=media.clip_seconds,
-                    audio_source=media.audio_source,
-                    warnings=list(media.warnings),
-                    visualization=dict(outputs=outputs))
 
     def visualize(self, media: ClipMedia, texts: list[str], preds: list,
                   frames: OutputFrames, out_dir: str | None = None,

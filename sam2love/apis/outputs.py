@@ -27,22 +27,14 @@ import numpy as np
 from PIL import Image
 from rich.progress import track
 
-from ..datasets.video_writer import write_video
 from ..visualization import RefAVSVisualizer, expression_colours
 from ..visualization.drawing import mark_not_found
+from .media import iter_audio_chunks
 
 
 def frame_captions(times: Sequence[float]) -> list[str]:
     """``'3 s'``, ``'3.04 s'``: frame times for drawings."""
     return [f'{round(t, 2):g} s' for t in times]
-
-
-def write_masks(folder: str, masks: np.ndarray) -> None:
-    """Write (N, H, W) {0, 1} masks as ``00000.png ...`` (0 / 255)."""
-    os.makedirs(folder, exist_ok=True)
-    for i, mask in enumerate(masks):
-        cv2.imwrite(osp.join(folder, f'{i:05d}.png'),
-                    (np.asarray(mask) > 0).astype(np.uint8) * 255)
 
 
 def write_outputs(out_dir: str, visualizer: RefAVSVisualizer, media,
@@ -53,7 +45,7 @@ def write_outputs(out_dir: str, visualizer: RefAVSVisualizer, media,
                   sheet_colours: int | None = None,
                   show_progress: bool = True) -> dict:
     """Write the overlay video, the mask PNGs, the contact sheet and a
-    summary of one inference call.
+    summary of one inference call, through :class:`StreamOutputs`.
 
     Args:
         out_dir (str): output folder (created).
@@ -74,51 +66,24 @@ def write_outputs(out_dir: str, visualizer: RefAVSVisualizer, media,
         dict: paths of ``overlay``, ``contact_sheet``, ``masks`` (one
         folder per expression) and ``summary``.
     """
-    os.makedirs(out_dir, exist_ok=True)
-    paths = dict(overlay=osp.join(out_dir, 'overlay.mp4'),
-                 contact_sheet=osp.join(out_dir, 'contact_sheet.png'),
-                 masks=[osp.join(out_dir, 'masks', f'expression_{k + 1}')
-                        for k in range(len(texts))],
-                 summary=osp.join(out_dir, 'predictions.json'))
-    captions = frame_captions(times)
-    found = [bool(m.any()) for m in masks]
-    legend = mark_not_found(texts, found)  # nothing drawn: say so
-
-    drawn = visualizer.iter_clip(frames, masks, legend, captions, opacity)
+    writer = StreamOutputs(
+        out_dir, visualizer, media, texts, fps,
+        iter_audio_chunks((media.audio, media.sample_rate), media, 0.0),
+        opacity=opacity, sheet_colours=sheet_colours)
+    writer.found = [bool(m.any()) for m in masks]  # nothing drawn: say so
+    indices, sampled_set = range(len(frames)), set(sampled)
     if show_progress:
-        drawn = track(drawn, total=len(frames), description='Overlay video')
-    audio = media.audio[:int(round(media.clip_seconds * media.sample_rate))]
-    if audio.shape[1] > 2:
-        audio = audio.mean(axis=1, keepdims=True)
-    write_video(paths['overlay'], drawn, fps, audio, media.sample_rate)
-
-    for folder, expression_masks in zip(paths['masks'], masks):
-        write_masks(folder, expression_masks)
-
-    sheet = visualizer.draw_contact_sheet(
-        [frames[i] for i in sampled], [masks[:, list(sampled)]], legend,
-        captions=[captions[i] for i in sampled], opacity=opacity)
-    image = Image.fromarray(sheet)
-    if sheet_colours:
-        image = image.quantize(sheet_colours, method=Image.Quantize.MEDIANCUT)
-    image.save(paths['contact_sheet'], optimize=True)
-
-    colours = expression_colours(len(texts))
-    summary = dict(
-        video=media.source, audio=media.audio_source,
-        clip_seconds=media.clip_seconds, warnings=list(media.warnings),
-        frame_times=list(times),
-        sampled=list(sampled), overlay=osp.basename(paths['overlay']),
-        contact_sheet=osp.basename(paths['contact_sheet']),
+        indices = track(indices, description='Overlay video')
+    for i in indices:
+        writer.add(i, times[i], frames[i], masks[:, i],
+                   sampled=i in sampled_set)
+    return writer.close(dict(
+        frame_times=list(times), sampled=list(sampled),
         expressions=[dict(
-            index=k + 1, text=text, colour=list(colours[k]),
-            found=found[k], masks=osp.relpath(paths['masks'][k], out_dir),
+            index=k + 1, text=text, found=writer.found[k],
             frames_with_object=[int(i) for i in np.flatnonzero(
                 masks[k].reshape(len(frames), -1).any(1))])
-            for k, text in enumerate(texts)])
-    with open(paths['summary'], 'w') as f:
-        json.dump(summary, f, indent=2)
-    return paths
+            for k, text in enumerate(texts)]))
 
 
 # --------------------------------------------------------------------------

@@ -21,10 +21,10 @@ from inference_helpers import (
 
 from sam2love.apis import RefAVSInferencer
 from sam2love.apis.outputs import rle_to_mask
-from sam2love.apis.tracking import StreamingTracker, memory_window
 from sam2love.datasets.audio import decode_audio
 from sam2love.datasets.media import load_frames
 from sam2love.datasets.video import write_video
+from sam2love.models.sam2 import memory_window
 
 FPS = 5
 SECONDS = 8  # the tiny clip (4 s) twice: the stream outlasts the window
@@ -73,8 +73,9 @@ def test_stream_equals_propagate_over_the_clip_window(setup):
             [o['object_scores'][k] for o in streamed[:n]],
             pred['object_scores'], atol=1e-5)
     assert 0 < np.mean([o['masks'].mean() for o in streamed]) < 1
-    bank = inferencer.last_trackers[0]
-    assert bank.max_stored == memory_window(bank.sam) + 1 < len(streamed)
+    held = [o['memory_frames'] for o in streamed]
+    sam = inferencer.model.decode_head.sam
+    assert max(held) == memory_window(sam) + 1 < len(streamed)
 
 
 def test_memory_bank_is_bounded_and_pruning_changes_nothing(setup):
@@ -88,12 +89,11 @@ def test_memory_bank_is_bounded_and_pruning_changes_nothing(setup):
     frames = torch.randn(1, SECONDS * FPS, 3, 128, 128)
     with torch.no_grad():
         reference = head.predict(prompt, frames)[0]
-    tracker = StreamingTracker(head, prompt, num_frames=SECONDS * FPS)
-    logits = torch.stack([tracker.push(f)['logits'][0] for f in frames[0]])
+    outs = list(head.track(prompt, frames[0], num_frames=SECONDS * FPS))
+    logits = torch.stack([o['logits'][0] for o in outs])
     window = memory_window(head.sam)
     assert window < SECONDS * FPS - 1
-    assert tracker.max_stored == window + 1
-    assert tracker.stored_frames <= window + 1
+    assert max(o['memory_frames'] for o in outs) == window + 1
     torch.testing.assert_close(logits, reference, atol=1e-5, rtol=0)
 
 

@@ -8,11 +8,11 @@ from mmengine.dataset import pseudo_collate
 from mmengine.structures import PixelData
 from test_sam2love_segmentor import T, build_model, forward_loss
 
-from sam2love.models.decode_heads.sam2_head import (
+from sam2love.models.decode_heads.presence import (
     NO_OBJECT_LOGIT,
-    candidate_losses,
     check_presence,
 )
+from sam2love.models.losses import candidate_losses
 
 TOKEN = dict(source='token', null_weight=2.0)
 

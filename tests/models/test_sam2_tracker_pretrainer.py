@@ -6,13 +6,14 @@ import pytest
 import torch
 from mmengine.dataset import pseudo_collate
 from mmseg.registry import MODELS
+from test_sam2love_segmentor import check_clip_predictions
 
 from sam2love.datasets.synthetic import PRESETS
 from sam2love.models.decode_heads.sam2_head import SAM2PromptHead
+from sam2love.models.sam2.build import export_sam2_weights
+from sam2love.models.sam2.hooks import record_mask_decoder
 from sam2love.models.segmentors.sam2_tracker_pretrainer import (
     SAM2TrackerPretrainer,
-    export_sam2_weights,
-    record_mask_decoder,
 )
 
 T = PRESETS['tiny']['num_frames']
@@ -161,12 +162,8 @@ def test_predict_writes_the_segmentor_fields(batch):
         samples = model(**data, mode='predict')
         raw = model(**data, mode='tensor')
     assert raw.shape == (2, T, 32, 32)
+    check_clip_predictions(samples)
     for sample in samples:
-        h, w = sample.ori_shape
-        assert sample.seg_logits.data.shape == (T, h, w)
-        assert sample.pred_sem_seg.data.shape == (T, h, w)
-        assert sample.pred_sem_seg.data.dtype == torch.uint8
-        assert sample.pred_eval_logits.data.shape == (T, 256, 256)
         # frame 0 is the ground-truth prompt itself
         gt0 = sample.gt_sem_seg.data[0].bool()
         pred0 = sample.pred_sem_seg.data[0].bool()

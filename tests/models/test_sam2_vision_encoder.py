@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from sam2love.models.backbones import SAM2VisionEncoder, TriModalBackbone
-from sam2love.models.decode_heads.sam2_tracker import (
+from sam2love.models.sam2.build import (
     build_sam2_model,
     small_sam2_overrides,
 )

@@ -9,8 +9,8 @@ from mmseg.registry import MODELS
 
 from sam2love.datasets import RefAVSDataset
 from sam2love.datasets.synthetic import PRESETS
-from sam2love.models.decode_heads import track_clip
-from sam2love.models.decode_heads.sam2_head import mask_iou
+from sam2love.models.losses import mask_iou
+from sam2love.models.sam2 import track_clip
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = osp.join(ROOT, 'configs', '_base_', 'models', 'sam2love_tiny.py')
@@ -26,6 +26,17 @@ def batch(tiny_samples):
     other = next(s for s in tiny_samples
                  if s['data_samples'].text != first['data_samples'].text)
     return pseudo_collate([first, other])
+
+
+def check_clip_predictions(samples) -> None:
+    """Each sample holds (T, H, W) logits and uint8 masks at its frame size
+    and (T, 256, 256) logits for the metric."""
+    for sample in samples:
+        h, w = sample.ori_shape
+        assert sample.seg_logits.data.shape == (T, h, w)
+        assert sample.pred_sem_seg.data.shape == (T, h, w)
+        assert sample.pred_sem_seg.data.dtype == torch.uint8
+        assert sample.pred_eval_logits.data.shape == (T, 256, 256)
 
 
 def build_model(seed: int = 0, **head):
@@ -53,12 +64,7 @@ def test_loss_step_and_predict_on_two_clips(batch):
     with torch.no_grad():
         data = model.data_preprocessor(batch)
         samples = model(**data, mode='predict')
-    for sample in samples:
-        h, w = sample.ori_shape
-        assert sample.seg_logits.data.shape == (T, h, w)
-        assert sample.pred_sem_seg.data.shape == (T, h, w)
-        assert sample.pred_sem_seg.data.dtype == torch.uint8
-        assert sample.pred_eval_logits.data.shape == (T, 256, 256)
+    check_clip_predictions(samples)
     with torch.no_grad():
         raw = model(**data, mode='tensor')
     assert raw.shape == (2, T, 32, 32)
@@ -161,7 +167,7 @@ def test_frame0_training_path_matches_the_tracker(batch):
         best = out['ious'].argmax(1)
         mine = out['masks'][torch.arange(2), best]
         tracked = track_clip(
-            head.sam, head._fit_frames(frames),
+            head.sam, head.fit_frames(frames),
             dict(sparse_tokens=head.prompt_tokens(prompt)),
             memory_dtype=torch.float32,
             multimask_output=head.multimask_output)

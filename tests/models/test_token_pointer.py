@@ -5,8 +5,6 @@ import torch
 import torch.nn.functional as F
 from test_sam2love_segmentor import build_model, forward_loss
 
-from sam2love.apis.tracking import StreamingTracker
-
 
 def test_tokens_are_soft_prototypes_of_what_they_point_at():
     """A sharp pointer at a cell's own feature returns that cell's unit
@@ -58,10 +56,9 @@ def test_predict_and_stream_prompt_frame0_alike(referent_batch):
         frames = data['inputs']['frames']
         clip = head.predict(prompt, frames)
         for i in range(len(prompt)):
-            tracker = StreamingTracker(head, prompt[i:i + 1],
-                                       num_frames=frames.size(1))
-            streamed = torch.stack([tracker.push(f)['logits'][0]
-                                    for f in frames[i]])
+            streamed = torch.stack([
+                out['logits'][0] for out in head.track(
+                    prompt[i:i + 1], frames[i], num_frames=frames.size(1))])
             torch.testing.assert_close(streamed, clip[i], atol=1e-5,
                                        rtol=0)
         assert (clip > -1024).all()

@@ -65,7 +65,7 @@ def test_the_token_switch_is_read(tool, tmp_path):
     """With ``presence.source='token'`` the tool reads the token MLP."""
     import torch
     model = build_tiny_model()
-    from sam2love.models.decode_heads.sam2_head import check_presence
+    from sam2love.models.decode_heads.presence import check_presence
     model.decode_head.presence = check_presence(dict(source='token'))
     model.decode_head.presence_mlp = torch.nn.Sequential(
         torch.nn.Linear(model.neck.embed_dim, 1))

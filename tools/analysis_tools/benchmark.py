@@ -11,7 +11,7 @@ audio of one second per frame, one expression) and ``--track-frames``
 frames to track, at SAM2's input size ``--size``. SAM2-LOVE's path is
 timed stage by stage: the tri-modal encoders, the fusion neck, SAM2 on
 frame 0 (prompted by the token) and tracking per frame (the
-:class:`~sam2love.apis.tracking.StreamingTracker` that the inferencer
+``SAM2LOVE.track`` that the inferencer
 uses). In the same run the same SAM2 tracks the same frames from a
 frame-0 mask prompt ("bare SAM2", as ``SAM2VideoPredictor.add_new_mask``),
 the two trackers fed each frame in turn so that a shared CPU's load
@@ -189,48 +189,49 @@ def autocast(args):
 
 @torch.no_grad()
 def prompt_pass(model, inputs, texts, args) -> tuple[torch.Tensor, dict]:
-    """Encoders and fusion of K expressions: (K, 1, D) prompt, times."""
-    backbone, k = model.backbone, len(texts)
+    """Encoders and fusion of K expressions: (K, 1, D) prompt, times (what
+    ``SAM2LOVE.prompts`` runs, timed stage by stage)."""
+    from sam2love.models.segmentors.sam2love import repeat_clip_features
     times = {}
     with autocast(args):
         with Timer(args.device) as t:
-            audio = backbone.run(backbone.audio_encoder, inputs['audio'])
-            patches, cls = backbone.run(backbone.vision_encoder,
-                                        inputs['frames'])
-            text, text_mask = backbone.run(backbone.text_encoder, texts)
+            clip = model.frozen_clip_features(inputs, sam2_levels=False)
+            text = model.frozen_text_features(texts)
         times['encoders'] = t.seconds
-        feats = dict(audio=audio.expand(k, *audio.shape[1:]), text=text,
-                     text_mask=text_mask.bool(),
-                     patches=patches.expand(k, *patches.shape[1:]),
-                     cls=cls.expand(k, *cls.shape[1:]))
+        feats = dict(repeat_clip_features(clip, len(texts)), **text)
         with Timer(args.device) as t:
-            prompt = model.neck(feats)['prompt']
+            prompt = model.extract_feat(feats, texts)
         times['fusion'] = t.seconds
     return prompt, times
 
 
 @torch.no_grad()
 def paired_pass(model, inputs, texts, args, bare: bool = True) -> dict:
-    """SAM2-LOVE (encoders, fusion, token-prompted SAM2) and bare SAM2
-    (the same SAM2 from a frame-0 mask) on the same frames, pushed to the
-    two trackers in turn, frame by frame, so that both see the same load
-    of a shared CPU. Times in s."""
-    from sam2love.apis.tracking import StreamingTracker
+    """SAM2-LOVE (encoders, fusion, token-prompted SAM2: ``SAM2LOVE.track``)
+    and bare SAM2 (the same SAM2 from a frame-0 mask) on the same frames,
+    pushed to the two trackers in turn, frame by frame, so that both see
+    the same load of a shared CPU. Times in s."""
+    from sam2love.models.sam2 import StreamingTracker
+    head = model.decode_head
     prompt, times = prompt_pass(model, inputs, texts, args)
     frames, n = inputs['track'], len(inputs['track'])
-    trackers = dict(love=StreamingTracker(model.decode_head, prompt,
-                                          num_frames=n))
+    love = model.track(prompt, iter(frames), num_frames=n)
+    steps = dict(love=lambda frame: next(love))
     if bare:
-        trackers['bare'] = StreamingTracker(
-            model.decode_head,
-            mask_inputs=inputs['mask'].expand(len(texts), -1, -1, -1),
-            num_frames=n)
-    spent = {name: [] for name in trackers}
+        tracker = StreamingTracker(
+            head.sam, len(texts), n, head.memory_dtype,
+            tracking_heads=head._tracking_heads(),
+            frozen_encoder=head.image_encoder_frozen)
+        mask = dict(mask_inputs=inputs['mask'].expand(len(texts), -1, -1, -1))
+        steps['bare'] = lambda frame: tracker.push(
+            head.fit_frames(frame[None]),
+            frame0=mask if tracker.frame_idx == 0 else None)
+    spent = {name: [] for name in steps}
     with autocast(args):
         for frame in frames:
-            for name, tracker in trackers.items():
+            for name, step in steps.items():
                 with Timer(args.device) as t:
-                    tracker.push(frame)
+                    step(frame)
                 spent[name].append(t.seconds)
     out = {}
     for name, seconds in spent.items():

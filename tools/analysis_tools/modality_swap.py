@@ -50,7 +50,7 @@ from mmseg.registry import MODELS
 
 import sam2love  # noqa: F401  (registers the components)
 from sam2love.apis.checkpoint import load_weights_strict
-from sam2love.models.decode_heads.sam2_head import mask_iou
+from sam2love.models.losses import mask_iou
 from sam2love.utils import load_config
 
 VARIANTS = ('as is', 'text swapped', 'audio swapped')

@@ -41,6 +41,7 @@ from sam2love.apis.checkpoint import load_weights_strict
 from sam2love.datasets import read_referents
 from sam2love.evaluation.kinds import has_expression_kinds
 from sam2love.models.losses import ReferentAlignmentLoss
+from sam2love.models.sam2.features import image_encoder_levels
 from sam2love.utils import load_config
 from sam2love.utils.analysis import build_eval_model, preprocessed_batches
 
@@ -69,7 +70,8 @@ def tokens_and_prototypes(model, dataset_cfg, split: str,
             model, dataset_cfg, split, batch_size):
         prompt = model.extract_feat(inputs, texts)  # (B, 1, D)
         tokens = F.normalize(head.prompt_tokens(prompt)[:, 0].float(), dim=-1)
-        feats = head.encode_frame0_levels(inputs['frames'][:, 0])[-1]
+        feats = image_encoder_levels(
+            head.sam, head.fit_frames(inputs['frames'][:, 0]))[-1]
         for sample, token, cells in zip(samples, tokens, feats):
             mask = sample.gt_sem_seg.data[0]  # (H, W), the clip's own size
             if not mask.any():  # nothing to name in frame 0

@@ -77,12 +77,9 @@ from sam2love.evaluation import (
 )
 from sam2love.evaluation.kinds import kinds_of_uids
 from sam2love.models.backbones import cat_features
-from sam2love.models.decode_heads.sam2_head import mask_iou
-from sam2love.models.decode_heads.sam2_tracker import (
-    project_high_res_features,
-    track_clip,
-)
-from sam2love.models.losses import mask_cell_shares
+from sam2love.models.losses import mask_cell_shares, mask_iou
+from sam2love.models.sam2.features import project_high_res_features
+from sam2love.models.sam2.tracker import track_clip
 from sam2love.utils import load_config
 from sam2love.utils.analysis import build_eval_model, preprocessed_batches
 
@@ -126,7 +123,7 @@ def encode_split(model, dataset_cfg: dict, split: str,
     parts = []
     for inputs, samples, texts in preprocessed_batches(
             model, dataset_cfg, split, batch_size):
-        frame0 = head._fit_frames(inputs['frames'][:, 0])
+        frame0 = head.fit_frames(inputs['frames'][:, 0])
         parts.append(dict(
             feats=model.backbone(inputs, texts),
             encoder_out=head.sam.image_encoder(frame0),
@@ -364,7 +361,7 @@ def track_split(model, source: TokenSource, dataset_cfg: dict, split: str,
     logits, masks, uids = [], [], []
     for inputs, samples, texts in preprocessed_batches(
             model, dataset_cfg, split, batch_size):
-        frames = head._fit_frames(inputs['frames'])
+        frames = head.fit_frames(inputs['frames'])
         gt0 = torch.stack([s.gt_eval_masks.data[0] for s in samples])
         probe_batch = dict(
             feats=model.backbone(inputs, texts), gt0=gt0, texts=texts,

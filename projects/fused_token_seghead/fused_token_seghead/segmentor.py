@@ -1,14 +1,14 @@
 """``FusedTokenSegmentor``: SAM2-LOVE's encoders and fusion neck with a
 per-frame head in place of SAM2."""
 import torch
-from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 
+from sam2love.models.segmentors import ClipSegmentor
 from sam2love.models.segmentors.sam2love import postprocess_clip_logits
 
 
 @MODELS.register_module()
-class FusedTokenSegmentor(BaseSegmentor):
+class FusedTokenSegmentor(ClipSegmentor):
     """Backbone (``TriModalBackbone``) and neck (``FusionTokenNeck``) give
     the fused token (B, 1, D); the decode head (``FusedTokenMaskHead``)
     segments every frame with it, trained on every frame's mask.
@@ -27,15 +27,9 @@ class FusedTokenSegmentor(BaseSegmentor):
                  train_cfg: dict | None = None,
                  test_cfg: dict | None = None,
                  init_cfg: dict | None = None) -> None:
-        super().__init__(
-            data_preprocessor=data_preprocessor or dict(
-                type='ClipDataPreprocessor'),
-            init_cfg=init_cfg)
-        self.backbone = MODELS.build(backbone)
-        self.neck = MODELS.build(neck)
-        self.decode_head = MODELS.build(decode_head)
-        self.train_cfg = train_cfg
-        self.test_cfg = test_cfg
+        super().__init__(data_preprocessor, train_cfg, test_cfg, init_cfg,
+                         backbone=backbone, neck=neck,
+                         decode_head=decode_head)
 
     def extract_feat(self, inputs: dict, texts: list[str]) -> torch.Tensor:
         """Encoders and fusion: the token (B, 1, D)."""

@@ -9,11 +9,8 @@ vision model at hand. Any SAM2 checkpoint works (the official ones too).
 import torch
 from mmseg.registry import MODELS
 
-from ..decode_heads.sam2_tracker import (
-    build_sam2_model,
-    expand_sam2_overrides,
-    fit_frames,
-)
+from ..sam2.build import build_sam2_model, expand_sam2_overrides
+from ..sam2.features import fit_frames
 from .hf.frozen_encoder import FrozenEncoder
 
 

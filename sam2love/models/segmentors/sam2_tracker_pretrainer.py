@@ -8,24 +8,7 @@ gradients on, and the tracked frames are supervised.
 
 Choices:
 
-- **Loss before object gating.** ``SAM2Base._forward_sam_heads`` replaces
-  the mask logits with -1024 wherever the object score is <= 0, which sends
-  no gradient to the mask decoder (at random init: most samples). The raw
-  outputs of ``sam.sam_mask_decoder`` are recorded by a forward hook
-  (:func:`record_mask_decoder`) while :func:`~..decode_heads.sam2_tracker.
-  track_clip` runs unchanged, so the tracking is exactly the video
-  predictor's and the loss sees the ungated candidates. As in SAM2's
-  training: the mask loss (BCE + Dice; on the candidate mask of highest
-  predicted IoU, which SAM2 outputs, see ``mask_candidate``), the
-  IoU L1 on every candidate (SAM2's ``supervise_all_iou``: supervising the
-  best one only left the tracker picking among its 3 candidates at random,
-  mean IoU 0.22 where the best candidate reached 0.70) and a BCE on the
-  object score (presence per frame). Unlike SAM2, frames where the object is
-  absent also get the mask loss (an empty target): the small model then
-  learns empty masks on both paths. The object score of frame 0's
-  mask-prompt decoder call is trained too (target: present), as it gates
-  frame 0's object pointer: at random init it is <= 0, the pointer is the
-  constant ``no_obj_ptr`` and ``obj_ptr_proj`` would never get a gradient.
+- **Losses** as SAM2 trains (:mod:`.tracking_losses`).
 - **Null rows** (an empty frame-0 mask: nothing to track) are left out of
   the loss; a batch of only null rows gives a zero loss that still reaches
   the parameters (so the optimiser step is a no-op, not an error).
@@ -43,72 +26,39 @@ Choices:
   the sound gets. The prompt depends on the clip only, so null rows get the
   union too (such a model segments the objects whatever the expression):
   their test_n S measures it. Training is unchanged.
-- **Sub-clips.** ``num_train_frames=k`` trains on a random contiguous window
-  of k frames per clip (its first frame is the prompt), drawn from torch's
-  global generator, which the runner seeds.
 """
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
-from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from ...datasets.layout import data_root_of_frames
 from ...datasets.synthetic.extras import load_all_objects_mask
-from ..decode_heads.sam2_head import candidate_losses, check_mask_candidate
-from ..decode_heads.sam2_tracker import (
-    build_sam2_model,
-    decode_first_frame,
-    encode_frames,
-    expand_sam2_overrides,
-    extra_sparse_prompt,
-    fit_frames,
-    init_local_memory_attention,
-    load_sam2_checkpoint,
-    point_embedding_norm,
-    prepare_mask_prompt,
-    select_frame_features,
-    track_clip,
-)
+from ..losses.mask_candidates import check_mask_candidate
 from ..losses.referent_alignment import ReferentAlignmentLoss
 from ..losses.shape_readout import PrototypeShapeLoss
+from ..sam2.build import (
+    build_sam2_model,
+    expand_sam2_overrides,
+    init_local_memory_attention,
+    load_sam2_checkpoint,
+)
+from ..sam2.features import encode_frames
+from ..sam2.hooks import record_mask_decoder
+from ..sam2.owner import SAM2OwnerMixin
+from ..sam2.prompts import prepare_mask_prompt
+from ..sam2.tracker import track_clip
+from .base import ClipSegmentor
 from .sam2love import postprocess_clip_logits
+from .tracking_losses import TrackingLossMixin
 
 #: Frame-0 prompts of ``predict``: the row's ground truth, or every object.
 TEST_PROMPTS = ('gt', 'all_objects')
 
 
-@contextlib.contextmanager
-def record_mask_decoder(sam) -> Iterator[list]:
-    """Record every ``sam.sam_mask_decoder`` call inside the block.
-
-    Yields a list that receives, per call, ``(masks, ious,
-    object_score_logits, image_embeddings)``: (B, M, S/4, S/4) mask logits
-    *before* the object-score gating of ``_forward_sam_heads``, (B, M)
-    predicted IoUs, (B, 1) object-score logits and the (B, C, S/16, S/16)
-    image embeddings the decoder read (on a tracked frame: conditioned on
-    the memory bank). The hook is removed on exit.
-    """
-    calls = []
-
-    def record(module, args, kwargs, output):
-        masks, ious, _, scores = output
-        embeddings = kwargs.get('image_embeddings', args[0] if args else None)
-        calls.append((masks, ious, scores, embeddings))
-
-    handle = sam.sam_mask_decoder.register_forward_hook(record,
-                                                        with_kwargs=True)
-    try:
-        yield calls
-    finally:
-        handle.remove()
-
-
 @MODELS.register_module()
-class SAM2TrackerPretrainer(BaseSegmentor):
+class SAM2TrackerPretrainer(TrackingLossMixin, SAM2OwnerMixin, ClipSegmentor):
     """Mask-prompted SAM2 tracking: training and its ceiling evaluation.
 
     ``inputs`` is ``dict(frames=(B, T, 3, H, W), ...)`` from
@@ -252,10 +202,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
                  train_cfg: dict | None = None,
                  test_cfg: dict | None = None,
                  init_cfg: dict | None = None) -> None:
-        super().__init__(
-            data_preprocessor=data_preprocessor or dict(
-                type='ClipDataPreprocessor'),
-            init_cfg=init_cfg)
+        super().__init__(data_preprocessor, train_cfg, test_cfg, init_cfg)
         self.sam = build_sam2_model(sam2_config, None, image_size,
                                     expand_sam2_overrides(sam2_overrides))
         if local_memory_init:
@@ -292,53 +239,19 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             raise ValueError(f'test_prompt must be one of {TEST_PROMPTS}, '
                              f'got {test_prompt!r}')
         self.test_prompt = test_prompt
-        self.train_cfg = train_cfg
-        self.test_cfg = test_cfg
         for name, param in self.sam.named_parameters():
             param.requires_grad_(not name.startswith(self.frozen))
 
-    def train(self, mode: bool = True):
-        """Frozen SAM2 parts stay in eval mode."""
-        super().train(mode)
-        for name, module in self.sam.named_modules():
-            if name and name.startswith(self.frozen):
-                module.eval()
-        return self
-
-    @property
-    def image_encoder_frozen(self) -> bool:
-        return not any(p.requires_grad
-                       for p in self.sam.image_encoder.parameters())
-
     # ------------------------------------------------------------ inputs
-    def _fit_frames(self, frames: Tensor) -> Tensor:
-        """Resize (B, T, 3, H, W) frames to SAM2's (B, T, 3, S, S)."""
-        return fit_frames(frames, self.sam.image_size)
-
     @staticmethod
     def _gt_masks(data_samples) -> Tensor:
         """(B, T, h, w) {0, 1} ground truth of every frame."""
         return torch.stack([ds.gt_sem_seg.data for ds in data_samples])
 
-    def _sub_clips(self, frames: Tensor, masks: Tensor
-                   ) -> tuple[Tensor, Tensor]:
-        """Random contiguous windows of ``num_train_frames`` per clip.
-
-        Args:
-            frames (Tensor): (B, T, 3, S, S).
-            masks (Tensor): (B, T, h, w).
-
-        Returns:
-            The (B, k, ...) windows of both (the same window per clip).
-        """
-        k, t = self.num_train_frames, frames.size(1)
-        if k is None or k >= t:
-            return frames, masks
-        starts = torch.randint(0, t - k + 1, (frames.size(0), ))
-        index = starts[:, None] + torch.arange(k)
-        rows = torch.arange(frames.size(0))[:, None]
-        index = index.to(frames.device)
-        return frames[rows, index], masks[rows, index.to(masks.device)]
+    def frozen_modules(self):
+        """SAM2's modules under the ``frozen`` prefixes."""
+        return (module for name, module in self.sam.named_modules()
+                if name and name.startswith(self.frozen))
 
     # ------------------------------------------------------------ tracking
     def track(self, frames: Tensor, mask0: Tensor, memory_dtype: torch.dtype,
@@ -382,7 +295,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             dict: ``loss_mask`` and, when weighted, ``loss_iou``,
             ``loss_obj``.
         """
-        frames = self._fit_frames(inputs['frames'])
+        frames = self.fit_frames(inputs['frames'])
         masks = self._gt_masks(data_samples).to(frames.device)
         frames, masks = self._sub_clips(frames, masks)
         keep = masks[:, 0].flatten(1).bool().any(1)
@@ -404,10 +317,11 @@ class SAM2TrackerPretrainer(BaseSegmentor):
             losses.update(self._decoded_frame_losses(
                 masks0, ious0, masks[:, 0], 'click', 'min'))
         if self.click_loss_weight:
-            losses.update(self._click_decoding_losses(backbone_out, masks))
+            losses.update(self._random_frame_losses(backbone_out, masks,
+                                                    'click_aux'))
         if self.prototype_loss_weight:
-            losses.update(self._prototype_decoding_losses(backbone_out,
-                                                          masks))
+            losses.update(self._random_frame_losses(backbone_out, masks,
+                                                    'proto_aux'))
         if self.appearance_loss_weight:
             losses['loss_appearance'] = self._appearance_loss(backbone_out,
                                                               masks)
@@ -418,214 +332,6 @@ class SAM2TrackerPretrainer(BaseSegmentor):
                 ReferentAlignmentLoss.prototypes(feats, flat), flat)
         return losses
 
-    def _appearance_loss(self, backbone_out: dict, masks: Tensor) -> Tensor:
-        """Find frame 0's object in another frame by its look
-        (``appearance_loss_weight``).
-
-        The object's frame-0 prototype (the unit mean of the stride-16
-        image features under its mask) is compared with every cell of a
-        random later frame with the object, in a softmax over that frame's
-        cells (``ReferentAlignmentLoss(mode='pixel')``): the other objects
-        of the clip are the negatives, those of the same colour included,
-        so the features must tell them apart by shape.
-
-        Args:
-            backbone_out (dict): :func:`encode_frames` of the B·T frames.
-            masks (Tensor): (B, T, h, w) {0, 1}; frame 0 has the object.
-
-        Returns:
-            Tensor: the weighted loss.
-        """
-        b, t = masks.shape[:2]
-        feats = backbone_out['vision_features']
-        feats = feats.reshape(b, t, *feats.shape[1:])  # (B, T, C, h', w')
-        protos = ReferentAlignmentLoss.prototypes(feats[:, 0], masks[:, 0])
-        present = masks[:, 1:].flatten(2).bool().any(2).float()  # (B, T-1)
-        # an object gone from every later frame: any frame, whose empty
-        # mask the loss leaves out
-        present[present.sum(1) == 0] = 1
-        frame = torch.multinomial(present, 1)[:, 0] + 1
-        rows = torch.arange(b, device=masks.device)
-        return self.appearance_align(protos, feats[rows, frame],
-                                     masks[rows, frame])
-
-    def _random_object_frames(self, backbone_out: dict, masks: Tensor
-                              ) -> tuple:
-        """One random frame per clip among those with the object.
-
-        Returns:
-            tuple: that frame's ``select_frame_features`` (features,
-            positional encodings, sizes) and its (B, h, w) mask.
-        """
-        b, t = masks.shape[:2]
-        present = masks.flatten(2).bool().any(2).float()  # (B, T)
-        frame = torch.multinomial(present, 1)[:, 0]
-        rows = torch.arange(b, device=masks.device)
-        feats, pos, sizes = select_frame_features(
-            self.sam, backbone_out, (rows * t + frame).to(
-                backbone_out['vision_features'].device))
-        return feats, pos, sizes, masks[rows, frame]
-
-    def _prototype_decoding_losses(self, backbone_out: dict, masks: Tensor
-                                   ) -> dict:
-        """One random frame per clip decoded from its object's appearance
-        token (``prototype_loss_weight``).
-
-        Args:
-            backbone_out (dict): :func:`encode_frames` of the B·T frames.
-            masks (Tensor): (B, T, h, w) {0, 1}; frame 0 has the object.
-
-        Returns:
-            dict: ``loss_mask_proto_aux`` and ``loss_iou_proto_aux``.
-        """
-        feats, pos, sizes, target = self._random_object_frames(backbone_out,
-                                                               masks)
-        cells = feats[-1].detach().permute(1, 2, 0).reshape(
-            target.size(0), -1, *sizes[-1])  # (B, C, h/16, w/16)
-        tokens = ReferentAlignmentLoss.prototypes(cells, target)[:, None] * \
-            point_embedding_norm(self.sam).detach()
-        with extra_sparse_prompt(self.sam, tokens.to(cells.dtype)), \
-                record_mask_decoder(self.sam) as calls:
-            decode_first_frame(self.sam, feats, pos, sizes, num_frames=1)
-        return self._decoded_frame_losses(
-            *calls[0][:2], target, 'proto_aux', self.mask_candidate,
-            self.prototype_loss_weight)
-
-    def _click_decoding_losses(self, backbone_out: dict, masks: Tensor
-                               ) -> dict:
-        """One random frame per clip, with its object, decoded from a
-        single positive click without memory (``click_loss_weight``).
-
-        Args:
-            backbone_out (dict): :func:`encode_frames` of the B·T frames.
-            masks (Tensor): (B, T, h, w) {0, 1}; frame 0 has the object.
-
-        Returns:
-            dict: ``loss_mask_click_aux`` and ``loss_iou_click_aux``.
-        """
-        feats, pos, sizes, target = self._random_object_frames(backbone_out,
-                                                               masks)
-        with record_mask_decoder(self.sam) as calls:
-            decode_first_frame(self.sam, feats, pos, sizes, num_frames=1,
-                               point_inputs=self._sample_clicks(target),
-                               multimask_output=True)
-        return self._decoded_frame_losses(*calls[0][:2], target, 'click_aux',
-                                          'min', self.click_loss_weight)
-
-    def _sample_clicks(self, masks: Tensor) -> dict:
-        """One positive click per clip, uniform over its frame-0 mask.
-
-        Args:
-            masks (Tensor): (B, h, w) {0, 1}, each with foreground.
-
-        Returns:
-            dict: ``point_coords`` (B, 1, 2) (x, y) in pixels of the S × S
-            input, ``point_labels`` (B, 1) ones.
-        """
-        b, h, w = masks.shape
-        flat = masks.flatten(1).float()
-        index = torch.multinomial(flat / flat.sum(1, keepdim=True), 1)[:, 0]
-        y, x = index // w, index % w
-        size = self.sam.image_size
-        coords = torch.stack([(x.float() + 0.5) * size / w,
-                              (y.float() + 0.5) * size / h], -1)
-        return dict(point_coords=coords[:, None],
-                    point_labels=torch.ones(b, 1, dtype=torch.int32,
-                                            device=masks.device))
-
-    def _decoded_frame_losses(self, masks: Tensor, ious: Tensor,
-                              target: Tensor, name: str, rule: str,
-                              weight: float = 1.0) -> dict:
-        """A frame decoded from a prompt without memory: the mask loss of
-        the candidate ``rule`` picks (``'min'`` for a click, which is
-        ambiguous, as SAM) and the IoU of every candidate, times
-        ``weight``.
-
-        Args:
-            masks (Tensor): (B, M, s, s) logits before object gating.
-            ious (Tensor): (B, M) predicted IoUs.
-            target (Tensor): (B, h, w) {0, 1}.
-            name (str): the keys are ``loss_mask_{name}`` and
-                ``loss_iou_{name}``.
-        """
-        loss_mask, loss_iou = candidate_losses(masks, ious, target,
-                                               self.loss_mask, rule)
-        losses = {f'loss_mask_{name}': weight * loss_mask}
-        if self.loss_iou_weight:
-            losses[f'loss_iou_{name}'] = weight * self.loss_iou_weight * \
-                loss_iou
-        return losses
-
-    def _tracking_losses(self, calls: list, targets: Tensor,
-                         prompt_calls: list = ()) -> dict:
-        """SAM2-style losses of the tracked frames.
-
-        The object-score BCE also covers frame 0's mask-prompt decoder
-        call (target: present): its object pointer is gated by that score
-        (``fixed_no_obj_ptr``), so while it is <= 0 the pointer is the
-        constant ``no_obj_ptr`` and ``obj_ptr_proj`` gets no gradient.
-
-        Args:
-            calls (list): per tracked frame, ``(masks (B, M, s, s), ious
-                (B, M), scores (B, 1))`` before gating.
-            targets (Tensor): (B, T-1, h, w) {0, 1}.
-            prompt_calls (list): frame 0's decoder outputs (object present).
-        """
-        masks = torch.stack([c[0] for c in calls], 1).float()
-        ious = torch.stack([c[1] for c in calls], 1).float()
-        scores = torch.stack([c[2] for c in calls], 1).float()[..., 0]
-        loss_mask, loss_iou = candidate_losses(
-            masks.flatten(0, 1), ious.flatten(0, 1), targets.flatten(0, 1),
-            self.loss_mask, self.mask_candidate)
-        losses = dict(loss_mask=loss_mask)
-        if self.loss_iou_weight:
-            losses['loss_iou'] = self.loss_iou_weight * loss_iou
-        if self.memory_readout_weight:
-            losses['loss_memory'] = self._memory_readout_loss(calls, targets)
-        if self.loss_obj_weight:
-            present = targets.flatten(2).bool().any(2).float()
-            if prompt_calls:
-                prompted = torch.cat([c[2] for c in prompt_calls], 1).float()
-                scores = torch.cat([prompted, scores], 1)
-                present = torch.cat([torch.ones_like(prompted), present], 1)
-            losses['loss_obj'] = self.loss_obj_weight * \
-                F.binary_cross_entropy_with_logits(scores, present)
-        return losses
-
-    def _memory_readout_loss(self, calls: list, targets: Tensor) -> Tensor:
-        """The tracked frames' masks read linearly from the image
-        embeddings the decoder got, i.e. after memory attention
-        (``memory_readout_weight``).
-
-        Only the memory bank tells which object was prompted, so this
-        gradient reaches the memory encoder and attention whatever the
-        decoder has learned to read: without it the small SAM2 could settle
-        on segmenting every salient object from the current frame alone
-        (memory-blind, ceiling ~45 J&F) on some data seeds.
-
-        Args:
-            calls (list): :func:`record_mask_decoder` of the tracked frames.
-            targets (Tensor): (B, T-1, h, w) {0, 1}.
-        """
-        embeddings = torch.stack([c[3] for c in calls], 1).flatten(0, 1)
-        logits = self.memory_readout(embeddings.float())
-        logits = F.interpolate(logits, size=targets.shape[-2:],
-                               mode='bilinear', align_corners=False)[:, 0]
-        return self.memory_readout_weight * self.loss_mask(
-            logits, targets.flatten(0, 1).float()).mean()
-
-    def _zero_losses(self) -> dict:
-        """Zero losses connected to every trainable parameter."""
-        zero = sum(p.sum() for p in self.parameters() if p.requires_grad) * 0
-        losses = dict(loss_mask=zero)
-        if self.loss_iou_weight:
-            losses['loss_iou'] = zero.clone()
-        if self.memory_readout_weight:
-            losses['loss_memory'] = zero.clone()
-        if self.loss_obj_weight:
-            losses['loss_obj'] = zero.clone()
-        return losses
-
     # ------------------------------------------------------------ inference
     def _forward(self, inputs: dict, data_samples=None) -> Tensor:
         """(B, T, S/4, S/4) gated mask logits, frame 0 prompted with
@@ -633,7 +339,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         if data_samples is None:
             raise ValueError('SAM2TrackerPretrainer needs the data samples: '
                              'frame 0 is prompted with a mask of each row')
-        frames = self._fit_frames(inputs['frames'])
+        frames = self.fit_frames(inputs['frames'])
         # frame sizes differ within a test batch: fit each mask to S x S
         mask0 = torch.cat([prepare_mask_prompt(self.sam, m[None, None])
                            for m in self.prompt_masks(data_samples)])
@@ -676,7 +382,7 @@ class SAM2TrackerPretrainer(BaseSegmentor):
 
     def extract_feat(self, inputs: dict):
         """Image features of every frame (``encode_frames`` of B·T)."""
-        frames = self._fit_frames(inputs['frames'])
+        frames = self.fit_frames(inputs['frames'])
         return encode_frames(self.sam, frames.flatten(0, 1),
                              self.image_encoder_frozen)
 
@@ -684,34 +390,3 @@ class SAM2TrackerPretrainer(BaseSegmentor):
         raise NotImplementedError(
             'SAM2TrackerPretrainer prompts frame 0 with a mask of each row: '
             'use predict() or _forward() with data samples')
-
-
-def export_sam2_weights(checkpoint_path: str, out_path: str,
-                        prefix: str = 'sam.') -> dict:
-    """Write a stage-1 checkpoint's SAM2 in the official format.
-
-    Reads an mmengine checkpoint (``{'state_dict': ...}``, e.g.
-    ``work_dir/iter_N.pth``) or a bare state dict, keeps the entries under
-    ``prefix`` (``SAM2TrackerPretrainer.sam``) without the prefix, and saves
-    ``{'model': SAM2Base state_dict}``, which ``SAM2PromptHead(checkpoint=
-    out_path)`` loads with ``weights_only=True``.
-
-    Returns:
-        dict: the exported state dict.
-    """
-    from sam2love.utils import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()
-    ckpt = torch.load(checkpoint_path, map_location='cpu', weights_only=True)
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict):
-        raise RuntimeError(f'{checkpoint_path}: not a checkpoint '
-                           f'(got {type(ckpt).__name__})')
-    model = {k[len(prefix):]: v.detach().clone()
-             for k, v in state.items() if k.startswith(prefix)}
-    if not model:
-        raise RuntimeError(
-            f'{checkpoint_path}: no "{prefix}*" weights (is it a '
-            f'SAM2TrackerPretrainer checkpoint?); first keys: '
-            f'{list(state)[:5]}')
-    torch.save({'model': model}, out_path)
-    return model

@@ -1,16 +1,19 @@
 """``SAM2LOVE``: the segmentor joining backbone, neck and SAM2 head."""
 import copy
+import itertools
 import json
+from collections.abc import Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
-from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 
 from ...feature_cache.keys import SAM2_LEVEL_KEY, cached_sam2_levels
 from ...feature_cache.manifest import FeatureCacheError, check_frozen_parts
 from ...utils.fingerprint import bytes_sha256, module_sha256, to_jsonable
+from ..sam2.features import image_encoder_levels
+from .base import ClipSegmentor
 
 #: The Ref-AVS metric's resolution (H, W).
 EVAL_SIZE = (256, 256)
@@ -26,8 +29,14 @@ def tokenizer_sha256(tokenizer) -> str:
     return bytes_sha256(json.dumps(state, sort_keys=True).encode())
 
 
+def repeat_clip_features(feats: dict, k: int) -> dict:
+    """One clip's features (batch 1) for K expressions: views, no copy."""
+    return {key: value.expand(k, *value.shape[1:])
+            for key, value in feats.items()}
+
+
 @MODELS.register_module()
-class SAM2LOVE(BaseSegmentor):
+class SAM2LOVE(ClipSegmentor):
     """SAM2-LOVE: referring audio-visual segmentation of whole clips.
 
     ``inputs`` is ``dict(frames=(B, T, 3, H, W), audio=(B, L))`` from
@@ -74,15 +83,9 @@ class SAM2LOVE(BaseSegmentor):
                  train_cfg: dict | None = None,
                  test_cfg: dict | None = None,
                  init_cfg: dict | None = None) -> None:
-        super().__init__(
-            data_preprocessor=data_preprocessor or dict(
-                type='ClipDataPreprocessor'),
-            init_cfg=init_cfg)
-        self.backbone = MODELS.build(backbone)
-        self.neck = MODELS.build(neck)
-        self.decode_head = MODELS.build(decode_head)
-        self.train_cfg = train_cfg
-        self.test_cfg = test_cfg
+        super().__init__(data_preprocessor, train_cfg, test_cfg, init_cfg,
+                         backbone=backbone, neck=neck,
+                         decode_head=decode_head)
         # what builds the frozen parts, for feature-cache manifests
         self._frozen_cfgs = dict(
             data_preprocessor=to_jsonable(copy.deepcopy(
@@ -133,13 +136,15 @@ class SAM2LOVE(BaseSegmentor):
                     weights_sha256=hashes)
 
     @torch.no_grad()
-    def frozen_clip_features(self, inputs: dict) -> dict:
+    def frozen_clip_features(self, inputs: dict, sam2_levels: bool = True
+                             ) -> dict:
         """The frozen parts' per-clip outputs, as a feature cache stores
         them.
 
         Args:
             inputs (dict): ``frames`` (B, T, 3, H, W) and ``audio`` (B, L)
                 from the data preprocessor.
+            sam2_levels (bool): also SAM2's image-encoder levels of frame 0.
 
         Returns:
             dict: ``audio_feats`` (B, N, Da), ``patch_feats``
@@ -151,9 +156,12 @@ class SAM2LOVE(BaseSegmentor):
         audio = backbone.run(backbone.audio_encoder, inputs['audio'])
         patches, cls = backbone.run(backbone.vision_encoder, inputs['frames'])
         out = dict(audio_feats=audio, patch_feats=patches, cls_feats=cls)
-        levels = self.decode_head.encode_frame0_levels(inputs['frames'][:, 0])
-        for i, level in enumerate(levels):
-            out[SAM2_LEVEL_KEY.format(i)] = level
+        if sam2_levels:
+            head = self.decode_head
+            levels = image_encoder_levels(
+                head.sam, head.fit_frames(inputs['frames'][:, 0]))
+            for i, level in enumerate(levels):
+                out[SAM2_LEVEL_KEY.format(i)] = level
         return out
 
     @torch.no_grad()
@@ -193,6 +201,55 @@ class SAM2LOVE(BaseSegmentor):
                 'frames; a feature cache (frame 0 only) is for training')
         prompt = self.extract_feat(inputs, [m['text'] for m in batch_img_metas])
         return self.decode_head.predict_clip(prompt, inputs['frames'])
+
+    @torch.no_grad()
+    def prompts(self, inputs: dict, texts: list[str]) -> torch.Tensor:
+        """The K fused tokens of one clip's K expressions, the audio and
+        vision encoders run once for all of them.
+
+        Args:
+            inputs (dict): the data preprocessor's ``frames``
+                (1, T, 3, H, W) and ``audio`` (1, L) of the clip.
+            texts (list[str]): the K expressions (encoded as one batch).
+
+        Returns:
+            Tensor: (K, 1, D).
+        """
+        clip = self.frozen_clip_features(inputs, sam2_levels=False)
+        return self.extract_feat(repeat_clip_features(clip, len(texts)),
+                                 texts)
+
+    @torch.no_grad()
+    def track(self, prompt: torch.Tensor, frames: Iterable[torch.Tensor],
+              num_frames: int | None = None,
+              batch_size: int | None = None) -> Iterator[dict]:
+        """Track the K prompted objects through frames that come one at a
+        time, in memory that does not grow with the video
+        (``SAM2PromptHead.track``).
+
+        Args:
+            prompt (Tensor): (K, 1, D), :meth:`prompts`.
+            frames (Iterable[Tensor]): (3, H, W) frames normalised by the
+                data preprocessor, in order.
+            num_frames (int, optional): how many there will be.
+            batch_size (int, optional): objects per SAM2 tracker (all K in
+                one by default); each tracker encodes a frame once.
+
+        Yields:
+            dict: per frame, as ``SAM2PromptHead.track``: ``logits``
+            (K, h, w), ``object_score_logits`` (K,), ``ious`` (K,),
+            ``presence`` (K,) and ``memory_frames`` (the most any tracker
+            held).
+        """
+        chunks = prompt.split(batch_size or len(prompt))
+        copies = itertools.tee(frames, len(chunks))
+        streams = [self.decode_head.track(chunk, copy, num_frames)
+                   for chunk, copy in zip(chunks, copies)]
+        for outs in zip(*streams):
+            merged = {key: torch.cat([o[key] for o in outs])
+                      for key in outs[0] if key != 'memory_frames'}
+            merged['memory_frames'] = max(o['memory_frames'] for o in outs)
+            yield merged
 
     def loss(self, inputs: dict, data_samples) -> dict:
         """Frame-0 losses, from frames or from cached features."""

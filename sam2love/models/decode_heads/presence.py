@@ -1,0 +1,127 @@
+"""The presence switch of ``SAM2PromptHead``: whether an expression refers
+to anything in its clip (Ref-AVS's null rows, whose masks are empty).
+
+A presence logit per clip, read from SAM2's object-score head on frame 0
+(``source='object_score'``) or from an MLP on the fused token
+(``'token'``), is trained with a BCE in which a null row weighs
+``null_weight``; at inference a clip whose presence probability is below
+``threshold`` gets empty masks on every frame.
+"""
+import torch
+import torch.nn.functional as F
+from sam2.modeling.sam2_base import NO_OBJ_SCORE
+
+#: Where ``presence`` reads the clip's presence logit.
+PRESENCE_SOURCES = ('object_score', 'token')
+#: SAM2's mask logit of "no object" (``sam2_base.NO_OBJ_SCORE``).
+NO_OBJECT_LOGIT = NO_OBJ_SCORE
+
+
+def check_presence(cfg: dict | None) -> dict | None:
+    """``presence`` with its defaults filled in, or None; raises on an
+    unknown key or source."""
+    if not cfg:
+        return None
+    defaults = dict(source=None, loss_weight=1.0, null_weight=1.0,
+                    threshold=0.5, mask_loss_on_null=False)
+    unknown = set(cfg) - set(defaults)
+    if unknown:
+        raise ValueError(f'presence: unknown keys {sorted(unknown)}; '
+                         f'expected {sorted(defaults)}')
+    cfg = dict(defaults, **cfg)
+    if cfg['source'] not in PRESENCE_SOURCES:
+        raise ValueError(f'presence.source must be one of {PRESENCE_SOURCES}, '
+                         f'got {cfg["source"]!r}')
+    if cfg['null_weight'] <= 0 or not 0 < cfg['threshold'] < 1:
+        raise ValueError('presence: null_weight must be > 0 and threshold '
+                         f'in (0, 1), got {cfg}')
+    return cfg
+
+
+def presence_loss(cfg: dict, logits: torch.Tensor,
+                  present: torch.Tensor) -> torch.Tensor:
+    """The weighted presence BCE.
+
+    Args:
+        cfg (dict): :func:`check_presence`'s.
+        logits (Tensor): (B, 1) presence logits.
+        present (Tensor): (B, 1) 1 where the row's referent is in frame 0.
+    """
+    weight = torch.where(present > 0, 1.0, cfg['null_weight'])
+    return cfg['loss_weight'] * F.binary_cross_entropy_with_logits(
+        logits.float(), present, weight=weight)
+
+
+def apply_presence(cfg: dict | None, clip: torch.Tensor | None,
+                   logits: torch.Tensor, scores: torch.Tensor) -> tuple:
+    """Empty the masks of clips found absent; per-frame presence.
+
+    Args:
+        cfg (dict | None): :func:`check_presence`'s (None: no switch).
+        clip (Tensor | None): (B, ) the clip's presence probability
+            (``SAM2PromptHead.clip_presence``).
+        logits (Tensor): (B, T, h, w) mask logits (any T, e.g. one
+            streamed frame).
+        scores (Tensor): (B, T) SAM2's object-score logits.
+
+    Returns:
+        tuple: ``logits`` (:data:`NO_OBJECT_LOGIT` on every frame of a clip
+        whose presence is below ``threshold``) and the presence (B, T) in
+        [0, 1]: sigmoid of the object score, times the token MLP's
+        probability with ``source='token'``, 0 on every frame of a clip
+        found absent.
+    """
+    presence = scores.float().sigmoid()
+    if clip is None:
+        return logits, presence
+    if cfg['source'] == 'token':
+        presence = presence * clip[:, None]
+    absent = clip < cfg['threshold']
+    logits = torch.where(absent[:, None, None, None],
+                         logits.new_tensor(NO_OBJECT_LOGIT), logits)
+    return logits, torch.where(absent[:, None], 0.0, presence)
+
+
+class PresenceMixin:
+    """The presence switch's methods of
+    :class:`~.sam2_head.SAM2PromptHead` (mixed into it; ``self.presence``
+    is :func:`check_presence`'s, ``self.presence_mlp`` the token MLP)."""
+
+    def _presence_from(self, source: str) -> bool:
+        return bool(self.presence) and self.presence['source'] == source
+
+    def _with_presence(self, out: dict, prompt: torch.Tensor) -> dict:
+        """``out`` plus ``presence_logits`` (B, 1) of the token MLP."""
+        if self._presence_from('token'):
+            out = dict(out, presence_logits=self._token_logits(prompt))
+        return out
+
+    def _token_logits(self, prompt: torch.Tensor) -> torch.Tensor:
+        """(B, 1, D) fused tokens -> (B, 1) presence logits."""
+        return self.presence_mlp(prompt[:, 0])
+
+    def clip_presence(self, prompt: torch.Tensor,
+                      frame0_scores: torch.Tensor) -> torch.Tensor | None:
+        """The clip's presence probability under the ``presence`` switch.
+
+        Args:
+            prompt (Tensor): (B, 1, D) fused tokens.
+            frame0_scores (Tensor): (B, ) SAM2's object-score logits of
+                the prompted frame 0.
+
+        Returns:
+            Tensor | None: (B, ) in [0, 1] (the token MLP's, or frame 0's
+            object score with ``source='object_score'``); None without the
+            switch.
+        """
+        if not self.presence:
+            return None
+        if self._presence_from('token'):
+            return self._token_logits(prompt)[:, 0].float().sigmoid()
+        return frame0_scores.float().sigmoid()
+
+    def apply_presence(self, clip: torch.Tensor | None, logits: torch.Tensor,
+                       scores: torch.Tensor) -> tuple:
+        """Empty the masks of clips found absent: :func:`~.presence.
+        apply_presence` with this head's switch."""
+        return apply_presence(self.presence, clip, logits, scores)
