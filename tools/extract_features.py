@@ -27,7 +27,7 @@ import os
 import os.path as osp
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dist import get_dist_info
 
 from sam2love.apis import (
@@ -36,7 +36,7 @@ from sam2love.apis import (
     split_dataset_cfgs,
 )
 from sam2love.feature_cache import folder_bytes
-from sam2love.utils import adapt_distributed_to_cpu, allow_mmengine_checkpoints
+from sam2love.utils import parse_runner_args, runner_config
 
 
 def parse_args(argv=None):
@@ -56,25 +56,12 @@ def parse_args(argv=None):
                         'split\'s)')
     parser.add_argument('--device', default=None,
                         help='default: cuda:LOCAL_RANK when there is CUDA')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm',
-                                               'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument('--no-progress', action='store_true')
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_runner_args(parser, argv)
 
 
 def build_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    if args.launcher != 'none':
-        adapt_distributed_to_cpu(cfg)
+    cfg = runner_config(args)
     if args.out is None:
         args.out = cfg.train_dataloader.dataset.get('feature_cache')
         if args.out is None:
@@ -85,7 +72,6 @@ def build_cfg(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
-    allow_mmengine_checkpoints()
     cfg = build_cfg(args)
     model = build_training_model(cfg, osp.join(args.out, 'logs'))
     device = args.device or (

@@ -8,13 +8,11 @@
 ``DIR/<uid>/00000.png ...`` (8-bit), which ``tools/refavs_eval.py`` scores.
 """
 import argparse
-import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
-from sam2love.utils import adapt_distributed_to_cpu, allow_mmengine_checkpoints
+from sam2love.utils import parse_runner_args, runner_config
 
 
 def parse_args(argv=None):
@@ -34,17 +32,7 @@ def parse_args(argv=None):
         help='directory where painted images will be saved')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, key=value')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_runner_args(parser, argv)
 
 
 def trigger_visualization_hook(cfg: Config, args) -> Config:
@@ -64,29 +52,17 @@ def trigger_visualization_hook(cfg: Config, args) -> Config:
 
 
 def build_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = runner_config(args)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         trigger_visualization_hook(cfg, args)
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
-    if args.launcher != 'none':
-        adapt_distributed_to_cpu(cfg)
     return cfg
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    allow_mmengine_checkpoints()
-    cfg = build_cfg(args)
+    cfg = build_cfg(parse_args(argv))
     runner = Runner.from_cfg(cfg)
     return runner.test()
 

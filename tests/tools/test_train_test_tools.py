@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import torch
+from tool_loader import load_tool
 
 from sam2love.datasets import make_synthetic_refavs
 
@@ -19,6 +20,41 @@ def data_root(tmp_path_factory):
     make_synthetic_refavs(root, num_clips=14, seed=2, num_frames=10,
                           frame_size=(64, 48))
     return root
+
+
+@pytest.fixture
+def local_rank(monkeypatch):
+    """The tools' parse_args set LOCAL_RANK: unset again afterwards."""
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    monkeypatch.delenv('LOCAL_RANK')
+
+
+def test_train_flags_make_the_config(local_rank):
+    train = load_tool('train')
+    cfg = train.build_cfg(train.parse_args([
+        CONFIG, '--amp', '--resume', '--cfg-options', 'train_cfg.max_iters=6',
+        'work_dir=runs/from_options']))
+    assert cfg.work_dir == 'runs/from_options'
+    assert cfg.train_cfg.max_iters == 6 and cfg.resume
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    assert cfg.launcher == 'none' and os.environ['LOCAL_RANK'] == '0'
+    cfg = train.build_cfg(train.parse_args([CONFIG]))
+    assert cfg.work_dir == osp.join('./work_dirs',
+                                    osp.splitext(osp.basename(CONFIG))[0])
+    assert cfg.optim_wrapper.type == 'OptimWrapper' and not cfg.resume
+
+
+def test_test_flags_make_the_config(local_rank, tmp_path):
+    test = load_tool('test')
+    cfg = test.build_cfg(test.parse_args([
+        CONFIG, 'ckpt.pth', '--work-dir', str(tmp_path), '--out', 'preds',
+        '--show-dir', 'shown', '--local-rank', '1']))
+    assert cfg.load_from == 'ckpt.pth' and cfg.work_dir == str(tmp_path)
+    assert cfg.test_evaluator.output_dir == 'preds'
+    assert cfg.default_hooks.visualization.draw
+    assert cfg.visualizer.save_dir == 'shown'
+    assert os.environ['LOCAL_RANK'] == '1'
 
 
 def options(data_root, *extra):
