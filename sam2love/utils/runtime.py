@@ -106,7 +106,10 @@ def adapt_distributed_to_cpu(cfg: Config) -> Config:
     """
     if torch.cuda.is_available():
         return cfg
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    # one step at a time: Config.setdefault returns the dict it was given,
+    # not the ConfigDict it stores
+    cfg.setdefault('env_cfg', {})
+    cfg.env_cfg.setdefault('dist_cfg', {})
     cfg.env_cfg.dist_cfg['backend'] = 'gloo'
     wrapper = cfg.get('model_wrapper_cfg') or dict(
         type='MMDistributedDataParallel')
