@@ -26,7 +26,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
-from .audio import fit_clip_audio, load_clip_audio
+from .audio import AudioFix, fit_clip_audio, load_clip_audio
 from .media import (
     check_file_count,
     check_same_size,
@@ -37,6 +37,17 @@ from .media import (
 
 FRAME_PATTERN = r'\d+\.jpg'
 MASK_PATTERN = r'\d+\.png'
+
+
+def _put_clip_audio(results: dict, audio: np.ndarray, sample_rate: int,
+                    fix: AudioFix) -> dict:
+    """Store a track fitted to the clip (``LoadClipAudio`` and its
+    in-memory twin): ``audio``, ``audio_sample_rate`` and ``audio_fix``
+    (the :class:`~sam2love.datasets.audio.AudioFix` as a dict)."""
+    results['audio'] = audio
+    results['audio_sample_rate'] = sample_rate
+    results['audio_fix'] = fix.to_dict()
+    return results
 
 
 @TRANSFORMS.register_module()
@@ -92,10 +103,7 @@ class LoadClipAudio(BaseTransform):
         audio, fix = load_clip_audio(results['audio_path'],
                                      results['clip_seconds'],
                                      self.sample_rate, self.backend_args)
-        results['audio'] = audio
-        results['audio_sample_rate'] = self.sample_rate
-        results['audio_fix'] = fix.to_dict()
-        return results
+        return _put_clip_audio(results, audio, self.sample_rate, fix)
 
 
 @TRANSFORMS.register_module()
@@ -150,10 +158,7 @@ class LoadClipAudioFromNDArray(BaseTransform):
         audio, fix = fit_clip_audio(results.pop('raw_audio'),
                                     results['raw_audio_sample_rate'],
                                     results['clip_seconds'], self.sample_rate)
-        results['audio'] = audio
-        results['audio_sample_rate'] = self.sample_rate
-        results['audio_fix'] = fix.to_dict()
-        return results
+        return _put_clip_audio(results, audio, self.sample_rate, fix)
 
 
 @TRANSFORMS.register_module()

@@ -29,6 +29,16 @@ from .kinds import (
 SEEN, UNSEEN, NULL = 'test_s', 'test_u', 'test_n'
 
 
+def _labels_of_rows(rows: list[dict],
+                    labels_by_root: dict[str, dict[str, str]]) -> list[str]:
+    """Each row's label (expression kind or null type) from the table of
+    its own data root (:func:`~sam2love.evaluation.kinds.kinds_of_uids`)."""
+    return [label for r in rows
+            for label in kinds_of_uids([r['uid']],
+                                       labels_by_root[r['data_root']],
+                                       r['data_root'])]
+
+
 def save_probabilities(logits: torch.Tensor, folder: str) -> None:
     """Write sigmoid((T, H, W) logits) as 8-bit PNGs 00000.png ..."""
     probs = (logits.float().sigmoid() * 255).round().to(torch.uint8).cpu()
@@ -276,20 +286,13 @@ class RefAVSMetric(BaseMetric):
         nulls = {root: null_types(root) for root in roots}
         out = {}
         for split, rows in per_split.items():
+            stats = [r['stats'] for r in rows]
             if split in self.null_splits:
-                types = []
-                for r in rows:
-                    types += kinds_of_uids([r['uid']], nulls[r['data_root']],
-                                           r['data_root'])
                 out[split] = score_null_stats_by_type(
-                    [r['stats'] for r in rows], types, self.batch_size)
-                continue
-            row_kinds = []
-            for r in rows:
-                row_kinds += kinds_of_uids([r['uid']], kinds[r['data_root']],
-                                           r['data_root'])
-            out[split] = score_stats_by_kind(
-                [r['stats'] for r in rows], row_kinds, self.batch_size)
+                    stats, _labels_of_rows(rows, nulls), self.batch_size)
+            else:
+                out[split] = score_stats_by_kind(
+                    stats, _labels_of_rows(rows, kinds), self.batch_size)
         return out
 
     @staticmethod

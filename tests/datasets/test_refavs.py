@@ -110,25 +110,24 @@ def test_duplicated_uid_rows_are_two_samples(refavs_tree):
     assert not torch.equal(a.gt_sem_seg.data, b.gt_sem_seg.data)
 
 
-@pytest.mark.parametrize('name,expect', [
-    ('-1HyqEM_VwM_137000_147000',
-     dict(orig_sample_rate=48000, orig_channels=2, resampled=True,
-          downmixed=True, padded_samples=0, trimmed_samples=0)),
-    ('null_c-45AfEdAU050_99000_109000',
-     dict(orig_sample_rate=44100, orig_channels=1, resampled=True,
-          downmixed=False, padded_samples=0, trimmed_samples=160000)),
-    ('null_m-WZAT_QnhbPs_110000_120000',
-     dict(orig_sample_rate=44100, orig_channels=1, resampled=True,
-          downmixed=False, padded_samples=104000, trimmed_samples=0)),
-    ('AL9pqcOjpGQ_43000_53000',
-     dict(orig_sample_rate=16000, orig_channels=1, resampled=False,
-          downmixed=False, padded_samples=0, trimmed_samples=0)),
+#: The fields of ``audio_fix`` checked, in the order of the table below.
+AUDIO_FIX_FIELDS = ('orig_sample_rate', 'orig_channels', 'resampled',
+                    'downmixed', 'padded_samples', 'trimmed_samples')
+
+
+@pytest.mark.parametrize('split,name,fields', [
+    ('train', '-1HyqEM_VwM_137000_147000', (48000, 2, True, True, 0, 0)),
+    # 20 s of 44.1 kHz mono trimmed to the clip's 10 s
+    ('train', 'null_c-45AfEdAU050_99000_109000',
+     (44100, 1, True, False, 0, 160000)),
+    # 3.5 s padded to 10 s
+    ('val', 'null_m-WZAT_QnhbPs_110000_120000',
+     (44100, 1, True, False, 104000, 0)),
+    ('test_u', 'AL9pqcOjpGQ_43000_53000', (16000, 1, False, False, 0, 0)),
 ])
-def test_audio_becomes_16k_mono_of_clip_length(refavs_tree, name, expect):
-    split = {'-1HyqEM_VwM_137000_147000': 'train',
-             'null_c-45AfEdAU050_99000_109000': 'train',
-             'null_m-WZAT_QnhbPs_110000_120000': 'val',
-             'AL9pqcOjpGQ_43000_53000': 'test_u'}[name]
+def test_audio_becomes_16k_mono_of_clip_length(refavs_tree, split, name,
+                                               fields):
+    expect = dict(zip(AUDIO_FIX_FIELDS, fields))
     dataset = make_dataset(refavs_tree, split)
     sample = dataset[indices_of(dataset, name)[0]]
     fix = sample['data_samples'].audio_fix
