@@ -31,3 +31,14 @@ def referent_batch(tiny_samples):
     return pseudo_collate(
         [s for s in tiny_samples
          if s['data_samples'].gt_sem_seg.data[0].any()][:2])
+
+
+@pytest.fixture(scope='session')
+def batch(tiny_samples):
+    """Two synthetic clips with different expressions, as the Runner
+    would collate them."""
+    first = next(s for s in tiny_samples
+                 if s['data_samples'].gt_sem_seg.data[0].any())
+    other = next(s for s in tiny_samples
+                 if s['data_samples'].text != first['data_samples'].text)
+    return pseudo_collate([first, other])

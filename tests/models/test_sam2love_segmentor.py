@@ -1,31 +1,16 @@
 """The tiny SAM2-LOVE end to end: loss step, predict pass, freezing."""
 import os.path as osp
 
-import pytest
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 from mmseg.registry import MODELS
 
 from sam2love.datasets import RefAVSDataset
 from sam2love.datasets.synthetic import PRESETS
-from sam2love.models.losses import mask_iou
-from sam2love.models.sam2 import track_clip
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = osp.join(ROOT, 'configs', '_base_', 'models', 'sam2love_tiny.py')
 T = PRESETS['tiny']['num_frames']
-
-
-@pytest.fixture(scope='module')
-def batch(tiny_samples):
-    """Two synthetic clips with different expressions, as the Runner
-    would collate them."""
-    first = next(s for s in tiny_samples
-                 if s['data_samples'].gt_sem_seg.data[0].any())
-    other = next(s for s in tiny_samples
-                 if s['data_samples'].text != first['data_samples'].text)
-    return pseudo_collate([first, other])
 
 
 def check_clip_predictions(samples) -> None:
@@ -47,6 +32,18 @@ def build_model(seed: int = 0, **head):
     model = MODELS.build(cfg.model)
     model.init_weights()
     return model
+
+
+@torch.no_grad()
+def prompts_of(model, batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fused tokens (B, 1, D) and the frames (B, T, 3, H, W) of a
+    batch, SAM2's object score biased so that every frame keeps its mask."""
+    head = model.decode_head
+    head.sam.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(10.)
+    data = model.data_preprocessor(batch)
+    prompt = model.extract_feat(
+        data['inputs'], [ds.text for ds in data['data_samples']])
+    return prompt, data['inputs']['frames']
 
 
 def forward_loss(model, batch):
@@ -103,20 +100,6 @@ def trainable_modules(model) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize('trainable,sam_parts', [
-    ('paper', {'sam_prompt_encoder', 'sam_mask_decoder'}),
-    ('decoder', {'sam_mask_decoder'}),
-    ('frozen', set()),
-])
-def test_trainable_sets_of_table6(trainable, sam_parts):
-    model = build_model(trainable=trainable)
-    expected = {'neck', 'decode_head.prompt_proj'} | {
-        f'decode_head.sam.{p}' for p in sam_parts}
-    assert trainable_modules(model) == expected
-    if trainable == 'paper':
-        assert expected == PAPER_TRAINABLE
-
-
 def test_optimizer_step_touches_exactly_the_trainable_parameters(batch):
     model = build_model()
     model.train()
@@ -152,37 +135,6 @@ def test_optimizer_step_touches_exactly_the_trainable_parameters(batch):
     assert model.decode_head.sam.sam_mask_decoder.training
 
 
-def test_frame0_training_path_matches_the_tracker(batch):
-    """Training decodes frame 0 itself (to get logits before object
-    gating); with a present object it gives the tracker's frame 0."""
-    model = build_model().eval()
-    head = model.decode_head
-    with torch.no_grad():
-        head.sam.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(10.)
-        data = model.data_preprocessor(batch)
-        prompt = model.extract_feat(
-            data['inputs'], [ds.text for ds in data['data_samples']])
-        frames = data['inputs']['frames']
-        out = head.forward_frame0(prompt, frames[:, 0])
-        best = out['ious'].argmax(1)
-        mine = out['masks'][torch.arange(2), best]
-        tracked = track_clip(
-            head.sam, head.fit_frames(frames),
-            dict(sparse_tokens=head.prompt_tokens(prompt)),
-            memory_dtype=torch.float32,
-            multimask_output=head.multimask_output)
-    assert (out['object_score_logits'] > 0).all()
-    torch.testing.assert_close(mine, tracked['low_res_logits'][:, 0, 0],
-                               atol=1e-5, rtol=1e-5)
-
-
-def test_mask_iou_of_empty_masks_is_one():
-    empty = torch.zeros(2, 4, 4, dtype=torch.bool)
-    full = torch.ones(2, 4, 4, dtype=torch.bool)
-    assert mask_iou(empty, empty).tolist() == [1.0, 1.0]
-    assert mask_iou(full, empty).tolist() == [0.0, 0.0]
-
-
 def test_predictions_work_with_mmseg_visualizer(batch, tmp_path):
     """mmseg's visualizer (and so its hooks) takes our data samples; it
     draws channel 0, i.e. frame 0, on the frame-0 image."""
@@ -201,40 +153,6 @@ def test_predictions_work_with_mmseg_visualizer(batch, tmp_path):
     drawn = mmcv.imread(out_file)
     assert drawn.shape[0] == image.shape[0]
     assert drawn.shape[1] == 2 * image.shape[1]  # ground truth | prediction
-
-
-def test_pretrained_tracking_decoder_stays_as_loaded(batch):
-    """``tracking_decoder='pretrained'``: frozen copies of SAM2's heads
-    track frames 1..T-1 while frame 0's are fine-tuned."""
-    model = build_model(tracking_decoder='pretrained')
-    head = model.decode_head
-    assert trainable_modules(model) == PAPER_TRAINABLE
-    copies = head.tracking_heads
-    for name, module in (('prompt_encoder', head.sam.sam_prompt_encoder),
-                         ('mask_decoder', head.sam.sam_mask_decoder)):
-        assert copies[name] is not module
-        for a, b in zip(copies[name].state_dict().values(),
-                        module.state_dict().values()):
-            assert torch.equal(a, b)
-    model.train()
-    assert not copies.training
-    before = {k: v.clone() for k, v in copies.state_dict().items()}
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=1e-2)
-    sum(forward_loss(model, batch).values()).backward()
-    optimizer.step()
-    after = copies.state_dict()
-    assert all(torch.equal(before[k], after[k]) for k in before)
-    moved = head.sam.sam_mask_decoder.state_dict()
-    assert any(not torch.equal(before[f'mask_decoder.{k}'], v)
-               for k, v in moved.items())
-    model.eval()
-    with torch.no_grad():
-        data = model.data_preprocessor(batch)
-        logits = model(**data, mode='tensor')
-    assert logits.shape[:2] == (2, T) and torch.isfinite(logits).all()
-    with pytest.raises(ValueError, match='tracking_decoder'):
-        build_model(tracking_decoder='copy')
 
 
 def test_referent_ids_join_rows_naming_one_object_of_a_clip():

@@ -3,7 +3,7 @@ frame-0 features it points at, in training, in ``predict`` and streamed."""
 import pytest
 import torch
 import torch.nn.functional as F
-from test_sam2love_segmentor import build_model, forward_loss
+from test_sam2love_segmentor import build_model, forward_loss, prompts_of
 
 
 def test_tokens_are_soft_prototypes_of_what_they_point_at():
@@ -49,11 +49,7 @@ def test_predict_and_stream_prompt_frame0_alike(referent_batch):
     model = build_model(token_pointer=0.1).eval()
     head = model.decode_head
     with torch.no_grad():  # every frame keeps its mask
-        head.sam.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(10.)
-        data = model.data_preprocessor(referent_batch)
-        prompt = model.extract_feat(
-            data['inputs'], [ds.text for ds in data['data_samples']])
-        frames = data['inputs']['frames']
+        prompt, frames = prompts_of(model, referent_batch)
         clip = head.predict(prompt, frames)
         for i in range(len(prompt)):
             streamed = torch.stack([

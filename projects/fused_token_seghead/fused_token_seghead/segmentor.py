@@ -17,19 +17,11 @@ class FusedTokenSegmentor(ClipSegmentor):
     (B, T, 3, H, W) and ``audio`` (B, L) in; ``seg_logits`` /
     ``pred_sem_seg`` (T, H, W) at the frame size and ``pred_eval_logits``
     (T, 256, 256) out, so ``RefAVSMetric`` and the tools apply unchanged.
-    """
 
-    def __init__(self,
-                 backbone: dict,
-                 neck: dict,
-                 decode_head: dict,
-                 data_preprocessor: dict | None = None,
-                 train_cfg: dict | None = None,
-                 test_cfg: dict | None = None,
-                 init_cfg: dict | None = None) -> None:
-        super().__init__(data_preprocessor, train_cfg, test_cfg, init_cfg,
-                         backbone=backbone, neck=neck,
-                         decode_head=decode_head)
+    Args (:class:`~sam2love.models.segmentors.ClipSegmentor`'s): ``backbone``,
+    ``neck``, ``decode_head`` (configs, built in that order),
+    ``data_preprocessor``, ``train_cfg``, ``test_cfg``, ``init_cfg``.
+    """
 
     def extract_feat(self, inputs: dict, texts: list[str]) -> torch.Tensor:
         """Encoders and fusion: the token (B, 1, D)."""
