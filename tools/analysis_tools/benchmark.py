@@ -220,7 +220,7 @@ def paired_pass(model, inputs, texts, args, bare: bool = True) -> dict:
     if bare:
         tracker = StreamingTracker(
             head.sam, len(texts), n, head.memory_dtype,
-            tracking_heads=head._tracking_heads(),
+            tracking_heads=head.tracking_decoder_heads(),
             frozen_encoder=head.image_encoder_frozen)
         mask = dict(mask_inputs=inputs['mask'].expand(len(texts), -1, -1, -1))
         steps['bare'] = lambda frame: tracker.push(

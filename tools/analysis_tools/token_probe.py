@@ -375,7 +375,7 @@ def track_split(model, source: TokenSource, dataset_cfg: dict, split: str,
             clip = track_clip(
                 head.sam, frames, dict(mask_inputs=frame0['masks'] > 0),
                 memory_dtype=head.memory_dtype, frozen_encoder=True,
-                tracking_heads=head._tracking_heads())['low_res_logits'][
+                tracking_heads=head.tracking_decoder_heads())['low_res_logits'][
                     :, :, 0]
         logits += list(F.interpolate(clip, size=gt0.shape[-2:],
                                      mode='bilinear', align_corners=False))

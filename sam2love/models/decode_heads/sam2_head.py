@@ -315,7 +315,7 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
             memory_dtype=self.memory_dtype,
             frozen_encoder=self.image_encoder_frozen,
             multimask_output=self.multimask_output,
-            tracking_heads=self._tracking_heads())
+            tracking_heads=self.tracking_decoder_heads())
         scores = out['object_score_logits'][..., 0]
         clip = self.clip_presence(prompt, scores[:, 0])
         logits, presence = self.apply_presence(
@@ -345,7 +345,7 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
         """
         tracker = StreamingTracker(
             self.sam, prompt.size(0), num_frames, self.memory_dtype,
-            self.multimask_output, self._tracking_heads(),
+            self.multimask_output, self.tracking_decoder_heads(),
             self.image_encoder_frozen)
         clip = None
         for frame in frames:
@@ -390,7 +390,9 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
         pooled = F.normalize(torch.einsum('bck,bk->bc', cells, attn), dim=-1)
         return (pooled * tokens.norm(dim=-1)).unsqueeze(1).to(tokens.dtype)
 
-    def _tracking_heads(self) -> tuple[nn.Module, nn.Module] | None:
+    def tracking_decoder_heads(self) -> tuple[nn.Module, nn.Module] | None:
+        """The ``(prompt_encoder, mask_decoder)`` that track frames 1..T-1
+        in place of SAM2's own (``tracking_decoder='pretrained'``), or None."""
         if self.tracking_decoder == 'shared':
             return None
         return (self.tracking_heads['prompt_encoder'],
