@@ -2,7 +2,6 @@
 in-memory loading, the clip settings, the weight files a checkpoint
 replaces."""
 import copy
-import functools
 
 from mmcv.transforms import Compose
 from mmengine.config import Config, ConfigDict
@@ -82,7 +81,6 @@ def in_memory_pipeline(cfg: ConfigDict) -> Compose:
     return Compose(steps)
 
 
-@functools.lru_cache(maxsize=8)
 def frames_only(pipeline: Compose) -> Compose:
     """:func:`in_memory_pipeline`'s steps without the audio step."""
     return Compose([t for t in pipeline.transforms if type(t).__name__ !=

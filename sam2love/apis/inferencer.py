@@ -109,8 +109,7 @@ class RefAVSInferencer(StreamingMixin, BaseInferencer):
         return model.to(device).eval()
 
     def _load_weights_to_model(self, model, checkpoint, cfg) -> None:
-        """Load ``checkpoint`` (a path) strictly, see
-        :func:`~sam2love.apis.checkpoint.load_weights_strict`."""
+        """Load ``checkpoint`` (a path) strictly (``load_weights_strict``)."""
         if checkpoint is None:
             warnings.warn('No checkpoint given: the masks come from a '
                           'randomly initialised model.', stacklevel=2)
@@ -125,10 +124,11 @@ class RefAVSInferencer(StreamingMixin, BaseInferencer):
         return super()._init_collate(cfg)
 
     def _init_pipeline(self, cfg: ConfigDict) -> Compose:
-        """The config's test pipeline with in-memory loading steps and
-        without ground-truth steps (:func:`~.inference_config.
-        in_memory_pipeline`)."""
-        return in_memory_pipeline(cfg)
+        """:func:`~.inference_config.in_memory_pipeline`; its frames-only
+        twin (:func:`~.inference_config.frames_only`) is kept beside it."""
+        pipeline = in_memory_pipeline(cfg)
+        self._frame_pipeline = frames_only(pipeline)
+        return pipeline
 
     def _init_visualizer(self, cfg: ConfigDict) -> RefAVSVisualizer:
         """:func:`~.inference_config.drawing_visualizer`: it only draws
@@ -277,7 +277,7 @@ class RefAVSInferencer(StreamingMixin, BaseInferencer):
                            frames: list) -> torch.Tensor:
         """(N, 3, H, W) frames through the test pipeline and the data
         preprocessor, as the model sees them."""
-        packed = frames_only(self.pipeline)(dict(
+        packed = self._frame_pipeline(dict(
             frames=frames, num_frames=len(frames), img_path=media.source,
             text=''))
         return self.model.data_preprocessor(
