@@ -142,3 +142,20 @@ def test_bad_presence_configs_are_named(cfg, match):
     with pytest.raises(ValueError, match=match):
         check_presence(cfg)
     assert check_presence(None) is None
+
+
+@pytest.mark.parametrize('detach', [False, True])
+def test_detached_token_keeps_the_presence_loss_off_the_neck(mixed_batch,
+                                                            detach):
+    """``detach_token=True``: the presence BCE trains the presence MLP
+    only; the neck (and so the masks) learn as without the switch."""
+    model = build_model(presence=dict(TOKEN, detach_token=detach,
+                                      mask_loss_on_null=True))
+    model.train()
+    losses = forward_loss(model, mixed_batch)
+    losses['loss_presence'].backward()
+    neck = [p.grad for p in model.neck.parameters() if p.requires_grad]
+    reached = any(g is not None and g.abs().sum() > 0 for g in neck)
+    assert reached != detach
+    mlp = [p.grad for p in model.decode_head.presence_mlp.parameters()]
+    assert all(g is not None and g.abs().sum() > 0 for g in mlp)

@@ -23,7 +23,8 @@ def check_presence(cfg: dict | None) -> dict | None:
     if not cfg:
         return None
     defaults = dict(source=None, loss_weight=1.0, null_weight=1.0,
-                    threshold=0.5, mask_loss_on_null=False)
+                    threshold=0.5, mask_loss_on_null=False,
+                    detach_token=False)
     unknown = set(cfg) - set(defaults)
     if unknown:
         raise ValueError(f'presence: unknown keys {sorted(unknown)}; '
@@ -97,8 +98,12 @@ class PresenceMixin:
         return out
 
     def _token_logits(self, prompt: torch.Tensor) -> torch.Tensor:
-        """(B, 1, D) fused tokens -> (B, 1) presence logits."""
-        return self.presence_mlp(prompt[:, 0])
+        """(B, 1, D) fused tokens -> (B, 1) presence logits; with
+        ``detach_token`` the presence loss does not reach the neck."""
+        token = prompt[:, 0]
+        if self.presence['detach_token']:
+            token = token.detach()
+        return self.presence_mlp(token)
 
     def clip_presence(self, prompt: torch.Tensor,
                       frame0_scores: torch.Tensor) -> torch.Tensor | None:

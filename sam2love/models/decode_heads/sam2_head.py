@@ -113,7 +113,8 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
             (about #ordinary / #null rows balances them); ``threshold``
             (0.5) on the presence probability, below which every frame's
             mask is empty; ``mask_loss_on_null`` (False): keep null rows in
-            the mask and IoU losses.
+            the mask and IoU losses; ``detach_token`` (False): the
+            presence loss does not reach the neck.
         loss_align (dict, optional): a loss on the token's SAM2 prompt
             embedding and frame 0's frozen image features (stride 16) given
             the ground-truth mask, beyond the paper:
