@@ -159,3 +159,27 @@ def test_detached_token_keeps_the_presence_loss_off_the_neck(mixed_batch,
     assert reached != detach
     mlp = [p.grad for p in model.decode_head.presence_mlp.parameters()]
     assert all(g is not None and g.abs().sum() > 0 for g in mlp)
+
+
+def test_object_score_loss_can_leave_the_null_rows(mixed_batch):
+    """``obj_loss_on_null=False``: SAM2's object-score loss sees only the
+    rows with a frame-0 mask (the presence head learns the null ones)."""
+    losses = {}
+    for keep in (True, False):
+        model = build_model(presence=dict(TOKEN, obj_loss_on_null=keep))
+        model.train()
+        data = model.data_preprocessor(mixed_batch, training=True)
+        prompt = model.extract_feat(data['inputs'],
+                                    [ds.text for ds in data['data_samples']])
+        head = model.decode_head
+        out = head.forward_frame0(prompt, data['inputs']['frames'][:, 0])
+        gt0 = torch.stack([ds.gt_sem_seg.data[0]
+                           for ds in data['data_samples']])
+        losses[keep] = head.frame0_losses(head._with_presence(out, prompt),
+                                          gt0)['loss_obj']
+        scores = out['object_score_logits']
+    present = torch.tensor([[1.0], [0.0]])
+    torch.testing.assert_close(losses[True], F.binary_cross_entropy_with_logits(
+        scores, present), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(losses[False], F.binary_cross_entropy_with_logits(
+        scores[:1], present[:1]), rtol=1e-5, atol=1e-6)

@@ -94,9 +94,13 @@ class Frame0LossMixin:
             losses['loss_iou'] = self.loss_iou_weight * loss_iou
         from_score = self._presence_from('object_score')
         if self.loss_obj_weight and not from_score:
+            obj = present[:, 0] > -1  # every row
+            if self.presence and not self.presence['obj_loss_on_null']:
+                obj = present[:, 0].bool()  # the presence head decides
             losses['loss_obj'] = self.loss_obj_weight * \
                 F.binary_cross_entropy_with_logits(
-                    out['object_score_logits'], present)
+                    out['object_score_logits'][obj], present[obj]) \
+                if obj.any() else out['object_score_logits'].sum() * 0
         if self.loss_align is not None:
             losses.update(self._alignment_losses(out, gt_masks,
                                                  referent_ids))

@@ -19,12 +19,26 @@ NO_OBJECT_LOGIT = NO_OBJ_SCORE
 
 def check_presence(cfg: dict | None) -> dict | None:
     """``presence`` with its defaults filled in, or None; raises on an
-    unknown key or source."""
+    unknown key or source.
+
+    Keys: ``source``: ``'object_score'`` (SAM2's object-score head on
+    frame 0, trained by this loss instead of ``loss_obj``) or ``'token'``
+    (a Linear-ReLU-Linear on the fused token); ``loss_weight`` (1.0);
+    ``null_weight`` (1.0): weight of a null row in the presence BCE (about
+    #ordinary / #null rows balances them); ``threshold`` (0.5) on the
+    presence probability, below which every frame's mask is empty;
+    ``mask_loss_on_null`` (False): keep the rows without a frame-0 mask in
+    the mask and IoU losses; ``detach_token`` (False): the presence loss
+    does not reach the neck; ``obj_loss_on_null`` (True): keep those rows
+    in SAM2's object-score loss (``False``: the presence head alone learns
+    that nothing is there, and the object score does not learn to gate
+    ordinary clips).
+    """
     if not cfg:
         return None
     defaults = dict(source=None, loss_weight=1.0, null_weight=1.0,
                     threshold=0.5, mask_loss_on_null=False,
-                    detach_token=False)
+                    detach_token=False, obj_loss_on_null=True)
     unknown = set(cfg) - set(defaults)
     if unknown:
         raise ValueError(f'presence: unknown keys {sorted(unknown)}; '

@@ -104,17 +104,8 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
             every mask unchanged); ``None``: the MLP's output as is.
         presence (dict, optional): learn and apply the presence of the
             referent (beyond the paper; None: the paper's behaviour, and
-            SAM2's object score gates frames as SAM2 does). Keys:
-            ``source``: ``'object_score'`` (SAM2's object-score head on
-            frame 0, trained by this loss instead of ``loss_obj``) or
-            ``'token'`` (a Linear-ReLU-Linear on the fused token; SAM2's
-            heads train as without the switch); ``loss_weight`` (1.0);
-            ``null_weight`` (1.0): weight of a null row in the presence BCE
-            (about #ordinary / #null rows balances them); ``threshold``
-            (0.5) on the presence probability, below which every frame's
-            mask is empty; ``mask_loss_on_null`` (False): keep null rows in
-            the mask and IoU losses; ``detach_token`` (False): the
-            presence loss does not reach the neck.
+            SAM2's object score gates frames as SAM2 does); keys and
+            defaults: :func:`~.presence.check_presence`.
         loss_align (dict, optional): a loss on the token's SAM2 prompt
             embedding and frame 0's frozen image features (stride 16) given
             the ground-truth mask, beyond the paper:
