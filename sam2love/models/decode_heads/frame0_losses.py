@@ -94,13 +94,14 @@ class Frame0LossMixin:
             losses['loss_iou'] = self.loss_iou_weight * loss_iou
         from_score = self._presence_from('object_score')
         if self.loss_obj_weight and not from_score:
-            obj = present[:, 0] > -1  # every row
+            scores, target = out['object_score_logits'], present
             if self.presence and not self.presence['obj_loss_on_null']:
-                obj = present[:, 0].bool()  # the presence head decides
+                # the presence head alone learns the rows without an object
+                keep = present[:, 0].bool()
+                scores, target = scores[keep], present[keep]
             losses['loss_obj'] = self.loss_obj_weight * \
-                F.binary_cross_entropy_with_logits(
-                    out['object_score_logits'][obj], present[obj]) \
-                if obj.any() else out['object_score_logits'].sum() * 0
+                F.binary_cross_entropy_with_logits(scores, target) \
+                if len(target) else out['object_score_logits'].sum() * 0
         if self.loss_align is not None:
             losses.update(self._alignment_losses(out, gt_masks,
                                                  referent_ids))
