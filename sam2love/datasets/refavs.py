@@ -2,6 +2,7 @@
 import copy
 from collections.abc import Sequence
 
+import numpy as np
 from mmengine.registry import DefaultScope
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
@@ -9,6 +10,7 @@ from mmseg.registry import DATASETS
 from ..feature_cache import cached_pipeline, check_cache_data, data_fingerprint
 from .layout import clip_files, mask_files
 from .metadata import SPLITS, RefAVSRow, read_metadata
+from .null_negatives import NullNegativeSampler
 
 
 @DATASETS.register_module()
@@ -71,6 +73,7 @@ class RefAVSDataset(BaseSegDataset):
                  media_dir: str = 'media',
                  mask_dir: str = 'gt_mask',
                  feature_cache: str | None = None,
+                 null_negatives: dict | None = None,
                  **kwargs) -> None:
         splits = (split, ) if isinstance(split, str) else tuple(split)
         unknown = [s for s in splits if s not in SPLITS]
@@ -85,6 +88,9 @@ class RefAVSDataset(BaseSegDataset):
         self.media_dir = media_dir
         self.mask_dir = mask_dir
         self.feature_cache = feature_cache
+        self.null_negatives = self._check_null_negatives(
+            null_negatives, kwargs.get('test_mode', False))
+        self.negative_sampler: NullNegativeSampler | None = None
         #: the configured pipeline (before a feature cache replaced steps)
         self.pipeline_cfg = copy.deepcopy(list(kwargs.get('pipeline') or []))
         # Our transforms live in mmseg's registry: find them whatever the
@@ -111,11 +117,48 @@ class RefAVSDataset(BaseSegDataset):
         check_cache_data(self.feature_cache,
                          {s: self.data_fingerprint(s) for s in self.splits})
 
+    @staticmethod
+    def _check_null_negatives(cfg: dict | None, test_mode: bool):
+        if cfg is None:
+            return None
+        unknown = set(cfg) - {'prob', 'match'}
+        prob = cfg.get('prob')
+        match = cfg.get('match', 'word')
+        if unknown or not isinstance(prob, (int, float)) or \
+                not 0 <= prob <= 1 or \
+                match not in NullNegativeSampler.MATCHES:
+            raise ValueError(
+                f'RefAVSDataset: null_negatives must be dict(prob=p, '
+                f'match=m) with 0 <= p <= 1 and m in '
+                f'{NullNegativeSampler.MATCHES}, got {cfg!r}')
+        if test_mode:
+            raise ValueError('RefAVSDataset: null_negatives is for training '
+                             'only (test_mode=True)')
+        return dict(prob=float(prob), match=match)
+
     def load_data_list(self) -> list[dict]:
         """One dict per expression of the selected splits, in csv order."""
         rows = read_metadata(self.ann_file, self.backend_args)
-        return [self.row_to_data_info(r) for r in rows
-                if r.split in self.splits]
+        selected = [r for r in rows if r.split in self.splits]
+        if self.null_negatives is not None:
+            self.negative_sampler = NullNegativeSampler(
+                rows, selected, self.null_negatives['match'])
+        return [self.row_to_data_info(r) for r in selected]
+
+    def prepare_data(self, idx: int):
+        """The pipeline's output for row ``idx``; with ``null_negatives``,
+        an ordinary row becomes a null reference with probability ``prob``
+        (numpy's global generator, which mmengine seeds per worker)."""
+        info = self.get_data_info(idx)
+        if self.negative_sampler is not None and not info['is_null'] and \
+                np.random.rand() < self.null_negatives['prob']:
+            donors = self.negative_sampler.absent_expressions(
+                info['clip_name'])
+            if donors:
+                donor = donors[np.random.randint(len(donors))]
+                info.update(text=donor.text, is_null=True,
+                            null_negative=True, text_row=donor._asdict())
+        return self.pipeline(info)
 
     def row_to_data_info(self, row: RefAVSRow) -> dict:
         info = dict(

@@ -166,9 +166,11 @@ class LoadClipMasks(BaseTransform):
     """Read the T masks of the referred object (foreground = non-zero).
 
     Null rows refer to nothing: when their mask folder is absent they get
-    empty masks of the frame size.
+    empty masks of the frame size, as do the null references made at
+    training time (``null_negative``, ``RefAVSDataset(null_negatives=)``).
 
-    Required keys: ``mask_paths``, ``mask_dir``, ``is_null``, ``ori_shape``.
+    Required keys: ``mask_paths``, ``mask_dir``, ``is_null``, ``ori_shape``
+    (and ``null_negative`` when present).
 
     Added keys: ``gt_masks`` (uint8 (T, H, W) in {0, 1}, at the masks' own
     size), ``seg_fields``; with ``eval_size``, also ``gt_eval_masks``
@@ -199,8 +201,8 @@ class LoadClipMasks(BaseTransform):
         paths = results['mask_paths']
         folder = results['mask_dir']
         read = paths if self.frames is None else [paths[i] for i in self.frames]
-        if results['is_null'] and not fileio.isdir(
-                folder, backend_args=self.backend_args):
+        if results.get('null_negative') or results['is_null'] and \
+                not fileio.isdir(folder, backend_args=self.backend_args):
             h, w = results['ori_shape']
             results['gt_masks'] = np.zeros((len(read), h, w), np.uint8)
             if self.eval_size is not None:
@@ -292,6 +294,7 @@ class PackClipInputs(BaseTransform):
 
     DEFAULT_META_KEYS = (
         'uid', 'vid', 'clip_name', 'split', 'fid', 'text', 'is_null',
+        'null_negative', 'text_row',
         'metadata_line', 'num_frames', 'clip_seconds', 'sample_idx',
         'frame_paths', 'audio_path', 'mask_paths', 'img_path', 'ori_shape',
         'img_shape', 'scale_factor', 'audio_sample_rate', 'audio_fix',

@@ -56,29 +56,47 @@ class FeatureCacheReader:
     def has_row(self, split: str, line: int) -> bool:
         return str(line) in self.index[split]['rows']
 
+    def _row(self, split: str, line: int, clip_name: str,
+             text: str | None) -> list:
+        """A row's index entry ``[shard, offset, clip, _, text]``, checked
+        against the data set's clip and text."""
+        row = self.index[split]['rows'].get(str(line))
+        where = f'{self.cache_dir} ({split})'
+        if row is None:
+            raise FeatureCacheError(
+                f'{where}: no cached row for metadata line {line}')
+        if row[2] != clip_name or (text is not None and row[4] != text):
+            raise FeatureCacheError(
+                f'{where}: metadata line {line} was cached as clip '
+                f'{row[2]!r} / {row[4]!r}, the data set has '
+                f'{clip_name!r} / {text!r}')
+        return row
+
     def sample(self, split: str, line: int, clip_name: str,
-               text: str | None = None) -> tuple[dict, tuple]:
+               text: str | None = None,
+               text_row: dict | None = None) -> tuple[dict, tuple]:
         """The cached features of one expression row.
+
+        Args:
+            text_row (dict, optional): ``dict(line, clip_name, text)`` of
+                another row of ``split`` whose per-row features (the
+                expression's) replace this row's: a null reference made at
+                training time. ``text`` is then that row's text.
 
         Returns:
             tuple: ``(features, ori_shape)``: key -> float32 array (bool
             for ``text_mask``) without the leading count axis, and the
             clip's original frame size (H, W).
         """
-        index = self.index[split]
-        row = index['rows'].get(str(line))
-        where = f'{self.cache_dir} ({split})'
-        if row is None:
-            raise FeatureCacheError(
-                f'{where}: no cached row for metadata line {line}')
-        shard, offset, cached_clip, _, cached_text = row
-        if cached_clip != clip_name or (text is not None and
-                                        cached_text != text):
-            raise FeatureCacheError(
-                f'{where}: metadata line {line} was cached as clip '
-                f'{cached_clip!r} / {cached_text!r}, the data set has '
-                f'{clip_name!r} / {text!r}')
-        clip_shard, clip_offset, ori_shape = index['clips'][clip_name]
+        if text_row is None:
+            shard, offset = self._row(split, line, clip_name, text)[:2]
+        else:
+            self._row(split, line, clip_name, None)
+            shard, offset = self._row(split, text_row['line'],
+                                      text_row['clip_name'],
+                                      text_row['text'])[:2]
+        clip_shard, clip_offset, ori_shape = \
+            self.index[split]['clips'][clip_name]
         out = {}
         for key in self.keys(split):
             if is_clip_key(key):
@@ -97,7 +115,9 @@ class LoadCachedFeatures(BaseTransform):
     ``LoadClipAudio``). ``RefAVSDataset(feature_cache=DIR)`` puts it in
     the pipeline.
 
-    Required keys: ``split``, ``metadata_line``, ``clip_name``, ``text``.
+    Required keys: ``split``, ``metadata_line``, ``clip_name``, ``text``
+    (and ``text_row``, the lent expression of a null reference made at
+    training time, when present).
 
     Added keys: ``cached_inputs`` (dict of float32 tensors:
     ``audio_feats`` (N, Da), ``patch_feats`` (T, HW, Dv), ``cls_feats``
@@ -125,7 +145,8 @@ class LoadCachedFeatures(BaseTransform):
     def transform(self, results: dict) -> dict:
         feats, ori_shape = self.reader(results['split']).sample(
             results['split'], results['metadata_line'],
-            results['clip_name'], results.get('text'))
+            results['clip_name'], results.get('text'),
+            results.get('text_row'))
         results['cached_inputs'] = {k: torch.from_numpy(v)
                                     for k, v in feats.items()}
         results['ori_shape'] = results['img_shape'] = ori_shape

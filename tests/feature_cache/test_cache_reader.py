@@ -20,3 +20,26 @@ def test_cached_samples_hold_features_and_frame0_mask_only(base):
     assert (b['data_samples'].gt_sem_seg.data[0] ==
             a['data_samples'].gt_sem_seg.data[0]).all()
     assert b['data_samples'].text == a['data_samples'].text
+
+
+def test_a_null_reference_reads_the_lent_rows_text_features(base):
+    cached = train_dataset(base['cfg'], base['cache'])
+    negatives = train_dataset(base['cfg'], base['cache'],
+                              null_negatives=dict(prob=1.0))
+    sampler = negatives.negative_sampler
+    i = next(i for i in range(len(cached))
+             if not cached.get_data_info(i)['is_null'] and
+             sampler.absent_expressions(cached.get_data_info(i)['clip_name']))
+    own = cached[i]
+    lent = negatives[i]
+    meta = lent['data_samples'].metainfo
+    donor = next(j for j in range(len(cached))
+                 if cached.get_data_info(j)['metadata_line'] ==
+                 meta['text_row']['line'])
+    donor_sample = cached[donor]
+    assert meta['text'] == donor_sample['data_samples'].text
+    for key in ('text_feats', 'text_mask'):
+        assert (lent['inputs'][key] == donor_sample['inputs'][key]).all()
+    for key in ('audio_feats', 'patch_feats', 'cls_feats', 'sam2_fpn_0'):
+        assert (lent['inputs'][key] == own['inputs'][key]).all()
+    assert lent['data_samples'].gt_sem_seg.data.sum() == 0

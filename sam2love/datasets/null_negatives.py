@@ -1,0 +1,116 @@
+"""Null references made at training time: a row's clip with the expression
+of another clip that names something this clip does not show.
+
+The Ref-AVS release has few null rows (608 of 14,113 train rows, ~4 %; 35
+of 965 in the synthetic set), too few for a presence switch to learn that
+"the red triangle" is not in a clip. :class:`NullNegativeSampler` makes
+absent-referent negatives from the ordinary rows instead, with no other
+annotation than ``metadata.csv``:
+
+- **What an expression names**: the words it shares with the data set's
+  category names (``uid``'s ``<category>``, split on ``-``, ``_`` and
+  spaces). "The blue triangle." names ``{blue, triangle}``; "The object
+  making a sound." names nothing and is never used (it refers to whatever
+  sounds, in any clip).
+- **What a clip shows**: the categories of every row of that clip in the
+  csv (any split).
+- **A lent expression is absent from a clip**, by ``match``:
+  ``'word'`` (the default) when the clip's categories carry none of the
+  words it names: right when an expression names several objects, as the
+  release's do ("the boy playing a drum" is not absent from a clip of a
+  boy and a drum); ``'object'`` when no single category carries every word
+  it names: right when category words are attributes of one object, as in
+  the synthetic set ("the blue triangle" is absent from a clip of a blue
+  square and a red triangle; "the triangle" is not). ``'object'`` makes
+  the hard negatives (the colour or the shape is on screen, not both).
+
+The clip's categories come from its rows, so an object that no expression
+refers to is unknown and can make a negative wrong: on the synthetic set
+(~16 % of the objects on screen have no row) 1.9 % / 2.3 % of the (row,
+lent expression) pairs of seeds 0 / 1 with ``'object'``; on the release,
+people who play an instrument are often on screen without a row.
+``tools/analysis_tools/null_negatives.py`` counts them.
+"""
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+from .metadata import RefAVSRow
+
+_WORD = re.compile(r'[a-z0-9]+')
+
+
+def words(text: str) -> frozenset:
+    """The lower-case words of ``text`` (runs of letters and digits)."""
+    return frozenset(_WORD.findall(text.lower()))
+
+
+class DonorExpression(NamedTuple):
+    """An expression lent to another clip: its csv line, clip and text."""
+
+    line: int
+    clip_name: str
+    text: str
+
+
+class NullNegativeSampler:
+    """For each clip, the expressions of other clips that name something it
+    does not show.
+
+    Args:
+        all_rows (Iterable[RefAVSRow]): every row of the csv (what each
+            clip shows).
+        donor_rows (Iterable[RefAVSRow]): the rows whose expressions may be
+            lent (the training split's ordinary rows); each distinct text
+            once, from its first row.
+        match (str): ``'word'`` or ``'object'`` (see the module).
+    """
+
+    MATCHES = ('word', 'object')
+
+    def __init__(self, all_rows: Iterable[RefAVSRow],
+                 donor_rows: Iterable[RefAVSRow],
+                 match: str = 'word') -> None:
+        if match not in self.MATCHES:
+            raise ValueError(f'NullNegativeSampler: match must be one of '
+                             f'{self.MATCHES}, got {match!r}')
+        self.match = match
+        self.clip_categories: dict = defaultdict(set)
+        for row in all_rows:
+            if not row.is_null:
+                self.clip_categories[row.name].add(words(row.category))
+        self.vocabulary = frozenset().union(
+            *(w for cats in self.clip_categories.values() for w in cats))
+        self.donors: list[tuple[frozenset, DonorExpression]] = []
+        seen = set()
+        for row in donor_rows:
+            named = self.named(row.exp)
+            if row.is_null or not named or row.exp in seen:
+                continue
+            seen.add(row.exp)
+            self.donors.append(
+                (named, DonorExpression(row.line, row.name, row.exp)))
+        self._cache: dict = {}
+
+    def named(self, expression: str) -> frozenset:
+        """The category words ``expression`` names (may be empty)."""
+        return words(expression) & self.vocabulary
+
+    def shows(self, clip_name: str, named: frozenset) -> bool:
+        """Whether the clip may show what ``named`` names: a category of
+        it carries one of the words (``'word'``) or all (``'object'``)."""
+        cats = self.clip_categories[clip_name]
+        if self.match == 'object':
+            return any(named <= cat for cat in cats)
+        return any(named & cat for cat in cats)
+
+    def absent_expressions(self, clip_name: str) -> Sequence[DonorExpression]:
+        """The donor expressions (of other clips) that name nothing
+        ``clip_name`` shows."""
+        if clip_name not in self._cache:
+            self._cache[clip_name] = [
+                donor for named, donor in self.donors
+                if donor.clip_name != clip_name
+                and not self.shows(clip_name, named)]
+        return self._cache[clip_name]

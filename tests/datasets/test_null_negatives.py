@@ -1,0 +1,123 @@
+"""Null references made at training time (``RefAVSDataset(null_negatives=)``,
+:mod:`sam2love.datasets.null_negatives`)."""
+import numpy as np
+import pytest
+from inference_helpers import make_tiny_tree
+
+from sam2love.datasets import RefAVSDataset
+from sam2love.datasets.metadata import RefAVSRow
+from sam2love.datasets.null_negatives import NullNegativeSampler, words
+
+PIPELINE = [
+    dict(type='LoadClipFrames'),
+    dict(type='LoadClipAudio', sample_rate=16000),
+    dict(type='LoadClipMasks'),
+    dict(type='ResizeClip', scale=(32, 32)),
+    dict(type='PackClipInputs'),
+]
+
+
+def row(line, clip, category, exp, split='train'):
+    return RefAVSRow(line=line, vid=clip, uid=f'{clip}_{category}_1',
+                     split=split, fid=0, exp=exp)
+
+
+ROWS = [
+    row(2, 'a', 'blue-square', 'The blue square.'),
+    row(3, 'a', 'red-triangle', 'The object making a sound.'),
+    row(4, 'b', 'blue-triangle', 'The blue triangle.'),
+    row(5, 'b', 'green-star', 'The star.'),
+    row(6, 'c', 'red-circle', 'The red circle.'),
+    row(7, 'c', 'red-circle', 'The blue square.'),  # same text as line 2
+    row(8, 'd', 'yellow-cross', 'The cross.', split='val'),
+    row(9, 'null_c-e', 'null', 'The blue star.'),
+    row(10, 'f', 'red-cross', 'The cross.'),
+]
+
+
+def test_an_expression_names_the_category_words_it_contains():
+    sampler = NullNegativeSampler(ROWS, ROWS)
+    assert sampler.vocabulary == words(
+        'blue square red triangle green star circle yellow cross')
+    assert sampler.named('The silent red triangle.') == {'red', 'triangle'}
+    assert sampler.named('The object on the left.') == frozenset()
+
+
+LENT = dict(
+    # a shows blue-square and red-triangle: "the blue triangle" names no
+    # object of it, but both its words are on screen
+    object=dict(a=['The blue triangle.', 'The star.', 'The red circle.',
+                   'The cross.'],
+                b=['The blue square.', 'The red circle.', 'The cross.'],
+                d=['The blue square.', 'The blue triangle.', 'The star.',
+                   'The red circle.']),
+    word=dict(a=['The star.', 'The cross.'],
+              b=['The red circle.', 'The cross.'],
+              d=['The blue square.', 'The blue triangle.', 'The star.',
+                 'The red circle.']))
+
+
+@pytest.mark.parametrize('match', ['object', 'word'])
+def test_a_lent_expression_names_nothing_its_clip_shows(match):
+    train = [r for r in ROWS if r.split == 'train']
+    sampler = NullNegativeSampler(ROWS, train, match)
+    # each text once, never a null row's nor one that names nothing
+    assert [d.text for _, d in sampler.donors] == [
+        'The blue square.', 'The blue triangle.', 'The star.',
+        'The red circle.', 'The cross.']
+    # never the clip's own expressions; what a clip shows comes from every
+    # split (d, a val clip, shows a yellow cross)
+    for clip, texts in LENT[match].items():
+        assert [d.text for d in sampler.absent_expressions(clip)] == texts
+    with pytest.raises(ValueError, match='match must be one of'):
+        NullNegativeSampler(ROWS, train, 'any')
+
+
+@pytest.fixture(scope='module')
+def tiny_tree(tmp_path_factory):
+    return make_tiny_tree(str(tmp_path_factory.mktemp('negatives') / 'tree'))
+
+
+def dataset(root, **kwargs):
+    return RefAVSDataset(data_root=root, split='train', num_frames=4,
+                         pipeline=PIPELINE, **kwargs)
+
+
+def test_every_drawn_row_can_become_a_null_reference(tiny_tree):
+    plain = dataset(tiny_tree)
+    always = dataset(tiny_tree, null_negatives=dict(prob=1.0))
+    never = dataset(tiny_tree, null_negatives=dict(prob=0.0))
+    sampler = always.negative_sampler
+    np.random.seed(0)
+    made = 0
+    for i in range(len(plain)):
+        a, b, c = plain[i], always[i], never[i]
+        info = a['data_samples'].metainfo
+        assert c['data_samples'].metainfo['text'] == info['text']
+        assert (c['inputs']['frames'] == a['inputs']['frames']).all()
+        meta = b['data_samples'].metainfo
+        if info['is_null'] or not sampler.absent_expressions(
+                info['clip_name']):
+            assert meta['text'] == info['text']
+            continue
+        made += 1
+        assert meta['null_negative'] and meta['is_null']
+        assert meta['uid'] == info['uid']
+        assert meta['text'] != info['text']
+        assert not sampler.shows(info['clip_name'],
+                                 sampler.named(meta['text']))
+        # the clip's own frames, no mask
+        assert (b['inputs']['frames'] == a['inputs']['frames']).all()
+        assert (b['inputs']['audio'] == a['inputs']['audio']).all()
+        assert b['data_samples'].gt_sem_seg.data.sum() == 0
+        assert a['data_samples'].gt_sem_seg.data.sum() > 0
+    assert made > len(plain) // 2
+
+
+def test_null_negatives_are_for_training_only(tiny_tree):
+    with pytest.raises(ValueError, match='training only'):
+        dataset(tiny_tree, null_negatives=dict(prob=0.5), test_mode=True)
+    for bad in (dict(prob=1.5), dict(p=0.5), dict(prob='0.5'),
+                dict(prob=0.5, match='any')):
+        with pytest.raises(ValueError, match='dict\\(prob=p, match=m\\)'):
+            dataset(tiny_tree, null_negatives=bad)

@@ -1,0 +1,69 @@
+"""How many null references ``RefAVSDataset(null_negatives=)`` can make on a
+data set, and, on a synthetic one, how many of them are wrong.
+
+    python tools/analysis_tools/null_negatives.py DATA_ROOT [--split train]
+        [--match word|object] [--out OUT.json]
+
+Prints the expressions that may be lent (those naming a category word),
+the absent expressions per ordinary row (min / mean), and with
+``synthetic_info.json`` (``tools/make_synthetic_refavs.py``) the share of
+(row, lent expression) pairs that the same ``--match`` rule would not have
+made had it known every object on screen (objects no row refers to are
+unknown to the sampler).
+"""
+import argparse
+import json
+import os.path as osp
+
+from sam2love.datasets import read_metadata
+from sam2love.datasets.null_negatives import NullNegativeSampler, words
+
+
+def count(data_root: str, split: str = 'train',
+          match: str = 'word') -> dict:
+    rows = read_metadata(osp.join(data_root, 'metadata.csv'))
+    selected = [r for r in rows if r.split == split]
+    sampler = NullNegativeSampler(rows, selected, match)
+    ordinary = [r for r in selected if not r.is_null]
+    lent = [sampler.absent_expressions(r.name) for r in ordinary]
+    out = dict(split=split, match=match, rows=len(selected), ordinary_rows=len(ordinary),
+               lendable_expressions=len(sampler.donors),
+               rows_without_any=sum(not x for x in lent),
+               absent_per_row_min=min(map(len, lent), default=0),
+               absent_per_row_mean=sum(map(len, lent)) / max(len(lent), 1))
+    info_path = osp.join(data_root, 'synthetic_info.json')
+    if osp.isfile(info_path):
+        with open(info_path) as f:
+            clips = json.load(f)['clips']
+        pairs = wrong = 0
+        for row, donors in zip(ordinary, lent):
+            shown = [words(c) for c in clips[row.name]['categories']]
+            for donor in donors:
+                pairs += 1
+                named = sampler.named(donor.text)
+                wrong += any(named <= c if match == 'object' else named & c
+                             for c in shown)
+        out.update(pairs=pairs, wrong_pairs=wrong,
+                   wrong_share=wrong / max(pairs, 1))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('data_root')
+    parser.add_argument('--split', default='train')
+    parser.add_argument('--match', default='word',
+                        choices=NullNegativeSampler.MATCHES)
+    parser.add_argument('--out', help='write the counts as JSON')
+    args = parser.parse_args()
+    counts = count(args.data_root, args.split, args.match)
+    for key, value in counts.items():
+        print(f'{key:24s} {value:.4f}' if isinstance(value, float)
+              else f'{key:24s} {value}')
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(counts, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
