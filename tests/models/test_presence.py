@@ -10,11 +10,13 @@ from test_sam2love_segmentor import T, build_model, forward_loss
 
 from sam2love.models.decode_heads.presence import (
     NO_OBJECT_LOGIT,
+    alignment_score,
     check_presence,
 )
 from sam2love.models.losses import candidate_losses
 
 TOKEN = dict(source='token', null_weight=2.0)
+ALIGNMENT = dict(source='alignment', null_weight=2.0)
 
 
 def as_null(sample: dict, text: str) -> dict:
@@ -73,13 +75,13 @@ def test_switch_off_is_the_papers_loss(ordinary, mixed_batch):
 
 def test_the_switch_trains_presence_and_leaves_null_rows_out_of_the_masks(
         ordinary, mixed_batch):
-    for source in ('token', 'object_score'):
+    for source in ('token', 'object_score', 'alignment'):
         model = build_model(seed=0, presence=dict(source=source,
                                                   null_weight=3.0))
         model.train()
         losses = forward_loss(model, mixed_batch)
         want = {'loss_mask', 'loss_iou', 'loss_presence'}
-        assert set(losses) == want | ({'loss_obj'} if source == 'token'
+        assert set(losses) == want | ({'loss_obj'} if source != 'object_score'
                                       else set())
         alone = forward_loss(model, pseudo_collate([ordinary]))
         # the null row adds nothing to the mask and IoU losses
@@ -88,16 +90,20 @@ def test_the_switch_trains_presence_and_leaves_null_rows_out_of_the_masks(
         losses['loss_presence'].backward()
         if source == 'token':
             grad = model.decode_head.presence_mlp[0].weight.grad
+        elif source == 'alignment':
+            grad = model.decode_head.presence_alignment.scale.grad
         else:
             grad = model.decode_head.sam.sam_mask_decoder.obj_score_token.weight.grad
         assert grad is not None and grad.abs().sum() > 0
 
 
-def test_trained_presence_empties_null_clips_only(ordinary, mixed_batch):
+@pytest.mark.parametrize('presence', [TOKEN, ALIGNMENT])
+def test_trained_presence_empties_null_clips_only(ordinary, mixed_batch,
+                                                  presence):
     """A few steps on one ordinary and one null sample: the null sample's
     masks are empty on every frame, the ordinary one's are not, and the
     presence scores are probabilities."""
-    model = build_model(seed=0, presence=TOKEN)
+    model = build_model(seed=0, presence=presence)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-3)
@@ -133,8 +139,24 @@ def test_without_the_switch_presence_is_sams_object_score(mixed_batch):
     assert ((out['presence'] > 0) & (out['presence'] < 1)).all()
 
 
+def test_alignment_score_is_a_soft_maximum_of_the_cosines():
+    tokens = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    feats = torch.tensor([[[3.0, 0.0, -1.0, 0.0]],
+                          [[0.0, 1.0, 0.0, 1.0]]]).view(1, 2, 2, 2)
+    feats = feats.expand(2, 2, 2, 2)
+    # cosines of token 0 with the 4 cells: 1, 0, -1, 0; of token 1: 0, 1,
+    # 0, 1
+    cosines = torch.tensor([[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, 0.0, 1.0]])
+    sharp = alignment_score(tokens, feats, 1e-3)[:, 0]
+    flat = alignment_score(tokens, feats, 1e3)[:, 0]
+    torch.testing.assert_close(sharp, cosines.max(1).values
+                               - 1e-3 * torch.log(torch.tensor([4.0, 2.0])))
+    torch.testing.assert_close(flat, cosines.mean(1), atol=1e-3, rtol=0)
+
+
 @pytest.mark.parametrize('cfg, match', [
     (dict(source='clip'), 'presence.source'),
+    (dict(source='alignment', temperature=0), 'temperature'),
     (dict(source='token', weight=1), 'unknown keys'),
     (dict(source='token', threshold=1.5), 'threshold'),
 ])

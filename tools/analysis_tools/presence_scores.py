@@ -7,8 +7,9 @@
 
 For every row of the splits it computes the clip's presence probability,
 the one ``SAM2PromptHead.predict_clip`` compares with
-``presence.threshold`` (the token MLP's, or SAM2's object score on frame 0
-with ``source='object_score'`` or without the switch), on frame 0 only (no
+``presence.threshold`` (the token MLP's, the token's alignment with frame
+0, or SAM2's object score on frame 0 with ``source='object_score'`` or
+without the switch), on frame 0 only (no
 tracking, so a whole test split takes seconds). Rows are grouped as
 *ordinary* (non-empty masks) and, on synthetic data, by null type
 (``synthetic_info.json``; ``null`` elsewhere). It prints per group the
@@ -72,11 +73,12 @@ def clip_presence(model, inputs: dict, texts: list) -> torch.Tensor:
     """(B, ) probability that each row's referent is in its clip."""
     head = model.decode_head
     prompt = model.extract_feat(inputs, texts)
-    scores = None  # frame 0's object scores, when they decide
-    if not head.presence or head.presence['source'] == 'object_score':
-        scores = head.forward_frame0(
-            prompt, inputs['frames'][:, 0])['object_score_logits'][:, 0]
-    clip = head.clip_presence(prompt, scores)
+    scores = frame0 = None  # frame 0's object scores / encoding, if read
+    if not head.presence or head.presence['source'] != 'token':
+        out = head.forward_frame0(prompt, inputs['frames'][:, 0])
+        scores = out['object_score_logits'][:, 0]
+        frame0 = out['backbone_out']
+    clip = head.clip_presence(prompt, scores, frame0)
     return scores.float().sigmoid() if clip is None else clip
 
 

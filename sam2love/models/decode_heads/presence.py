@@ -2,17 +2,21 @@
 to anything in its clip (Ref-AVS's null rows, whose masks are empty).
 
 A presence logit per clip, read from SAM2's object-score head on frame 0
-(``source='object_score'``) or from an MLP on the fused token
-(``'token'``), is trained with a BCE in which a null row weighs
+(``source='object_score'``), from an MLP on the fused token (``'token'``)
+or from how well the token matches any place of frame 0
+(``'alignment'``), is trained with a BCE in which a null row weighs
 ``null_weight``; at inference a clip whose presence probability is below
 ``threshold`` gets empty masks on every frame.
 """
+import math
+
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from sam2.modeling.sam2_base import NO_OBJ_SCORE
 
 #: Where ``presence`` reads the clip's presence logit.
-PRESENCE_SOURCES = ('object_score', 'token')
+PRESENCE_SOURCES = ('object_score', 'token', 'alignment')
 #: SAM2's mask logit of "no object" (``sam2_base.NO_OBJ_SCORE``).
 NO_OBJECT_LOGIT = NO_OBJ_SCORE
 
@@ -22,8 +26,10 @@ def check_presence(cfg: dict | None) -> dict | None:
     unknown key or source.
 
     Keys: ``source``: ``'object_score'`` (SAM2's object-score head on
-    frame 0, trained by this loss instead of ``loss_obj``) or ``'token'``
-    (a Linear-ReLU-Linear on the fused token); ``loss_weight`` (1.0);
+    frame 0, trained by this loss instead of ``loss_obj``), ``'token'``
+    (a Linear-ReLU-Linear on the fused token) or ``'alignment'`` (the
+    token's match with frame 0's cells, :func:`alignment_score`, through a
+    learnt affine map); ``loss_weight`` (1.0);
     ``null_weight`` (1.0): weight of a null row in the presence BCE (about
     #ordinary / #null rows balances them); ``threshold`` (0.5) on the
     presence probability, below which every frame's mask is empty;
@@ -32,13 +38,14 @@ def check_presence(cfg: dict | None) -> dict | None:
     does not reach the neck; ``obj_loss_on_null`` (True): keep those rows
     in SAM2's object-score loss (``False``: the presence head alone learns
     that nothing is there, and the object score does not learn to gate
-    ordinary clips).
+    ordinary clips); ``temperature`` (0.1): tau of ``'alignment'``.
     """
     if not cfg:
         return None
     defaults = dict(source=None, loss_weight=1.0, null_weight=1.0,
                     threshold=0.5, mask_loss_on_null=False,
-                    detach_token=False, obj_loss_on_null=True)
+                    detach_token=False, obj_loss_on_null=True,
+                    temperature=0.1)
     unknown = set(cfg) - set(defaults)
     if unknown:
         raise ValueError(f'presence: unknown keys {sorted(unknown)}; '
@@ -47,10 +54,51 @@ def check_presence(cfg: dict | None) -> dict | None:
     if cfg['source'] not in PRESENCE_SOURCES:
         raise ValueError(f'presence.source must be one of {PRESENCE_SOURCES}, '
                          f'got {cfg["source"]!r}')
-    if cfg['null_weight'] <= 0 or not 0 < cfg['threshold'] < 1:
-        raise ValueError('presence: null_weight must be > 0 and threshold '
-                         f'in (0, 1), got {cfg}')
+    if cfg['null_weight'] <= 0 or not 0 < cfg['threshold'] < 1 or \
+            cfg['temperature'] <= 0:
+        raise ValueError('presence: null_weight and temperature must be > 0 '
+                         f'and threshold in (0, 1), got {cfg}')
     return cfg
+
+
+def alignment_score(tokens: torch.Tensor, feats: torch.Tensor,
+                    temperature: float) -> torch.Tensor:
+    """How well each token matches some place of its frame: a soft
+    maximum of the cosine similarities, ``tau * (logsumexp_p(cos(t, f_p) /
+    tau) - log(hw))`` (the mean cosine as tau grows, the max as it
+    shrinks). An absent referent's token should match no cell well: the
+    comparison with the image happens here, not inside the fusion.
+
+    Args:
+        tokens (Tensor): (B, C) tokens in the features' space.
+        feats (Tensor): (B, C, h, w) frame-0 image features.
+
+    Returns:
+        Tensor: (B, 1) in [-1, 1].
+    """
+    cells = F.normalize(feats.float().flatten(2), dim=1)
+    unit = F.normalize(tokens.float(), dim=-1)
+    sims = torch.einsum('bc,bck->bk', unit, cells) / temperature
+    score = sims.logsumexp(-1) - math.log(sims.size(-1))
+    return (temperature * score)[:, None]
+
+
+class AlignmentPresence(nn.Module):
+    """``'alignment'``'s presence logit: ``a * alignment_score + b``, with
+    ``a`` starting at 10 and ``b`` at 0 (a cosine of 0 is a presence of
+    one half)."""
+
+    def __init__(self, temperature: float) -> None:
+        super().__init__()
+        self.temperature = temperature
+        self.scale = nn.Parameter(torch.tensor(10.0))
+        self.bias = nn.Parameter(torch.tensor(0.0))
+
+    def forward(self, tokens: torch.Tensor, feats: torch.Tensor
+                ) -> torch.Tensor:
+        """(B, C) tokens, (B, C, h, w) features -> (B, 1) logits."""
+        return self.scale * alignment_score(tokens, feats,
+                                            self.temperature) + self.bias
 
 
 def presence_loss(cfg: dict, logits: torch.Tensor,
@@ -106,38 +154,54 @@ class PresenceMixin:
         return bool(self.presence) and self.presence['source'] == source
 
     def _with_presence(self, out: dict, prompt: torch.Tensor) -> dict:
-        """``out`` plus ``presence_logits`` (B, 1) of the token MLP."""
-        if self._presence_from('token'):
-            out = dict(out, presence_logits=self._token_logits(prompt))
+        """``out`` (:meth:`forward_frame0`'s) plus ``presence_logits``
+        (B, 1) of the token MLP or of the alignment."""
+        if self.presence and self.presence['source'] != 'object_score':
+            out = dict(out, presence_logits=self._presence_logits(
+                prompt, out['backbone_out']))
         return out
 
-    def _token_logits(self, prompt: torch.Tensor) -> torch.Tensor:
-        """(B, 1, D) fused tokens -> (B, 1) presence logits; with
-        ``detach_token`` the presence loss does not reach the neck."""
-        token = prompt[:, 0]
+    def _presence_logits(self, prompt: torch.Tensor,
+                         frame0: dict | None) -> torch.Tensor:
+        """(B, 1, D) fused tokens (and frame 0's encoding, for
+        ``'alignment'``) -> (B, 1) presence logits; with ``detach_token``
+        the presence loss does not reach the neck."""
+        if self._presence_from('token'):
+            token = prompt[:, 0]
+            return self.presence_mlp(
+                token.detach() if self.presence['detach_token'] else token)
+        if frame0 is None:
+            raise ValueError("presence source 'alignment' needs frame 0's "
+                             'encoding')
+        tokens = self.prompt_tokens(prompt)[:, 0]
         if self.presence['detach_token']:
-            token = token.detach()
-        return self.presence_mlp(token)
+            tokens = tokens.detach()
+        return self.presence_alignment(tokens, frame0['vision_features'])
 
     def clip_presence(self, prompt: torch.Tensor,
-                      frame0_scores: torch.Tensor) -> torch.Tensor | None:
+                      frame0_scores: torch.Tensor,
+                      frame0: dict | None = None) -> torch.Tensor | None:
         """The clip's presence probability under the ``presence`` switch.
 
         Args:
             prompt (Tensor): (B, 1, D) fused tokens.
             frame0_scores (Tensor): (B, ) SAM2's object-score logits of
                 the prompted frame 0.
+            frame0 (dict, optional): frame 0's
+                :func:`~sam2love.models.sam2.features.encode_frames`
+                (``vision_features`` (B, C, h, w)), which ``'alignment'``
+                reads.
 
         Returns:
-            Tensor | None: (B, ) in [0, 1] (the token MLP's, or frame 0's
-            object score with ``source='object_score'``); None without the
-            switch.
+            Tensor | None: (B, ) in [0, 1] (the token MLP's, the
+            alignment's, or frame 0's object score with
+            ``source='object_score'``); None without the switch.
         """
         if not self.presence:
             return None
-        if self._presence_from('token'):
-            return self._token_logits(prompt)[:, 0].float().sigmoid()
-        return frame0_scores.float().sigmoid()
+        if self._presence_from('object_score'):
+            return frame0_scores.float().sigmoid()
+        return self._presence_logits(prompt, frame0)[:, 0].float().sigmoid()
 
     def apply_presence(self, clip: torch.Tensor | None, logits: torch.Tensor,
                        scores: torch.Tensor) -> tuple:

@@ -43,7 +43,8 @@ from ..sam2.prompts import point_embedding_norm
 from ..sam2.step import decode_frame0_candidates
 from ..sam2.tracker import StreamingTracker, track_clip
 from .frame0_losses import Frame0LossMixin
-from .presence import NO_OBJECT_LOGIT, PresenceMixin, check_presence
+from .presence import (NO_OBJECT_LOGIT, AlignmentPresence, PresenceMixin,
+                       check_presence)
 
 #: Table 6 of the paper: which SAM2 parts are trained.
 TRAINABLE_PRESETS = {
@@ -181,6 +182,9 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
                 self.presence_mlp = nn.Sequential(
                     nn.Linear(in_channels, in_channels), nn.ReLU(inplace=True),
                     nn.Linear(in_channels, 1))
+        if self.presence and self.presence['source'] == 'alignment':
+            self.presence_alignment = AlignmentPresence(
+                self.presence['temperature'])
         self.memory_dtype = getattr(torch, memory_dtype)
         self.threshold = threshold
         self.trainable = tuple(TRAINABLE_PRESETS.get(trainable, trainable)) \
@@ -309,7 +313,7 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
             multimask_output=self.multimask_output,
             tracking_heads=self.tracking_decoder_heads())
         scores = out['object_score_logits'][..., 0]
-        clip = self.clip_presence(prompt, scores[:, 0])
+        clip = self.clip_presence(prompt, scores[:, 0], frame0)
         logits, presence = self.apply_presence(
             clip, out['low_res_logits'][:, :, 0], scores)
         return dict(logits=logits, presence=presence)
@@ -346,7 +350,8 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
                 encoded = tracker.encode(frame)
                 out = tracker.push(encoded=encoded, frame0=dict(
                     sparse_tokens=self.frame0_tokens(prompt, encoded)))
-                clip = self.clip_presence(prompt, out['object_score_logits'])
+                clip = self.clip_presence(
+                    prompt, out['object_score_logits'], encoded)
             else:
                 out = tracker.push(frame)
             logits, presence = self.apply_presence(
