@@ -1,5 +1,8 @@
 """Null references made at training time: a row's clip with the expression
-of another clip that names something this clip does not show.
+of another clip that names something this clip does not show
+(absent-referent), or a row's sound-asking expression with the audio of
+another clip whose objects this clip does not show (mismatched audio, as
+the release's ``null_c-`` clips).
 
 The Ref-AVS release has few null rows (608 of 14,113 train rows, ~4 %; 35
 of 965 in the synthetic set), too few for a presence switch to learn that
@@ -24,6 +27,13 @@ annotation than ``metadata.csv``:
   square and a red triangle; "the triangle" is not). ``'object'`` makes
   the hard negatives (the colour or the shape is on screen, not both).
 
+- **Lent audio** (``'audio'``): only for an expression that asks for a
+  sound (a word of :data:`SOUND_WORDS`, none of :data:`SILENCE_WORDS`) and
+  names no category, as every null row of the release does ("The first
+  object to make a sound"); the lent clip's categories must all be absent
+  from the row's clip (by ``match``), so that nothing on screen makes the
+  sound heard.
+
 The clip's categories come from its rows, so an object that no expression
 refers to is unknown and can make a negative wrong: on the synthetic set
 (~16 % of the objects on screen have no row) 1.9 % / 2.3 % of the (row,
@@ -39,6 +49,13 @@ from typing import NamedTuple
 from .metadata import RefAVSRow
 
 _WORD = re.compile(r'[a-z0-9]+')
+#: words of an expression that asks for a sounding object
+SOUND_WORDS = frozenset(
+    'sound sounds sounding loud louder loudest pitch pitched rhythm noise '
+    'singing sings song'.split())
+#: words that make it ask for silence (or negate) instead
+SILENCE_WORDS = frozenset(
+    'silent silence quiet mute muted no not never didn without'.split())
 
 
 def words(text: str) -> frozenset:
@@ -56,7 +73,7 @@ class DonorExpression(NamedTuple):
 
 class NullNegativeSampler:
     """For each clip, the expressions of other clips that name something it
-    does not show.
+    does not show, and the clips whose sound none of its objects makes.
 
     Args:
         all_rows (Iterable[RefAVSRow]): every row of the csv (what each
@@ -83,6 +100,9 @@ class NullNegativeSampler:
         self.vocabulary = frozenset().union(
             *(w for cats in self.clip_categories.values() for w in cats))
         self.donors: list[tuple[frozenset, DonorExpression]] = []
+        #: clips that may lend their audio (ordinary donor rows' clips)
+        self.sound_clips = sorted({r.name for r in donor_rows
+                                   if not r.is_null})
         seen = set()
         for row in donor_rows:
             named = self.named(row.exp)
@@ -92,6 +112,7 @@ class NullNegativeSampler:
             self.donors.append(
                 (named, DonorExpression(row.line, row.name, row.exp)))
         self._cache: dict = {}
+        self._sound_cache: dict = {}
 
     def named(self, expression: str) -> frozenset:
         """The category words ``expression`` names (may be empty)."""
@@ -114,3 +135,20 @@ class NullNegativeSampler:
                 if donor.clip_name != clip_name
                 and not self.shows(clip_name, named)]
         return self._cache[clip_name]
+
+    def asks_for_sound(self, expression: str) -> bool:
+        """Whether ``expression`` refers by sound alone: a sound word, no
+        silence word, no category word."""
+        found = words(expression)
+        return bool(found & SOUND_WORDS) and not found & SILENCE_WORDS \
+            and not found & self.vocabulary
+
+    def absent_sounds(self, clip_name: str) -> Sequence[str]:
+        """The other clips none of whose categories ``clip_name`` shows
+        (their audio is a mismatched sound for it)."""
+        if clip_name not in self._sound_cache:
+            self._sound_cache[clip_name] = [
+                other for other in self.sound_clips if other != clip_name
+                and not any(self.shows(clip_name, cat)
+                            for cat in self.clip_categories[other])]
+        return self._sound_cache[clip_name]

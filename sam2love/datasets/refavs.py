@@ -12,6 +12,9 @@ from .layout import clip_files, mask_files
 from .metadata import SPLITS, RefAVSRow, read_metadata
 from .null_negatives import NullNegativeSampler
 
+#: the kinds of null references ``null_negatives`` makes
+NEGATIVE_KINDS = ('expression', 'audio')
+
 
 @DATASETS.register_module()
 class RefAVSDataset(BaseSegDataset):
@@ -57,6 +60,21 @@ class RefAVSDataset(BaseSegDataset):
             random augmentations; the model then refuses it on the first
             batch when its frozen weights or configs differ. For training
             only: prediction needs the frames.
+        null_negatives (dict, optional): make null references at training
+            time (:mod:`~sam2love.datasets.null_negatives`):
+            ``dict(prob=p, match='word', kinds=('expression', 'audio'))``
+            turns an ordinary row, with probability ``p`` each time it is
+            drawn, into a null one with empty masks, of a kind drawn among
+            those it allows: ``'expression'``, the expression of another
+            clip that names something its clip does not show (``text`` is
+            that one, ``text_row`` names its row, whose cached text
+            features a feature cache reads); ``'audio'``, for an
+            expression that asks for a sound, the audio of another clip
+            whose objects its clip does not show (``audio_path`` is that
+            clip's, ``audio_clip`` its name). ``match``: ``'word'`` or
+            ``'object'`` (what "does not show" means). The sample keeps
+            its ``uid``; ``is_null`` and ``null_negative`` are True.
+            Training only (refused with ``test_mode``).
         **kwargs: passed to :class:`mmseg.datasets.BaseSegDataset`
             (``pipeline``, ``test_mode``, ``backend_args``, ...).
     """
@@ -121,20 +139,23 @@ class RefAVSDataset(BaseSegDataset):
     def _check_null_negatives(cfg: dict | None, test_mode: bool):
         if cfg is None:
             return None
-        unknown = set(cfg) - {'prob', 'match'}
+        unknown = set(cfg) - {'prob', 'match', 'kinds'}
         prob = cfg.get('prob')
         match = cfg.get('match', 'word')
+        kinds = tuple(cfg.get('kinds', NEGATIVE_KINDS))
         if unknown or not isinstance(prob, (int, float)) or \
                 not 0 <= prob <= 1 or \
-                match not in NullNegativeSampler.MATCHES:
+                match not in NullNegativeSampler.MATCHES or not kinds or \
+                not set(kinds) <= set(NEGATIVE_KINDS):
             raise ValueError(
                 f'RefAVSDataset: null_negatives must be dict(prob=p, '
-                f'match=m) with 0 <= p <= 1 and m in '
-                f'{NullNegativeSampler.MATCHES}, got {cfg!r}')
+                f'match=m, kinds=k) with 0 <= p <= 1, m in '
+                f'{NullNegativeSampler.MATCHES} and k a non-empty subset of '
+                f'{NEGATIVE_KINDS}, got {cfg!r}')
         if test_mode:
             raise ValueError('RefAVSDataset: null_negatives is for training '
                              'only (test_mode=True)')
-        return dict(prob=float(prob), match=match)
+        return dict(prob=float(prob), match=match, kinds=kinds)
 
     def load_data_list(self) -> list[dict]:
         """One dict per expression of the selected splits, in csv order."""
@@ -152,13 +173,29 @@ class RefAVSDataset(BaseSegDataset):
         info = self.get_data_info(idx)
         if self.negative_sampler is not None and not info['is_null'] and \
                 np.random.rand() < self.null_negatives['prob']:
-            donors = self.negative_sampler.absent_expressions(
-                info['clip_name'])
-            if donors:
-                donor = donors[np.random.randint(len(donors))]
-                info.update(text=donor.text, is_null=True,
-                            null_negative=True, text_row=donor._asdict())
+            self._make_null(info)
         return self.pipeline(info)
+
+    def _make_null(self, info: dict) -> None:
+        """Turn ``info`` into a null reference of a kind it allows (left
+        as it is when it allows none)."""
+        sampler = self.negative_sampler
+        name = info['clip_name']
+        lendable = dict(expression=sampler.absent_expressions(name),
+                        audio=sampler.absent_sounds(name)
+                        if sampler.asks_for_sound(info['text']) else [])
+        kinds = [k for k in self.null_negatives['kinds'] if lendable[k]]
+        if not kinds:
+            return
+        kind = kinds[np.random.randint(len(kinds))]
+        lent = lendable[kind][np.random.randint(len(lendable[kind]))]
+        info.update(is_null=True, null_negative=True)
+        if kind == 'expression':
+            info.update(text=lent.text, text_row=lent._asdict())
+        else:
+            info.update(audio_clip=lent, audio_path=clip_files(
+                self.data_root, lent, self.num_frames,
+                self.media_dir)['audio_path'])
 
     def row_to_data_info(self, row: RefAVSRow) -> dict:
         info = dict(

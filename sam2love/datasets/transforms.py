@@ -294,7 +294,7 @@ class PackClipInputs(BaseTransform):
 
     DEFAULT_META_KEYS = (
         'uid', 'vid', 'clip_name', 'split', 'fid', 'text', 'is_null',
-        'null_negative', 'text_row',
+        'null_negative', 'text_row', 'audio_clip',
         'metadata_line', 'num_frames', 'clip_seconds', 'sample_idx',
         'frame_paths', 'audio_path', 'mask_paths', 'img_path', 'ori_shape',
         'img_shape', 'scale_factor', 'audio_sample_rate', 'audio_fix',

@@ -74,7 +74,8 @@ class FeatureCacheReader:
 
     def sample(self, split: str, line: int, clip_name: str,
                text: str | None = None,
-               text_row: dict | None = None) -> tuple[dict, tuple]:
+               text_row: dict | None = None,
+               audio_clip: str | None = None) -> tuple[dict, tuple]:
         """The cached features of one expression row.
 
         Args:
@@ -82,6 +83,9 @@ class FeatureCacheReader:
                 another row of ``split`` whose per-row features (the
                 expression's) replace this row's: a null reference made at
                 training time. ``text`` is then that row's text.
+            audio_clip (str, optional): another clip of ``split`` whose
+                audio features replace this clip's (a null reference made
+                at training time).
 
         Returns:
             tuple: ``(features, ori_shape)``: key -> float32 array (bool
@@ -95,11 +99,17 @@ class FeatureCacheReader:
             shard, offset = self._row(split, text_row['line'],
                                       text_row['clip_name'],
                                       text_row['text'])[:2]
-        clip_shard, clip_offset, ori_shape = \
-            self.index[split]['clips'][clip_name]
+        clips = self.index[split]['clips']
+        clip_shard, clip_offset, ori_shape = clips[clip_name]
+        if audio_clip is not None and audio_clip not in clips:
+            raise FeatureCacheError(f'{self.cache_dir} ({split}): no cached '
+                                    f'clip {audio_clip!r} to lend its audio')
         out = {}
         for key in self.keys(split):
-            if is_clip_key(key):
+            if key == 'audio_feats' and audio_clip is not None:
+                audio_shard, audio_offset = clips[audio_clip][:2]
+                value = self._array(split, audio_shard, key)[audio_offset]
+            elif is_clip_key(key):
                 value = self._array(split, clip_shard, key)[clip_offset]
             else:
                 value = self._array(split, shard, key)[offset]
@@ -116,8 +126,8 @@ class LoadCachedFeatures(BaseTransform):
     the pipeline.
 
     Required keys: ``split``, ``metadata_line``, ``clip_name``, ``text``
-    (and ``text_row``, the lent expression of a null reference made at
-    training time, when present).
+    (and ``text_row`` / ``audio_clip``, the lent expression / audio of a
+    null reference made at training time, when present).
 
     Added keys: ``cached_inputs`` (dict of float32 tensors:
     ``audio_feats`` (N, Da), ``patch_feats`` (T, HW, Dv), ``cls_feats``
@@ -146,7 +156,7 @@ class LoadCachedFeatures(BaseTransform):
         feats, ori_shape = self.reader(results['split']).sample(
             results['split'], results['metadata_line'],
             results['clip_name'], results.get('text'),
-            results.get('text_row'))
+            results.get('text_row'), results.get('audio_clip'))
         results['cached_inputs'] = {k: torch.from_numpy(v)
                                     for k, v in feats.items()}
         results['ori_shape'] = results['img_shape'] = ori_shape

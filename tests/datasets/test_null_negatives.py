@@ -2,6 +2,7 @@
 :mod:`sam2love.datasets.null_negatives`)."""
 import numpy as np
 import pytest
+import torch
 from inference_helpers import make_tiny_tree
 
 from sam2love.datasets import RefAVSDataset
@@ -32,6 +33,7 @@ ROWS = [
     row(8, 'd', 'yellow-cross', 'The cross.', split='val'),
     row(9, 'null_c-e', 'null', 'The blue star.'),
     row(10, 'f', 'red-cross', 'The cross.'),
+    row(11, 'f', 'red-cross', 'The first object to make a sound.'),
 ]
 
 
@@ -73,6 +75,25 @@ def test_a_lent_expression_names_nothing_its_clip_shows(match):
         NullNegativeSampler(ROWS, train, 'any')
 
 
+def test_lent_audio_is_for_sound_asking_expressions_and_unseen_objects():
+    train = [r for r in ROWS if r.split == 'train']
+    sampler = NullNegativeSampler(ROWS, train, 'object')
+    asks = sampler.asks_for_sound
+    assert asks('The first object to make a sound.')
+    assert asks('The object with the lowest-pitched sound.')
+    assert not asks('The silent object.')  # silence is not a sound
+    assert not asks("The object that didn't make a sound.")
+    assert not asks('The object on the left.')  # no sound asked
+    assert not asks('The sounding cross.')  # names a category
+    # clips a (blue-square, red-triangle), b (blue-triangle, green-star),
+    # c (red-circle), f (red-cross): no object of b, c or f is one of a's
+    # (by 'object'); only b shares no word with c (by 'word')
+    assert sampler.absent_sounds('a') == ['b', 'c', 'f']
+    assert sampler.absent_sounds('c') == ['a', 'b', 'f']
+    assert NullNegativeSampler(ROWS, train, 'word').absent_sounds('c') == [
+        'b']
+
+
 @pytest.fixture(scope='module')
 def tiny_tree(tmp_path_factory):
     return make_tiny_tree(str(tmp_path_factory.mktemp('negatives') / 'tree'))
@@ -89,7 +110,7 @@ def test_every_drawn_row_can_become_a_null_reference(tiny_tree):
     never = dataset(tiny_tree, null_negatives=dict(prob=0.0))
     sampler = always.negative_sampler
     np.random.seed(0)
-    made = 0
+    made = lent_audio = 0
     for i in range(len(plain)):
         a, b, c = plain[i], always[i], never[i]
         info = a['data_samples'].metainfo
@@ -103,21 +124,33 @@ def test_every_drawn_row_can_become_a_null_reference(tiny_tree):
         made += 1
         assert meta['null_negative'] and meta['is_null']
         assert meta['uid'] == info['uid']
+        # the clip's own frames, no mask
+        assert (b['inputs']['frames'] == a['inputs']['frames']).all()
+        assert b['data_samples'].gt_sem_seg.data.sum() == 0
+        if 'audio_clip' in meta:  # another clip's sound
+            lent_audio += 1
+            assert sampler.asks_for_sound(info['text'])
+            assert meta['text'] == info['text']
+            assert meta['audio_clip'] in sampler.absent_sounds(
+                info['clip_name'])
+            assert meta['audio_path'].endswith(
+                f"{meta['audio_clip']}/audio.wav")
+            assert not torch.equal(b['inputs']['audio'], a['inputs']['audio'])
+            continue
         assert meta['text'] != info['text']
         assert not sampler.shows(info['clip_name'],
                                  sampler.named(meta['text']))
-        # the clip's own frames, no mask
-        assert (b['inputs']['frames'] == a['inputs']['frames']).all()
         assert (b['inputs']['audio'] == a['inputs']['audio']).all()
-        assert b['data_samples'].gt_sem_seg.data.sum() == 0
         assert a['data_samples'].gt_sem_seg.data.sum() > 0
     assert made > len(plain) // 2
+    assert 0 < lent_audio < made
 
 
 def test_null_negatives_are_for_training_only(tiny_tree):
     with pytest.raises(ValueError, match='training only'):
         dataset(tiny_tree, null_negatives=dict(prob=0.5), test_mode=True)
     for bad in (dict(prob=1.5), dict(p=0.5), dict(prob='0.5'),
-                dict(prob=0.5, match='any')):
-        with pytest.raises(ValueError, match='dict\\(prob=p, match=m\\)'):
+                dict(prob=0.5, match='any'), dict(prob=0.5, kinds=()),
+                dict(prob=0.5, kinds=('silence', ))):
+        with pytest.raises(ValueError, match='dict\\(prob=p, match=m'):
             dataset(tiny_tree, null_negatives=bad)

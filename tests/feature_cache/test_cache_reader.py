@@ -25,7 +25,8 @@ def test_cached_samples_hold_features_and_frame0_mask_only(base):
 def test_a_null_reference_reads_the_lent_rows_text_features(base):
     cached = train_dataset(base['cfg'], base['cache'])
     negatives = train_dataset(base['cfg'], base['cache'],
-                              null_negatives=dict(prob=1.0))
+                              null_negatives=dict(prob=1.0,
+                                                  kinds=('expression', )))
     sampler = negatives.negative_sampler
     i = next(i for i in range(len(cached))
              if not cached.get_data_info(i)['is_null'] and
@@ -41,5 +42,25 @@ def test_a_null_reference_reads_the_lent_rows_text_features(base):
     for key in ('text_feats', 'text_mask'):
         assert (lent['inputs'][key] == donor_sample['inputs'][key]).all()
     for key in ('audio_feats', 'patch_feats', 'cls_feats', 'sam2_fpn_0'):
+        assert (lent['inputs'][key] == own['inputs'][key]).all()
+    assert lent['data_samples'].gt_sem_seg.data.sum() == 0
+
+
+def test_a_null_reference_reads_the_lent_clips_audio_features(base):
+    cached = train_dataset(base['cfg'], base['cache'])
+    negatives = train_dataset(base['cfg'], base['cache'],
+                              null_negatives=dict(prob=1.0, kinds=('audio', )))
+    sampler = negatives.negative_sampler
+    infos = [cached.get_data_info(i) for i in range(len(cached))]
+    i = next(i for i, info in enumerate(infos)
+             if not info['is_null'] and sampler.asks_for_sound(info['text'])
+             and sampler.absent_sounds(info['clip_name']))
+    own, lent = cached[i], negatives[i]
+    meta = lent['data_samples'].metainfo
+    other = cached[next(j for j, info in enumerate(infos)
+                        if info['clip_name'] == meta['audio_clip'])]
+    assert meta['text'] == own['data_samples'].text
+    assert (lent['inputs']['audio_feats'] == other['inputs']['audio_feats']).all()
+    for key in ('text_feats', 'patch_feats', 'cls_feats', 'sam2_fpn_0'):
         assert (lent['inputs'][key] == own['inputs'][key]).all()
     assert lent['data_samples'].gt_sem_seg.data.sum() == 0
