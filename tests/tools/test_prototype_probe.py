@@ -25,6 +25,10 @@ def test_scores_every_level_and_attribute_on_held_out_clips(tool, cached,
     for scores in result['levels'].values():
         assert set(scores) == {'category', 'colour', 'shape'}
         assert all(0 <= v <= 1 for v in scores.values())
+    assert set(result['presence']) == {'0', '1', '2'}
+    for aucs in result['presence'].values():
+        assert set(aucs) == {'auc', 'auc_hard', 'auc_easy'}
+        assert all(v is None or 0 <= v <= 1 for v in aucs.values())
     assert 0 < result['test_rows'] < result['rows']
     assert result['chance']['colour'] >= 0.25 - 1e-9
     assert 'level 2 (' in capsys.readouterr().out
@@ -38,3 +42,28 @@ def test_centroids_name_separable_classes_and_count_unseen_ones_wrong(tool):
     # the two held-out a / b rows are named right, the unseen class c not
     assert tool.nearest_centroid_accuracy(x, labels, test) == \
         pytest.approx(2 / 3)
+
+
+def test_presence_auc_scores_the_categories_on_screen_against_the_others(
+        tool):
+    # categories a-x / a-y / b-x / b-y: centroids along axes 0 / 1 / 2 / 3
+    categories = np.array(['a-x', 'a-y', 'b-x', 'b-y', 'a-x'])
+    x = np.eye(4)[[0, 1, 2, 3, 0]]
+    clips = np.array(['k', 'k', 'k', 'k', 't'])
+    test = clips == 't'
+    # held-out clip t shows a-x (cell 0) and, unknown to its rows, a cell
+    # along b-y's axis (cell 1)
+    cells = {'t': np.eye(4)[:, [0, 3]][:, :, None]}
+    parts = {c: tuple(c.split('-')) for c in categories}
+    got = tool.presence_aucs(x, categories, clips, test, cells,
+                             {'t': {'a-x'}}, parts)
+    # a-y and b-x share a part with a-x (hard) and match no cell; b-y
+    # (easy) matches cell 1 as well as a-x matches cell 0: a tie
+    assert got == pytest.approx(dict(auc=2.5 / 3, auc_hard=1.0,
+                                     auc_easy=0.5))
+    no_parts = tool.presence_aucs(x, categories, clips, test, cells,
+                                  {'t': {'a-x'}})
+    assert no_parts == pytest.approx(dict(auc=2.5 / 3))
+    alone = tool.presence_aucs(x, categories, clips, test, cells,
+                               {'t': {'a-x', 'a-y', 'b-x', 'b-y'}}, parts)
+    assert alone == dict(auc=None, auc_hard=None, auc_easy=None)
