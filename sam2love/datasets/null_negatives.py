@@ -2,7 +2,7 @@
 of another clip that names something this clip does not show
 (absent-referent), or a row's sound-asking expression with the audio of
 another clip whose objects this clip does not show (mismatched audio, as
-the release's ``null_c-`` clips).
+the release's ``null_c-`` clips) or with silence (silent scene).
 
 The Ref-AVS release has few null rows (608 of 14,113 train rows, ~4 %; 35
 of 965 in the synthetic set), too few for a presence switch to learn that
@@ -32,7 +32,7 @@ annotation than ``metadata.csv``:
   names no category, as every null row of the release does ("The first
   object to make a sound"); the lent clip's categories must all be absent
   from the row's clip (by ``match``), so that nothing on screen makes the
-  sound heard.
+  sound heard. **Silence** (``'silence'``) is for the same expressions.
 
 The clip's categories come from its rows, so an object that no expression
 refers to is unknown and can make a negative wrong: on the synthetic set

@@ -13,7 +13,7 @@ from .metadata import SPLITS, RefAVSRow, read_metadata
 from .null_negatives import NullNegativeSampler
 
 #: the kinds of null references ``null_negatives`` makes
-NEGATIVE_KINDS = ('expression', 'audio')
+NEGATIVE_KINDS = ('expression', 'audio', 'silence')
 
 
 @DATASETS.register_module()
@@ -62,7 +62,8 @@ class RefAVSDataset(BaseSegDataset):
             only: prediction needs the frames.
         null_negatives (dict, optional): make null references at training
             time (:mod:`~sam2love.datasets.null_negatives`):
-            ``dict(prob=p, match='word', kinds=('expression', 'audio'))``
+            ``dict(prob=p, match='word', kinds=('expression', 'audio',
+            'silence'))``
             turns an ordinary row, with probability ``p`` each time it is
             drawn, into a null one with empty masks, of a kind drawn among
             those it allows: ``'expression'``, the expression of another
@@ -71,7 +72,11 @@ class RefAVSDataset(BaseSegDataset):
             features a feature cache reads); ``'audio'``, for an
             expression that asks for a sound, the audio of another clip
             whose objects its clip does not show (``audio_path`` is that
-            clip's, ``audio_clip`` its name). ``match``: ``'word'`` or
+            clip's, ``audio_clip`` its name); ``'silence'``, for such an
+            expression, silence (``silent_audio``: zeros for the audio,
+            or the audio encoder's output of silence for cached features;
+            every row carries the key when the kind is on). ``match``:
+            ``'word'`` or
             ``'object'`` (what "does not show" means). The sample keeps
             its ``uid``; ``is_null`` and ``null_negative`` are True.
             Training only (refused with ``test_mode``).
@@ -171,9 +176,12 @@ class RefAVSDataset(BaseSegDataset):
         an ordinary row becomes a null reference with probability ``prob``
         (numpy's global generator, which mmengine seeds per worker)."""
         info = self.get_data_info(idx)
-        if self.negative_sampler is not None and not info['is_null'] and \
-                np.random.rand() < self.null_negatives['prob']:
-            self._make_null(info)
+        if self.negative_sampler is not None:
+            if 'silence' in self.null_negatives['kinds']:
+                info['silent_audio'] = False
+            if not info['is_null'] and \
+                    np.random.rand() < self.null_negatives['prob']:
+                self._make_null(info)
         return self.pipeline(info)
 
     def _make_null(self, info: dict) -> None:
@@ -181,9 +189,10 @@ class RefAVSDataset(BaseSegDataset):
         as it is when it allows none)."""
         sampler = self.negative_sampler
         name = info['clip_name']
+        asks = sampler.asks_for_sound(info['text'])
         lendable = dict(expression=sampler.absent_expressions(name),
-                        audio=sampler.absent_sounds(name)
-                        if sampler.asks_for_sound(info['text']) else [])
+                        audio=sampler.absent_sounds(name) if asks else [],
+                        silence=[True] if asks else [])
         kinds = [k for k in self.null_negatives['kinds'] if lendable[k]]
         if not kinds:
             return
@@ -192,6 +201,8 @@ class RefAVSDataset(BaseSegDataset):
         info.update(is_null=True, null_negative=True)
         if kind == 'expression':
             info.update(text=lent.text, text_row=lent._asdict())
+        elif kind == 'silence':
+            info['silent_audio'] = True
         else:
             info.update(audio_clip=lent, audio_path=clip_files(
                 self.data_root, lent, self.num_frames,

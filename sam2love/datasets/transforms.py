@@ -43,7 +43,10 @@ def _put_clip_audio(results: dict, audio: np.ndarray, sample_rate: int,
                     fix: AudioFix) -> dict:
     """Store a track fitted to the clip (``LoadClipAudio`` and its
     in-memory twin): ``audio``, ``audio_sample_rate`` and ``audio_fix``
-    (the :class:`~sam2love.datasets.audio.AudioFix` as a dict)."""
+    (the :class:`~sam2love.datasets.audio.AudioFix` as a dict); zeros of
+    its length for a silenced null reference (``silent_audio``)."""
+    if results.get('silent_audio'):
+        audio = np.zeros_like(audio)
     results['audio'] = audio
     results['audio_sample_rate'] = sample_rate
     results['audio_fix'] = fix.to_dict()
@@ -288,13 +291,15 @@ class PackClipInputs(BaseTransform):
 
     A sample from a feature cache (``LoadCachedFeatures``) has no frames
     or audio: its ``cached_inputs`` (the frozen parts' outputs) become the
-    inputs, and ``feature_cache`` (the cache folder, which the model checks
-    its frozen parts against) is always added to the metainfo.
+    inputs (with ``silent_audio``, a bool tensor, when the data set makes
+    silenced null references), and ``feature_cache`` (the cache folder,
+    which the model checks its frozen parts against) is always added to
+    the metainfo.
     """
 
     DEFAULT_META_KEYS = (
         'uid', 'vid', 'clip_name', 'split', 'fid', 'text', 'is_null',
-        'null_negative', 'text_row', 'audio_clip',
+        'null_negative', 'text_row', 'audio_clip', 'silent_audio',
         'metadata_line', 'num_frames', 'clip_seconds', 'sample_idx',
         'frame_paths', 'audio_path', 'mask_paths', 'img_path', 'ori_shape',
         'img_shape', 'scale_factor', 'audio_sample_rate', 'audio_fix',
@@ -312,6 +317,9 @@ class PackClipInputs(BaseTransform):
         if 'audio' in results:
             inputs['audio'] = torch.from_numpy(results['audio'])
         inputs.update(results.get('cached_inputs', {}))
+        if 'cached_inputs' in results and 'silent_audio' in results:
+            # cached audio features: the backbone swaps in silence's
+            inputs['silent_audio'] = torch.tensor(bool(results['silent_audio']))
         sample = SegDataSample()
         if 'gt_masks' in results:
             sample.gt_sem_seg = PixelData(

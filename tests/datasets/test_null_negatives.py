@@ -110,7 +110,7 @@ def test_every_drawn_row_can_become_a_null_reference(tiny_tree):
     never = dataset(tiny_tree, null_negatives=dict(prob=0.0))
     sampler = always.negative_sampler
     np.random.seed(0)
-    made = lent_audio = 0
+    made = lent_audio = silenced = 0
     for i in range(len(plain)):
         a, b, c = plain[i], always[i], never[i]
         info = a['data_samples'].metainfo
@@ -127,6 +127,11 @@ def test_every_drawn_row_can_become_a_null_reference(tiny_tree):
         # the clip's own frames, no mask
         assert (b['inputs']['frames'] == a['inputs']['frames']).all()
         assert b['data_samples'].gt_sem_seg.data.sum() == 0
+        if meta['silent_audio']:
+            silenced += 1
+            assert meta['text'] == info['text']
+            assert not b['inputs']['audio'].any()
+            continue
         if 'audio_clip' in meta:  # another clip's sound
             lent_audio += 1
             assert sampler.asks_for_sound(info['text'])
@@ -143,7 +148,30 @@ def test_every_drawn_row_can_become_a_null_reference(tiny_tree):
         assert (b['inputs']['audio'] == a['inputs']['audio']).all()
         assert a['data_samples'].gt_sem_seg.data.sum() > 0
     assert made > len(plain) // 2
-    assert 0 < lent_audio < made
+    assert 0 < lent_audio < made and 0 < silenced < made
+
+
+def test_a_silenced_row_keeps_its_expression_and_loses_its_sound(tiny_tree):
+    plain = dataset(tiny_tree)
+    silenced = dataset(tiny_tree, null_negatives=dict(prob=1.0,
+                                                      kinds=('silence', )))
+    sampler = silenced.negative_sampler
+    made = 0
+    for i in range(len(plain)):
+        a, b = plain[i], silenced[i]
+        info, meta = a['data_samples'].metainfo, b['data_samples'].metainfo
+        assert 'silent_audio' in meta  # in every row, for batching
+        assert meta['text'] == info['text']
+        if info['is_null'] or not sampler.asks_for_sound(info['text']):
+            assert not meta['silent_audio']
+            assert torch.equal(b['inputs']['audio'], a['inputs']['audio'])
+            continue
+        made += 1
+        assert meta['silent_audio'] and meta['null_negative']
+        assert not b['inputs']['audio'].any() and a['inputs']['audio'].any()
+        assert b['data_samples'].gt_sem_seg.data.sum() == 0
+        assert 'silent_audio' not in b['inputs']  # raw audio: zeros
+    assert made > 0
 
 
 def test_null_negatives_are_for_training_only(tiny_tree):
@@ -151,6 +179,6 @@ def test_null_negatives_are_for_training_only(tiny_tree):
         dataset(tiny_tree, null_negatives=dict(prob=0.5), test_mode=True)
     for bad in (dict(prob=1.5), dict(p=0.5), dict(prob='0.5'),
                 dict(prob=0.5, match='any'), dict(prob=0.5, kinds=()),
-                dict(prob=0.5, kinds=('silence', ))):
+                dict(prob=0.5, kinds=('noise', ))):
         with pytest.raises(ValueError, match='dict\\(prob=p, match=m'):
             dataset(tiny_tree, null_negatives=bad)

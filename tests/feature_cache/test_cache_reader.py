@@ -2,6 +2,8 @@
 features and frame 0's mask, as the frames would have given them."""
 import os.path as osp
 
+import torch
+
 from feature_cache_helpers import train_dataset
 
 
@@ -64,3 +66,20 @@ def test_a_null_reference_reads_the_lent_clips_audio_features(base):
     for key in ('text_feats', 'patch_feats', 'cls_feats', 'sam2_fpn_0'):
         assert (lent['inputs'][key] == own['inputs'][key]).all()
     assert lent['data_samples'].gt_sem_seg.data.sum() == 0
+
+
+def test_a_silenced_cached_row_asks_the_backbone_for_silence(base):
+    cached = train_dataset(base['cfg'], base['cache'])
+    silenced = train_dataset(base['cfg'], base['cache'],
+                             null_negatives=dict(prob=1.0,
+                                                 kinds=('silence', )))
+    flags = []
+    for i in range(len(cached)):
+        own, lent = cached[i], silenced[i]
+        flag = lent['inputs']['silent_audio']
+        assert flag.dtype == torch.bool and flag.dim() == 0
+        assert lent['data_samples'].silent_audio == bool(flag)
+        assert torch.equal(lent['inputs']['audio_feats'],
+                           own['inputs']['audio_feats'])
+        flags.append(bool(flag))
+    assert any(flags) and not all(flags)

@@ -125,6 +125,23 @@ def test_cached_features_need_their_pair(backbone, outputs):
         backbone(dict(inputs, audio_feats=outputs['audio'][..., :7]), TEXTS)
 
 
+def test_cached_rows_marked_silent_get_the_features_of_silence(backbone,
+                                                              outputs):
+    """``silent_audio`` on cached audio features gives what the encoder
+    makes of zeros, as a silenced clip's raw audio would."""
+    inputs, _ = clip_batch()
+    silenced = dict(inputs, audio=torch.zeros_like(inputs['audio']))
+    want = backbone(silenced, TEXTS)['audio']
+    cached = dict(inputs, audio_feats=outputs['audio'],
+                  silent_audio=torch.tensor([False, True]))
+    got = backbone(cached, TEXTS)['audio']
+    assert torch.equal(got[0], outputs['audio'][0])
+    torch.testing.assert_close(got[1], want[1])
+    assert not torch.allclose(got[1], outputs['audio'][1])
+    with pytest.raises(KeyError, match='silent_audio'):
+        backbone(dict(inputs, silent_audio=torch.tensor([True, True])), TEXTS)
+
+
 def test_cat_features_pads_text_to_the_longest():
     from sam2love.models.backbones import cat_features
     parts = [dict(text=torch.ones(2, 3, 4), text_mask=torch.ones(2, 3).bool(),

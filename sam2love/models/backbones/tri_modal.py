@@ -17,6 +17,7 @@ from mmseg.registry import MODELS
 from torch import nn
 
 from ...feature_cache.keys import CACHE_KEYS
+from .vggish_log_mel import SAMPLE_RATE as AUDIO_SAMPLE_RATE
 
 
 def cat_features(parts: list[dict]) -> dict:
@@ -127,7 +128,11 @@ class TriModalBackbone(BaseModule):
                 or, per modality, the encoder's cached output in their
                 place: ``audio_feats`` (B, N, Da); ``text_feats`` (B, P, Dt)
                 with ``text_mask`` (B, P); ``patch_feats`` (B, T, HW, Dv)
-                with ``cls_feats`` (B, T, Dv).
+                with ``cls_feats`` (B, T, Dv). With ``audio_feats``,
+                ``silent_audio`` (B,) bool (null references made at
+                training time, ``RefAVSDataset(null_negatives=)``) replaces
+                the rows it marks with the audio encoder's output of
+                silence (:meth:`silence_features`).
             texts (list[str] | None): the B expressions; unused when
                 ``text_feats`` are given.
 
@@ -140,6 +145,10 @@ class TriModalBackbone(BaseModule):
         dims = self.out_dims
         if 'audio_feats' in inputs:
             audio = inputs['audio_feats']
+            silent = inputs.get('silent_audio')
+            if silent is not None and silent.any():
+                audio = torch.where(silent.bool()[:, None, None],
+                                    self.silence_features(audio), audio)
         else:
             audio = self.run(self.audio_encoder, inputs['audio'])
         if 'text_feats' in inputs:
@@ -163,6 +172,20 @@ class TriModalBackbone(BaseModule):
         return dict(audio=audio, text=text, text_mask=text_mask.bool(),
                     patches=patches, cls=cls)
 
+    def silence_features(self, like: torch.Tensor) -> torch.Tensor:
+        """The audio encoder's output for silence, (1, N, Da) in the dtype
+        and on the device of ``like`` (B, N, Da): N seconds of zeros at
+        16 kHz, which the encoders' front end cuts into N examples."""
+        n = like.size(1)
+        zeros = like.new_zeros(1, n * AUDIO_SAMPLE_RATE, dtype=torch.float32)
+        out = self.run(self.audio_encoder, zeros).to(like.dtype)
+        if out.shape[1:] != like.shape[1:]:
+            raise ValueError(
+                f'TriModalBackbone: the audio encoder gives {tuple(out.shape)} '
+                f'for {n} s of silence, the cached audio features are '
+                f'{tuple(like.shape[1:])} per clip')
+        return out
+
     @staticmethod
     def _check_cache(inputs: dict) -> None:
         """Cached features come in pairs where needed, as batched tensors."""
@@ -173,6 +196,10 @@ class TriModalBackbone(BaseModule):
             if key in inputs and other not in inputs:
                 raise KeyError(f'TriModalBackbone: inputs[{key!r}] needs '
                                f'inputs[{other!r}] too')
+        if 'silent_audio' in inputs and 'audio_feats' not in inputs:
+            raise KeyError("TriModalBackbone: inputs['silent_audio'] needs "
+                           "inputs['audio_feats'] (with raw audio, silence "
+                           'is zeros in inputs["audio"])')
         for key, ndim in CACHE_KEYS.items():
             value = inputs.get(key)
             if value is None:
