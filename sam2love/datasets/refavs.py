@@ -73,9 +73,9 @@ class RefAVSDataset(BaseSegDataset):
             expression that asks for a sound, the audio of another clip
             whose objects its clip does not show (``audio_path`` is that
             clip's, ``audio_clip`` its name); ``'silence'``, for such an
-            expression, silence (``silent_audio``: zeros for the audio,
-            or the audio encoder's output of silence for cached features;
-            every row carries the key when the kind is on). ``match``:
+            expression, silence (``silent_audio``, in every row's inputs
+            when the kind is on: the backbone swaps in
+            ``TriModalBackbone.silence``, or its features). ``match``:
             ``'word'`` or
             ``'object'`` (what "does not show" means). The sample keeps
             its ``uid``; ``is_null`` and ``null_negative`` are True.

@@ -43,10 +43,7 @@ def _put_clip_audio(results: dict, audio: np.ndarray, sample_rate: int,
                     fix: AudioFix) -> dict:
     """Store a track fitted to the clip (``LoadClipAudio`` and its
     in-memory twin): ``audio``, ``audio_sample_rate`` and ``audio_fix``
-    (the :class:`~sam2love.datasets.audio.AudioFix` as a dict); zeros of
-    its length for a silenced null reference (``silent_audio``)."""
-    if results.get('silent_audio'):
-        audio = np.zeros_like(audio)
+    (the :class:`~sam2love.datasets.audio.AudioFix` as a dict)."""
     results['audio'] = audio
     results['audio_sample_rate'] = sample_rate
     results['audio_fix'] = fix.to_dict()
@@ -291,10 +288,11 @@ class PackClipInputs(BaseTransform):
 
     A sample from a feature cache (``LoadCachedFeatures``) has no frames
     or audio: its ``cached_inputs`` (the frozen parts' outputs) become the
-    inputs (with ``silent_audio``, a bool tensor, when the data set makes
-    silenced null references), and ``feature_cache`` (the cache folder,
-    which the model checks its frozen parts against) is always added to
-    the metainfo.
+    inputs, and ``feature_cache`` (the cache folder, which the model checks
+    its frozen parts against) is always added to the metainfo. A sample
+    that ``silent_audio`` marks (a null reference made at training time)
+    carries it in its inputs too, a bool tensor: the backbone swaps in
+    silence for its audio.
     """
 
     DEFAULT_META_KEYS = (
@@ -317,8 +315,7 @@ class PackClipInputs(BaseTransform):
         if 'audio' in results:
             inputs['audio'] = torch.from_numpy(results['audio'])
         inputs.update(results.get('cached_inputs', {}))
-        if 'cached_inputs' in results and 'silent_audio' in results:
-            # cached audio features: the backbone swaps in silence's
+        if 'silent_audio' in results:
             inputs['silent_audio'] = torch.tensor(bool(results['silent_audio']))
         sample = SegDataSample()
         if 'gt_masks' in results:

@@ -1,5 +1,6 @@
 """Training SAM2-LOVE from a frozen-feature cache: the same loss and
 gradients as from the frames, and caches of other frozen parts refused."""
+import numpy as np
 import pytest
 import torch
 from feature_cache_helpers import (
@@ -79,6 +80,33 @@ def test_fp32_cache_gives_the_uncached_loss_and_gradients(setup):
     assert any(n.startswith('neck.') for n in trained)
     worst, name = worst_gradient_difference(grads_raw, grads_cached)
     assert worst <= 1e-5, name
+
+
+def test_null_references_train_alike_from_frames_and_cache(setup):
+    """Training-time null references (lent expression and audio, silence
+    with a noise floor) give the same loss from the frames as from the
+    cache, which the backbone's ``silence_noise`` does not invalidate."""
+    cfg = setup['cfg'].copy()
+    cfg.model.backbone.silence_noise = 0.003
+    model = build_model(cfg)
+    negatives = dict(prob=1.0)
+    raw = train_dataset(cfg, null_negatives=negatives)
+    cached = train_dataset(cfg, setup['caches']['fp32'],
+                           null_negatives=negatives)
+    indices = list(range(len(raw)))[:10]
+    np.random.seed(3)
+    samples_raw = batch(raw, indices)
+    np.random.seed(3)
+    samples_cached = batch(cached, indices)
+    kinds = {('silence' if s['data_samples'].silent_audio else 'audio'
+              if 'audio_clip' in s['data_samples'] else 'expression'
+              if s['data_samples'].get('null_negative') else 'none')
+             for s in samples_raw}
+    assert {'silence', 'audio', 'expression'} <= kinds
+    losses_raw, _ = loss_and_grads(model, samples_raw)
+    losses_cached, _ = loss_and_grads(model, samples_cached)
+    for key, value in losses_raw.items():
+        assert relative_difference(value, losses_cached[key]) <= 1e-5, key
 
 
 def test_fp16_cache_is_within_the_stated_tolerance(setup):

@@ -125,21 +125,26 @@ def test_cached_features_need_their_pair(backbone, outputs):
         backbone(dict(inputs, audio_feats=outputs['audio'][..., :7]), TEXTS)
 
 
-def test_cached_rows_marked_silent_get_the_features_of_silence(backbone,
-                                                              outputs):
-    """``silent_audio`` on cached audio features gives what the encoder
-    makes of zeros, as a silenced clip's raw audio would."""
+@pytest.mark.parametrize('noise', [0.0, 0.003])
+def test_rows_marked_silent_get_silence_raw_or_cached(noise):
+    """``silent_audio`` gives the marked rows what the encoder makes of
+    N seconds of :meth:`silence` (zeros plus a fixed noise floor), from
+    raw audio and from cached features alike."""
+    backbone = tiny_backbone(silence_noise=noise)
     inputs, _ = clip_batch()
-    silenced = dict(inputs, audio=torch.zeros_like(inputs['audio']))
-    want = backbone(silenced, TEXTS)['audio']
-    cached = dict(inputs, audio_feats=outputs['audio'],
-                  silent_audio=torch.tensor([False, True]))
-    got = backbone(cached, TEXTS)['audio']
-    assert torch.equal(got[0], outputs['audio'][0])
-    torch.testing.assert_close(got[1], want[1])
-    assert not torch.allclose(got[1], outputs['audio'][1])
-    with pytest.raises(KeyError, match='silent_audio'):
-        backbone(dict(inputs, silent_audio=torch.tensor([True, True])), TEXTS)
+    plain = backbone(inputs, TEXTS)['audio']
+    n = plain.size(1)  # N examples: N seconds of silence
+    silence = backbone.silence(n * 16000)
+    assert silence.std().item() == pytest.approx(noise, rel=0.05, abs=1e-9)
+    want = backbone.run(backbone.audio_encoder, silence)[0]
+    mark = torch.tensor([False, True])
+    raw = backbone(dict(inputs, silent_audio=mark), TEXTS)['audio']
+    cached = backbone(dict(inputs, audio_feats=plain, silent_audio=mark),
+                      TEXTS)['audio']
+    for got in (raw, cached):
+        assert torch.equal(got[0], plain[0])
+        torch.testing.assert_close(got[1], want)
+    assert not torch.allclose(want, plain[1])
 
 
 def test_cat_features_pads_text_to_the_longest():

@@ -71,6 +71,9 @@ class TriModalBackbone(BaseModule):
             grad, they stay in eval mode through ``train()`` and run under
             ``torch.no_grad()``. With False each encoder's own ``frozen``
             attribute (if any) decides. Defaults to True.
+        silence_noise (float): standard deviation of the noise floor of
+            the silence that null references made at training time are
+            given (:meth:`silence`); 0 for digital zeros. Defaults to 0.
 
     Each encoder needs an ``embed_dim`` attribute; :attr:`out_dims` gathers
     them under the argument names of ``FusionTokenNeck``.
@@ -81,9 +84,11 @@ class TriModalBackbone(BaseModule):
                  vision: dict,
                  text: dict,
                  frozen: bool = True,
+                 silence_noise: float = 0.0,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         self.frozen = frozen
+        self.silence_noise = silence_noise
         self.audio_encoder = MODELS.build(audio)
         self.vision_encoder = MODELS.build(vision)
         self.text_encoder = MODELS.build(text)
@@ -128,11 +133,11 @@ class TriModalBackbone(BaseModule):
                 or, per modality, the encoder's cached output in their
                 place: ``audio_feats`` (B, N, Da); ``text_feats`` (B, P, Dt)
                 with ``text_mask`` (B, P); ``patch_feats`` (B, T, HW, Dv)
-                with ``cls_feats`` (B, T, Dv). With ``audio_feats``,
-                ``silent_audio`` (B,) bool (null references made at
-                training time, ``RefAVSDataset(null_negatives=)``) replaces
-                the rows it marks with the audio encoder's output of
-                silence (:meth:`silence_features`).
+                with ``cls_feats`` (B, T, Dv). ``silent_audio`` (B,) bool
+                (null references made at training time,
+                ``RefAVSDataset(null_negatives=)``) replaces the rows it
+                marks with the encoder's output of silence
+                (:meth:`silence_features`), raw or cached.
             texts (list[str] | None): the B expressions; unused when
                 ``text_feats`` are given.
 
@@ -143,14 +148,16 @@ class TriModalBackbone(BaseModule):
         """
         self._check_cache(inputs)
         dims = self.out_dims
+        silent = inputs.get('silent_audio')
+        silent = silent.bool() if silent is not None and silent.any() \
+            else None
         if 'audio_feats' in inputs:
             audio = inputs['audio_feats']
-            silent = inputs.get('silent_audio')
-            if silent is not None and silent.any():
-                audio = torch.where(silent.bool()[:, None, None],
-                                    self.silence_features(audio), audio)
         else:
             audio = self.run(self.audio_encoder, inputs['audio'])
+        if silent is not None:  # the same from raw audio and from a cache
+            audio = torch.where(silent[:, None, None],
+                                self.silence_features(audio), audio)
         if 'text_feats' in inputs:
             text, text_mask = inputs['text_feats'], inputs['text_mask']
         else:
@@ -172,13 +179,22 @@ class TriModalBackbone(BaseModule):
         return dict(audio=audio, text=text, text_mask=text_mask.bool(),
                     patches=patches, cls=cls)
 
+    def silence(self, num_samples: int) -> torch.Tensor:
+        """(1, num_samples) 16 kHz silence: zeros, plus white noise of
+        standard deviation ``silence_noise`` (a fixed draw) when set, as
+        the noise floor of a quiet recording."""
+        if not self.silence_noise:
+            return torch.zeros(1, num_samples)
+        gen = torch.Generator().manual_seed(0)
+        return self.silence_noise * torch.randn(1, num_samples, generator=gen)
+
     def silence_features(self, like: torch.Tensor) -> torch.Tensor:
-        """The audio encoder's output for silence, (1, N, Da) in the dtype
-        and on the device of ``like`` (B, N, Da): N seconds of zeros at
+        """The audio encoder's output for :meth:`silence`, (1, N, Da) in
+        the dtype and on the device of ``like`` (B, N, Da): N seconds at
         16 kHz, which the encoders' front end cuts into N examples."""
         n = like.size(1)
-        zeros = like.new_zeros(1, n * AUDIO_SAMPLE_RATE, dtype=torch.float32)
-        out = self.run(self.audio_encoder, zeros).to(like.dtype)
+        waveform = self.silence(n * AUDIO_SAMPLE_RATE).to(like.device)
+        out = self.run(self.audio_encoder, waveform).to(like.dtype)
         if out.shape[1:] != like.shape[1:]:
             raise ValueError(
                 f'TriModalBackbone: the audio encoder gives {tuple(out.shape)} '
@@ -196,10 +212,6 @@ class TriModalBackbone(BaseModule):
             if key in inputs and other not in inputs:
                 raise KeyError(f'TriModalBackbone: inputs[{key!r}] needs '
                                f'inputs[{other!r}] too')
-        if 'silent_audio' in inputs and 'audio_feats' not in inputs:
-            raise KeyError("TriModalBackbone: inputs['silent_audio'] needs "
-                           "inputs['audio_feats'] (with raw audio, silence "
-                           'is zeros in inputs["audio"])')
         for key, ndim in CACHE_KEYS.items():
             value = inputs.get(key)
             if value is None:

@@ -86,11 +86,14 @@ class SAM2LOVE(ClipSegmentor):
         super().__init__(data_preprocessor, train_cfg, test_cfg, init_cfg,
                          backbone=backbone, neck=neck,
                          decode_head=decode_head)
-        # what builds the frozen parts, for feature-cache manifests
+        # what builds the frozen parts, for feature-cache manifests (the
+        # silence of training-time null references changes no cached array)
+        frozen_backbone = copy.deepcopy(backbone)
+        frozen_backbone.pop('silence_noise', None)
         self._frozen_cfgs = dict(
             data_preprocessor=to_jsonable(copy.deepcopy(
                 data_preprocessor or dict(type='ClipDataPreprocessor'))),
-            backbone=to_jsonable(copy.deepcopy(backbone)))
+            backbone=to_jsonable(frozen_backbone))
         self._checked_caches: set[str] = set()
 
     # ------------------------------------------------------ frozen parts
