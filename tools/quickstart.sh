@@ -170,21 +170,25 @@ if [ "$ABLATIONS" = 1 ]; then
   done
 fi
 if [ "$PRESENCE" = 1 ]; then
-  # null rows weigh #ordinary / #null train rows in the presence BCE; the
-  # switch draws no random number before the frozen encoders, so the same
-  # cache serves
-  NULL_WEIGHT=$($PY - "$DATA" <<'EOF'
+  # the switch trained with null rows made at training time (a quarter of
+  # the ordinary rows: docs/presence.md); null rows weigh #ordinary / #null
+  # rows drawn in the presence BCE; the switch draws no random number
+  # before the frozen encoders, so the same cache serves
+  PCFG=configs/sam2love_tiny-presence-negatives_1xb16-stage2-cached_synthetic.py
+  NULL_WEIGHT=$($PY - "$DATA" "$PCFG" <<'EOF'
 import sys
+from mmengine.config import Config
 from sam2love.datasets import read_metadata
 rows = [r for r in read_metadata(f'{sys.argv[1]}/metadata.csv')
         if r.split == 'train']
 null = sum(r.is_null for r in rows)
-print(round((len(rows) - null) / max(null, 1), 2))
+prob = Config.fromfile(sys.argv[2]).train_dataloader.dataset.null_negatives.prob
+ordinary = len(rows) - null
+print(round((1 - prob) * ordinary / max(null + prob * ordinary, 1), 2))
 EOF
 )
   echo "presence: null_weight $NULL_WEIGHT"
   S2OPTS+=("model.decode_head.presence.null_weight=$NULL_WEIGHT")
-  PCFG=configs/sam2love_tiny-presence_1xb16-stage2-cached_synthetic.py
   W3=$OUT/stage2_presence
   train_stage2 "$PCFG" "$W3"
   CKPT3=$(cat "$W3/last_checkpoint")
