@@ -170,8 +170,8 @@ if [ "$ABLATIONS" = 1 ]; then
   done
 fi
 if [ "$PRESENCE" = 1 ]; then
-  # the switch trained with null rows made at training time (a quarter of
-  # the ordinary rows: docs/presence.md); null rows weigh #ordinary / #null
+  # the switch trained with null rows made at training time (the config's
+  # null_negatives: docs/presence.md); null rows weigh #ordinary / #null
   # rows drawn in the presence BCE; the switch draws no random number
   # before the frozen encoders, so the same cache serves
   PCFG=configs/sam2love_tiny-presence-negatives_1xb16-stage2-cached_synthetic.py
@@ -179,12 +179,11 @@ if [ "$PRESENCE" = 1 ]; then
 import sys
 from mmengine.config import Config
 from sam2love.datasets import read_metadata
-rows = [r for r in read_metadata(f'{sys.argv[1]}/metadata.csv')
-        if r.split == 'train']
-null = sum(r.is_null for r in rows)
-prob = Config.fromfile(sys.argv[2]).train_dataloader.dataset.null_negatives.prob
-ordinary = len(rows) - null
-print(round((1 - prob) * ordinary / max(null + prob * ordinary, 1), 2))
+from sam2love.datasets.null_negatives import null_share
+made = Config.fromfile(sys.argv[2]).train_dataloader.dataset.null_negatives
+share = null_share(read_metadata(f'{sys.argv[1]}/metadata.csv'), 'train',
+                   made.prob, made.kinds, made.match)
+print(round((1 - share) / share, 2))
 EOF
 )
   echo "presence: null_weight $NULL_WEIGHT"

@@ -152,3 +152,27 @@ class NullNegativeSampler:
                 and not any(self.shows(clip_name, cat)
                             for cat in self.clip_categories[other])]
         return self._sound_cache[clip_name]
+
+    def kinds_for(self, clip_name: str, expression: str,
+                  kinds: Sequence[str]) -> list:
+        """The kinds of null reference an ordinary row (its clip and
+        expression) allows among ``kinds``."""
+        asks = self.asks_for_sound(expression)
+        allowed = dict(expression=bool(self.absent_expressions(clip_name)),
+                       audio=asks and bool(self.absent_sounds(clip_name)),
+                       silence=asks)
+        return [k for k in kinds if allowed[k]]
+
+
+def null_share(rows: Sequence[RefAVSRow], split: str, prob: float,
+               kinds: Sequence[str], match: str = 'word') -> float:
+    """The expected share of null rows among ``split``'s rows as
+    ``RefAVSDataset(null_negatives=dict(prob, kinds, match))`` draws them
+    (the release's null rows and those made); ``(1 - share) / share`` is
+    the ``null_weight`` that balances the presence BCE."""
+    selected = [r for r in rows if r.split == split]
+    sampler = NullNegativeSampler(rows, selected, match)
+    made = sum(not r.is_null and bool(sampler.kinds_for(r.name, r.exp, kinds))
+               for r in selected)
+    null = sum(r.is_null for r in selected)
+    return (null + prob * made) / max(len(selected), 1)

@@ -189,14 +189,13 @@ class RefAVSDataset(BaseSegDataset):
         as it is when it allows none)."""
         sampler = self.negative_sampler
         name = info['clip_name']
-        asks = sampler.asks_for_sound(info['text'])
-        lendable = dict(expression=sampler.absent_expressions(name),
-                        audio=sampler.absent_sounds(name) if asks else [],
-                        silence=[True] if asks else [])
-        kinds = [k for k in self.null_negatives['kinds'] if lendable[k]]
+        kinds = sampler.kinds_for(name, info['text'],
+                                  self.null_negatives['kinds'])
         if not kinds:
             return
         kind = kinds[np.random.randint(len(kinds))]
+        lendable = dict(expression=sampler.absent_expressions(name),
+                        audio=sampler.absent_sounds(name), silence=[True])
         lent = lendable[kind][np.random.randint(len(lendable[kind]))]
         info.update(is_null=True, null_negative=True)
         if kind == 'expression':

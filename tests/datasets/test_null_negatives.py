@@ -7,7 +7,11 @@ from inference_helpers import make_tiny_tree
 
 from sam2love.datasets import RefAVSDataset
 from sam2love.datasets.metadata import RefAVSRow
-from sam2love.datasets.null_negatives import NullNegativeSampler, words
+from sam2love.datasets.null_negatives import (
+    NullNegativeSampler,
+    null_share,
+    words,
+)
 
 PIPELINE = [
     dict(type='LoadClipFrames'),
@@ -92,6 +96,21 @@ def test_lent_audio_is_for_sound_asking_expressions_and_unseen_objects():
     assert sampler.absent_sounds('c') == ['a', 'b', 'f']
     assert NullNegativeSampler(ROWS, train, 'word').absent_sounds('c') == [
         'b']
+
+
+def test_the_expected_share_of_null_rows_counts_the_rows_that_allow_one():
+    train = [r for r in ROWS if r.split == 'train']
+    sampler = NullNegativeSampler(ROWS, train, 'object')
+    kinds = ('expression', 'audio', 'silence')
+    assert sampler.kinds_for('f', 'The first object to make a sound.',
+                             kinds) == list(kinds)
+    assert sampler.kinds_for('f', 'The cross.', kinds) == ['expression']
+    assert sampler.kinds_for('f', 'The cross.', ('silence', )) == []
+    # 9 train rows: 1 null, 8 ordinary of which 2 ask for a sound
+    assert null_share(ROWS, 'train', 0.5, kinds, 'object') == \
+        pytest.approx((1 + 0.5 * 8) / 9)
+    assert null_share(ROWS, 'train', 0.5, ('silence', ), 'object') == \
+        pytest.approx((1 + 0.5 * 2) / 9)
 
 
 @pytest.fixture(scope='module')
