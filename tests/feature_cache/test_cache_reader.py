@@ -3,7 +3,6 @@ features and frame 0's mask, as the frames would have given them."""
 import os.path as osp
 
 import torch
-
 from feature_cache_helpers import train_dataset
 
 

@@ -26,8 +26,8 @@ def count(data_root: str, split: str = 'train',
     sampler = NullNegativeSampler(rows, selected, match)
     ordinary = [r for r in selected if not r.is_null]
     lent = [sampler.absent_expressions(r.name) for r in ordinary]
-    out = dict(split=split, match=match, rows=len(selected), ordinary_rows=len(ordinary),
-               lendable_expressions=len(sampler.donors),
+    out = dict(split=split, match=match, rows=len(selected),
+               ordinary_rows=len(ordinary), lendable_expressions=len(sampler.donors),
                rows_without_any=sum(not x for x in lent),
                absent_per_row_min=min(map(len, lent), default=0),
                absent_per_row_mean=sum(map(len, lent)) / max(len(lent), 1))

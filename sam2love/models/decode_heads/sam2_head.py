@@ -43,8 +43,7 @@ from ..sam2.prompts import point_embedding_norm
 from ..sam2.step import decode_frame0_candidates
 from ..sam2.tracker import StreamingTracker, track_clip
 from .frame0_losses import Frame0LossMixin
-from .presence import (NO_OBJECT_LOGIT, AlignmentPresence, PresenceMixin,
-                       check_presence)
+from .presence import NO_OBJECT_LOGIT, AlignmentPresence, PresenceMixin, check_presence
 
 #: Table 6 of the paper: which SAM2 parts are trained.
 TRAINABLE_PRESETS = {
