@@ -61,25 +61,23 @@ class RefAVSDataset(BaseSegDataset):
             batch when its frozen weights or configs differ. For training
             only: prediction needs the frames.
         null_negatives (dict, optional): make null references at training
-            time (:mod:`~sam2love.datasets.null_negatives`):
+            time (:mod:`~sam2love.datasets.null_negatives`): with
             ``dict(prob=p, match='word', kinds=('expression', 'audio',
-            'silence'))``
-            turns an ordinary row, with probability ``p`` each time it is
-            drawn, into a null one with empty masks, of a kind drawn among
-            those it allows: ``'expression'``, the expression of another
-            clip that names something its clip does not show (``text`` is
-            that one, ``text_row`` names its row, whose cached text
-            features a feature cache reads); ``'audio'``, for an
-            expression that asks for a sound, the audio of another clip
+            'silence'))`` an ordinary row becomes, with probability ``p``
+            each time it is drawn, a null one with empty masks, of a kind
+            drawn among those it allows: ``'expression'``, the expression
+            of another clip that names something its clip does not show
+            (``text`` is that one; ``text_row`` names its row, whose
+            cached text features a feature cache reads); ``'audio'``, for
+            an expression that asks for a sound, the audio of another clip
             whose objects its clip does not show (``audio_path`` is that
             clip's, ``audio_clip`` its name); ``'silence'``, for such an
             expression, silence (``silent_audio``, in every row's inputs
-            when the kind is on: the backbone swaps in
-            ``TriModalBackbone.silence``, or its features). ``match``:
-            ``'word'`` or
-            ``'object'`` (what "does not show" means). The sample keeps
-            its ``uid``; ``is_null`` and ``null_negative`` are True.
-            Training only (refused with ``test_mode``).
+            when the kind is on: the backbone swaps in its encoder's
+            output of silence). ``match``: ``'word'`` or ``'object'``,
+            what "does not show" means. The sample keeps its ``uid``;
+            ``is_null`` and ``null_negative`` are True. Training only
+            (refused with ``test_mode``).
         **kwargs: passed to :class:`mmseg.datasets.BaseSegDataset`
             (``pipeline``, ``test_mode``, ``backend_args``, ...).
     """
