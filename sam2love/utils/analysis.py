@@ -72,3 +72,12 @@ def held_out_clips(clips: np.ndarray, test_share: float,
     held_out = set(rng.choice(names, max(1, round(len(names) * test_share)),
                               replace=False))
     return np.array([c in held_out for c in clips]), len(held_out)
+
+
+def roc_auc(positive, negative) -> float | None:
+    """P(a positive scores above a negative), ties counting half (None
+    when a group is empty)."""
+    if not len(positive) or not len(negative):
+        return None
+    pos, neg = np.asarray(positive)[:, None], np.asarray(negative)[None]
+    return float(((pos > neg) + 0.5 * (pos == neg)).mean())

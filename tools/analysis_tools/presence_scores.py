@@ -43,7 +43,7 @@ import sam2love  # noqa: F401  (registers the components)
 from sam2love.apis.checkpoint import load_weights_strict
 from sam2love.evaluation.kinds import has_expression_kinds, null_types
 from sam2love.utils import load_config
-from sam2love.utils.analysis import preprocessed_batches
+from sam2love.utils.analysis import preprocessed_batches, roc_auc
 
 ORDINARY = 'ordinary'
 
@@ -81,11 +81,6 @@ def clip_presence(model, inputs: dict, texts: list) -> torch.Tensor:
     clip = head.clip_presence(prompt, scores, frame0)
     return scores.float().sigmoid() if clip is None else clip
 
-
-def roc_auc(positive, negative) -> float:
-    """P(a positive scores above a negative), ties counting half."""
-    pos, neg = np.asarray(positive)[:, None], np.asarray(negative)[None]
-    return float(((pos > neg) + 0.5 * (pos == neg)).mean())
 
 
 def summarise(scores: dict, thresholds) -> dict:

@@ -43,7 +43,7 @@ from sam2love.feature_cache import FeatureCacheReader
 from sam2love.feature_cache.keys import SAM2_LEVEL_KEY, sam2_level
 from sam2love.models.decode_heads.presence import alignment_score
 from sam2love.models.losses import ReferentAlignmentLoss
-from sam2love.utils.analysis import cache_probe_parser, held_out_clips
+from sam2love.utils.analysis import cache_probe_parser, held_out_clips, roc_auc
 
 
 def parse_args(argv=None):
@@ -126,14 +126,6 @@ def synthetic_parts(data_root: str) -> dict:
         known = json.load(f)['categories']
     return {c: (v['colour'], v['shape']) for c, v in known.items()}
 
-
-def roc_auc(positive, negative) -> float | None:
-    """P(a positive scores above a negative), ties counting half (None
-    when a group is empty)."""
-    if not len(positive) or not len(negative):
-        return None
-    pos, neg = np.asarray(positive)[:, None], np.asarray(negative)[None]
-    return float(((pos > neg) + 0.5 * (pos == neg)).mean())
 
 
 def shown_categories(data_root: str, clips) -> dict:
