@@ -153,16 +153,23 @@ class NullNegativeSampler:
                             for cat in self.clip_categories[other])]
         return self._sound_cache[clip_name]
 
-    def kinds_for(self, clip_name: str, expression: str,
-                  kinds: Sequence[str]) -> list:
-        """The kinds of null reference an ordinary row (its clip and
-        expression) allows among ``kinds``."""
+    def lendable(self, clip_name: str, expression: str,
+                 kinds: Sequence[str]) -> dict:
+        """What an ordinary row (its clip and expression) can be made null
+        with, per kind it allows among ``kinds``: ``'expression'`` ->
+        :meth:`absent_expressions`, ``'audio'`` -> :meth:`absent_sounds`,
+        ``'silence'`` -> ``[True]`` (the last two for an expression that
+        :meth:`asks_for_sound`)."""
         asks = self.asks_for_sound(expression)
-        allowed = dict(expression=bool(self.absent_expressions(clip_name)),
-                       audio=asks and bool(self.absent_sounds(clip_name)),
-                       silence=asks)
-        return [k for k in kinds if allowed[k]]
-
+        found = {}
+        for kind in kinds:
+            if kind == 'expression':
+                found[kind] = self.absent_expressions(clip_name)
+            elif kind == 'audio':
+                found[kind] = self.absent_sounds(clip_name) if asks else []
+            else:
+                found[kind] = [True] if asks else []
+        return {kind: lent for kind, lent in found.items() if lent}
 
 def null_share(rows: Sequence[RefAVSRow], split: str, prob: float,
                kinds: Sequence[str], match: str = 'word') -> float:
@@ -172,7 +179,7 @@ def null_share(rows: Sequence[RefAVSRow], split: str, prob: float,
     the ``null_weight`` that balances the presence BCE."""
     selected = [r for r in rows if r.split == split]
     sampler = NullNegativeSampler(rows, selected, match)
-    made = sum(not r.is_null and bool(sampler.kinds_for(r.name, r.exp, kinds))
+    made = sum(not r.is_null and bool(sampler.lendable(r.name, r.exp, kinds))
                for r in selected)
     null = sum(r.is_null for r in selected)
     return (null + prob * made) / max(len(selected), 1)

@@ -185,15 +185,11 @@ class RefAVSDataset(BaseSegDataset):
     def _make_null(self, info: dict) -> None:
         """Turn ``info`` into a null reference of a kind it allows (left
         as it is when it allows none)."""
-        sampler = self.negative_sampler
-        name = info['clip_name']
-        kinds = sampler.kinds_for(name, info['text'],
-                                  self.null_negatives['kinds'])
-        if not kinds:
+        lendable = self.negative_sampler.lendable(
+            info['clip_name'], info['text'], self.null_negatives['kinds'])
+        if not lendable:
             return
-        kind = kinds[np.random.randint(len(kinds))]
-        lendable = dict(expression=sampler.absent_expressions(name),
-                        audio=sampler.absent_sounds(name), silence=[True])
+        kind = list(lendable)[np.random.randint(len(lendable))]
         lent = lendable[kind][np.random.randint(len(lendable[kind]))]
         info.update(is_null=True, null_negative=True)
         if kind == 'expression':

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from conftest import build_tree, real_metadata_rows
 from inference_helpers import make_tiny_tree
 
-from sam2love.datasets import RefAVSDataset
+from sam2love.datasets import RefAVSDataset, read_metadata
 from sam2love.datasets.metadata import RefAVSRow
 from sam2love.datasets.null_negatives import (
     NullNegativeSampler,
@@ -102,10 +103,13 @@ def test_the_expected_share_of_null_rows_counts_the_rows_that_allow_one():
     train = [r for r in ROWS if r.split == 'train']
     sampler = NullNegativeSampler(ROWS, train, 'object')
     kinds = ('expression', 'audio', 'silence')
-    assert sampler.kinds_for('f', 'The first object to make a sound.',
-                             kinds) == list(kinds)
-    assert sampler.kinds_for('f', 'The cross.', kinds) == ['expression']
-    assert sampler.kinds_for('f', 'The cross.', ('silence', )) == []
+    lendable = sampler.lendable('f', 'The first object to make a sound.',
+                                kinds)
+    assert list(lendable) == list(kinds)
+    assert lendable['audio'] == sampler.absent_sounds('f')
+    assert lendable['silence'] == [True]
+    assert list(sampler.lendable('f', 'The cross.', kinds)) == ['expression']
+    assert sampler.lendable('f', 'The cross.', ('silence', )) == {}
     # 9 train rows: 1 null, 8 ordinary of which 2 ask for a sound
     assert null_share(ROWS, 'train', 0.5, kinds, 'object') == \
         pytest.approx((1 + 0.5 * 8) / 9)
@@ -200,3 +204,15 @@ def test_null_negatives_are_for_training_only(tiny_tree):
                 dict(prob=0.5, kinds=('noise', ))):
         with pytest.raises(ValueError, match='dict\\(prob=p, match=m'):
             dataset(tiny_tree, null_negatives=bad)
+
+
+def test_every_null_row_of_the_release_asks_for_a_sound(tmp_path):
+    """The release's null rows (its test_n and the train / val ones) are
+    what the audio and silence kinds make: sound-asking expressions that
+    name no category."""
+    build_tree(str(tmp_path), real_metadata_rows(), {})
+    rows = read_metadata(str(tmp_path / 'metadata.csv'))
+    sampler = NullNegativeSampler(rows, [])
+    null = [r for r in rows if r.is_null]
+    assert len(null) == 1708
+    assert all(sampler.asks_for_sound(r.exp) for r in null)

@@ -23,40 +23,35 @@ def test_cached_samples_hold_features_and_frame0_mask_only(base):
     assert b['data_samples'].text == a['data_samples'].text
 
 
-def test_a_null_reference_reads_the_lent_rows_text_features(base):
+def made_null(base, kind: str) -> tuple:
+    """The cached train set, the features of its first row that ``kind``
+    can make null, and of that row made null (``prob=1``)."""
     cached = train_dataset(base['cfg'], base['cache'])
     negatives = train_dataset(base['cfg'], base['cache'],
-                              null_negatives=dict(prob=1.0,
-                                                  kinds=('expression', )))
-    sampler = negatives.negative_sampler
-    i = next(i for i in range(len(cached))
-             if not cached.get_data_info(i)['is_null'] and
-             sampler.absent_expressions(cached.get_data_info(i)['clip_name']))
-    own = cached[i]
+                              null_negatives=dict(prob=1.0, kinds=(kind, )))
+    infos = [cached.get_data_info(i) for i in range(len(cached))]
+    i = next(i for i, info in enumerate(infos) if not info['is_null'] and
+             negatives.negative_sampler.lendable(info['clip_name'],
+                                                 info['text'], (kind, )))
     lent = negatives[i]
+    assert lent['data_samples'].gt_sem_seg.data.sum() == 0
+    return cached, infos, cached[i], lent
+
+
+def test_a_null_reference_reads_the_lent_rows_text_features(base):
+    cached, infos, own, lent = made_null(base, 'expression')
     meta = lent['data_samples'].metainfo
-    donor = next(j for j in range(len(cached))
-                 if cached.get_data_info(j)['metadata_line'] ==
-                 meta['text_row']['line'])
-    donor_sample = cached[donor]
-    assert meta['text'] == donor_sample['data_samples'].text
+    donor = cached[next(j for j, info in enumerate(infos)
+                        if info['metadata_line'] == meta['text_row']['line'])]
+    assert meta['text'] == donor['data_samples'].text
     for key in ('text_feats', 'text_mask'):
-        assert (lent['inputs'][key] == donor_sample['inputs'][key]).all()
+        assert (lent['inputs'][key] == donor['inputs'][key]).all()
     for key in ('audio_feats', 'patch_feats', 'cls_feats', 'sam2_fpn_0'):
         assert (lent['inputs'][key] == own['inputs'][key]).all()
-    assert lent['data_samples'].gt_sem_seg.data.sum() == 0
 
 
 def test_a_null_reference_reads_the_lent_clips_audio_features(base):
-    cached = train_dataset(base['cfg'], base['cache'])
-    negatives = train_dataset(base['cfg'], base['cache'],
-                              null_negatives=dict(prob=1.0, kinds=('audio', )))
-    sampler = negatives.negative_sampler
-    infos = [cached.get_data_info(i) for i in range(len(cached))]
-    i = next(i for i, info in enumerate(infos)
-             if not info['is_null'] and sampler.asks_for_sound(info['text'])
-             and sampler.absent_sounds(info['clip_name']))
-    own, lent = cached[i], negatives[i]
+    cached, infos, own, lent = made_null(base, 'audio')
     meta = lent['data_samples'].metainfo
     other = cached[next(j for j, info in enumerate(infos)
                         if info['clip_name'] == meta['audio_clip'])]
@@ -64,7 +59,6 @@ def test_a_null_reference_reads_the_lent_clips_audio_features(base):
     assert (lent['inputs']['audio_feats'] == other['inputs']['audio_feats']).all()
     for key in ('text_feats', 'patch_feats', 'cls_feats', 'sam2_fpn_0'):
         assert (lent['inputs'][key] == own['inputs'][key]).all()
-    assert lent['data_samples'].gt_sem_seg.data.sum() == 0
 
 
 def test_a_silenced_cached_row_asks_the_backbone_for_silence(base):

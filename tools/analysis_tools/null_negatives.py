@@ -5,7 +5,9 @@ data set, and, on a synthetic one, how many of them are wrong.
         [--match word|object] [--out OUT.json]
 
 Prints the expressions that may be lent (those naming a category word),
-the absent expressions per ordinary row (min / mean), and with
+the split's ordinary rows that ask for a sound (audio and silence can
+make them null), the csv's null rows (every split) and how many of them
+ask for a sound, the absent expressions per ordinary row (min / mean), and with
 ``synthetic_info.json`` (``tools/make_synthetic_refavs.py``) the share of
 (row, lent expression) pairs that the same ``--match`` rule would not have
 made had it known every object on screen (objects no row refers to are
@@ -27,7 +29,13 @@ def count(data_root: str, split: str = 'train',
     ordinary = [r for r in selected if not r.is_null]
     lent = [sampler.absent_expressions(r.name) for r in ordinary]
     out = dict(split=split, match=match, rows=len(selected),
-               ordinary_rows=len(ordinary), lendable_expressions=len(sampler.donors),
+               ordinary_rows=len(ordinary),
+               lendable_expressions=len(sampler.donors),
+               rows_asking_for_sound=sum(sampler.asks_for_sound(r.exp)
+                                         for r in ordinary),
+               null_rows=sum(r.is_null for r in rows),
+               null_rows_asking_for_sound=sum(
+                   sampler.asks_for_sound(r.exp) for r in rows if r.is_null),
                rows_without_any=sum(not x for x in lent),
                absent_per_row_min=min(map(len, lent), default=0),
                absent_per_row_mean=sum(map(len, lent)) / max(len(lent), 1))
@@ -48,14 +56,14 @@ def count(data_root: str, split: str = 'train',
     return out
 
 
-def main() -> None:
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('data_root')
     parser.add_argument('--split', default='train')
     parser.add_argument('--match', default='word',
                         choices=NullNegativeSampler.MATCHES)
     parser.add_argument('--out', help='write the counts as JSON')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     counts = count(args.data_root, args.split, args.match)
     for key, value in counts.items():
         print(f'{key:24s} {value:.4f}' if isinstance(value, float)
@@ -63,6 +71,7 @@ def main() -> None:
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(counts, f, indent=1)
+    return counts
 
 
 if __name__ == '__main__':

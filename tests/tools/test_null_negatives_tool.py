@@ -1,0 +1,21 @@
+"""tools/analysis_tools/null_negatives.py on the tiny synthetic tree."""
+import json
+
+from inference_helpers import make_tiny_tree
+
+TOOL = 'analysis_tools/null_negatives'
+
+
+def test_counts_what_can_be_made_and_the_wrong_pairs(tool, tmp_path, capsys):
+    root = make_tiny_tree(str(tmp_path / 'tree'))
+    out = tmp_path / 'counts.json'
+    counts = tool.main([root, '--match', 'object', '--out', str(out)])
+    assert json.loads(out.read_text()) == counts
+    assert counts['match'] == 'object' and counts['split'] == 'train'
+    assert 0 < counts['ordinary_rows'] <= counts['rows']
+    assert counts['null_rows_asking_for_sound'] <= counts['null_rows']
+    assert 0 <= counts['rows_asking_for_sound'] <= counts['ordinary_rows']
+    assert counts['absent_per_row_min'] <= counts['absent_per_row_mean']
+    assert 0 <= counts['wrong_pairs'] <= counts['pairs']
+    assert counts['wrong_share'] == counts['wrong_pairs'] / counts['pairs']
+    assert 'wrong_share' in capsys.readouterr().out
