@@ -12,7 +12,8 @@
 #      paper's loss alone, test both on
 #      test_s, test_u and test_n, and swap expressions / audio between
 #      samples (does it read them?); --ablations also trains it without audio and without text,
-#      --presence also with the presence switch (null references);
+#      --presence also learns the presence switch alone on it (stage 3, null
+#      references; its threshold and AUCs go into results.json);
 #   4. print the table and write it as OUT/results.json;
 #   5. run tools/demo.py on a test clip written as an mp4 with sound.
 # --reuse-stage1 keeps a stage 1 already trained in OUT/stage1 (its
@@ -149,6 +150,7 @@ $PY tools/analysis_tools/modality_swap.py "$STAGE2" "$CKPT2" --split test_s \
   --out "$W2/modality_swap.json" --cfg-options "${S2OPTS[@]}"
 wait $DEMO_TEST_PID
 wait $PAPER_PID
+EXTRAS=()
 ROWS=("stage 1: SAM2, GT mask on frame 0 (ceiling)=$W1/test"
       "every object: stage 1, all objects' mask on frame 0=$W1/test_every_object"
       "SAM2-LOVE (paper's loss + referent alignment)=$W2/test"
@@ -170,11 +172,12 @@ if [ "$ABLATIONS" = 1 ]; then
   done
 fi
 if [ "$PRESENCE" = 1 ]; then
-  # the switch trained with null rows made at training time (the config's
+  # stage 3: the presence check learnt alone on the stage-2 model (its
+  # masks unchanged), with null rows made at training time (the config's
   # null_negatives: docs/presence.md); null rows weigh #ordinary / #null
   # rows drawn in the presence BCE; the switch draws no random number
   # before the frozen encoders, so the same cache serves
-  PCFG=configs/sam2love_tiny-presence-negatives_1xb16-stage2-cached_synthetic.py
+  PCFG=configs/sam2love_tiny-presence-verify_1xb16-stage3-cached_synthetic.py
   NULL_WEIGHT=$($PY - "$DATA" "$PCFG" <<'EOF'
 import sys
 from mmengine.config import Config
@@ -187,11 +190,13 @@ print(round((1 - share) / share, 2))
 EOF
 )
   echo "presence: null_weight $NULL_WEIGHT"
-  S2OPTS+=("model.decode_head.presence.null_weight=$NULL_WEIGHT")
-  W3=$OUT/stage2_presence
+  S2OPTS+=("model.decode_head.presence.null_weight=$NULL_WEIGHT"
+           "load_from=$CKPT2")
+  W3=$OUT/stage3_presence
   train_stage2 "$PCFG" "$W3"
   CKPT3=$(cat "$W3/last_checkpoint")
-  # the threshold that finds at most 2 % of the ordinary val rows absent
+  # the largest threshold up to 0.5 that finds at most 2 % of the ordinary
+  # val rows absent
   $PY tools/analysis_tools/presence_scores.py "$PCFG" "$CKPT3" --split val \
     --max-ordinary-loss 0.02 --out "$W3/val_presence.json" \
     --cfg-options "${S2OPTS[@]}"
@@ -202,12 +207,16 @@ EOF
     --out "$W3/test_presence.json" --cfg-options "${S2OPTS[@]}"
   ROWS+=("SAM2-LOVE + presence (threshold 0.5)=$W3/test"
          "SAM2-LOVE + presence (threshold $THRESHOLD from val)=$W3/test_calibrated")
+  # results.json: the threshold and its rule, and the ROC AUC per null type
+  EXTRAS+=(--extra "presence_calibration=$W3/val_presence.json"
+           --extra "presence_test=$W3/test_presence.json")
 fi
 elapsed 'stage 2'
 
 echo '== 4. results on the synthetic test splits (x100)'
 $PY tools/analysis_tools/refavs_table.py "${ROWS[@]}" \
-  --extra "modality_swap=$W2/modality_swap.json" --json "$OUT/results.json"
+  --extra "modality_swap=$W2/modality_swap.json" "${EXTRAS[@]}" \
+  --json "$OUT/results.json"
 
 echo '== 5. the demo on a test clip written as an mp4 with sound'
 DEMO=$OUT/demo

@@ -4,19 +4,23 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.structures import PixelData
-from test_sam2love_segmentor import T, build_model, forward_loss
+from mmseg.registry import MODELS
+from test_sam2love_segmentor import TINY, T, build_model, forward_loss
 
 from sam2love.models.decode_heads.presence import (
     NO_OBJECT_LOGIT,
     alignment_score,
     check_presence,
+    chosen_mask,
 )
 from sam2love.models.losses import candidate_losses
 
 TOKEN = dict(source='token', null_weight=2.0)
 ALIGNMENT = dict(source='alignment', null_weight=2.0)
+VERIFY = dict(source='verify', null_weight=2.0)
 
 
 def as_null(sample: dict, text: str) -> dict:
@@ -75,7 +79,7 @@ def test_switch_off_is_the_papers_loss(ordinary, mixed_batch):
 
 def test_the_switch_trains_presence_and_leaves_null_rows_out_of_the_masks(
         ordinary, mixed_batch):
-    for source in ('token', 'object_score', 'alignment'):
+    for source in ('token', 'object_score', 'alignment', 'verify'):
         model = build_model(seed=0, presence=dict(source=source,
                                                   null_weight=3.0))
         model.train()
@@ -92,22 +96,26 @@ def test_the_switch_trains_presence_and_leaves_null_rows_out_of_the_masks(
             grad = model.decode_head.presence_mlp[0].weight.grad
         elif source == 'alignment':
             grad = model.decode_head.presence_alignment.scale.grad
+        elif source == 'verify':
+            grad = model.decode_head.presence_verify.head[0].weight.grad
         else:
             grad = model.decode_head.sam.sam_mask_decoder.obj_score_token.weight.grad
         assert grad is not None and grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize('presence', [TOKEN, ALIGNMENT])
+@pytest.mark.parametrize('presence, steps',
+                         [(TOKEN, 25), (ALIGNMENT, 25), (VERIFY, 60)])
 def test_trained_presence_empties_null_clips_only(ordinary, mixed_batch,
-                                                  presence):
+                                                  presence, steps):
     """A few steps on one ordinary and one null sample: the null sample's
     masks are empty on every frame, the ordinary one's are not, and the
-    presence scores are probabilities."""
+    presence scores are probabilities. (The check learns alone, on
+    detached inputs: more steps.)"""
     model = build_model(seed=0, presence=presence)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-3)
-    for _ in range(25):
+    for _ in range(steps):
         losses = forward_loss(model, mixed_batch)
         optimizer.zero_grad()
         sum(losses.values()).backward()
@@ -205,3 +213,103 @@ def test_object_score_loss_can_leave_the_null_rows(mixed_batch):
         scores, present), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(losses[False], F.binary_cross_entropy_with_logits(
         scores[:1], present[:1]), rtol=1e-5, atol=1e-6)
+
+
+def test_mask_check_reads_the_mask_sam2_keeps(mixed_batch):
+    """``source='mask'`` reads, at inference, the frame-0 mask that
+    tracking keeps (whole clips and streamed frames): the mask it was
+    trained on (:func:`chosen_mask` of the decoded candidates)."""
+    model = build_model(presence=VERIFY).eval()
+    head = model.decode_head
+    seen = []
+    clip_presence = head.clip_presence
+
+    def spy(prompt, scores, frame0=None, frame0_mask=None):
+        seen.append(frame0_mask)
+        return clip_presence(prompt, scores, frame0, frame0_mask)
+
+    head.clip_presence = spy
+    with torch.no_grad():
+        data = model.data_preprocessor(mixed_batch)
+        prompt = model.extract_feat(data['inputs'],
+                                    [ds.text for ds in data['data_samples']])
+        frames = data['inputs']['frames']
+        trained = chosen_mask(head.forward_frame0(prompt, frames[:, 0]))
+        head.predict_clip(prompt, frames)
+        streamed = [next(head.track(prompt[i:i + 1], frames[i]))
+                    for i in range(len(prompt))]
+    torch.testing.assert_close(seen[0], trained, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(torch.cat(seen[1:]), trained, rtol=1e-4,
+                               atol=1e-4)
+    assert all(0 <= float(o['presence'][0]) <= 1 for o in streamed)
+
+
+def test_chosen_mask_is_the_best_candidate_gated_by_the_object_score():
+    masks = torch.arange(2 * 3 * 4, dtype=torch.float).view(2, 3, 2, 2)
+    ious = torch.tensor([[0.1, 0.9, 0.2], [0.8, 0.1, 0.3]])
+    scores = torch.tensor([[2.0], [-1.0]])
+    mask = chosen_mask(dict(masks=masks, ious=ious,
+                            object_score_logits=scores))
+    assert torch.equal(mask[0], masks[0, 1])
+    assert mask[1].eq(NO_OBJECT_LOGIT).all()
+
+
+def test_verify_check_trains_only_itself(mixed_batch):
+    """The check's loss reaches its own layers only: neither SAM2's
+    decoder (the mask and the features are read, not trained) nor the
+    neck (its presence query is detached), so the masks are those of the
+    model without the switch."""
+    model = build_model(presence=VERIFY)
+    model.train()
+    forward_loss(model, mixed_batch)['loss_presence'].backward()
+    head = model.decode_head
+    others = [p.grad for name, p in model.named_parameters()
+              if p.requires_grad and 'presence_verify' not in name]
+    assert all(g is None or not g.any() for g in others)
+    assert head.presence_verify.head[0].weight.grad.abs().sum() > 0
+
+
+def test_verify_needs_the_necks_presence_query(mixed_batch):
+    """The prompt is (B, 3, D) with the query; without it the segmentor
+    refuses the 'verify' source, and the query alone is refused too."""
+    model = build_model(presence=VERIFY).eval()
+    with torch.no_grad():
+        data = model.data_preprocessor(mixed_batch)
+        prompt = model.extract_feat(data['inputs'],
+                                    [ds.text for ds in data['data_samples']])
+    assert prompt.shape == (2, 3, model.neck.embed_dim)
+    for query, presence in ((True, None), (False, VERIFY)):
+        cfg = Config.fromfile(TINY)
+        cfg.model.neck.presence_query = query
+        cfg.model.decode_head.presence = presence
+        with pytest.raises(ValueError, match='presence_query'):
+            MODELS.build(cfg.model)
+
+
+def test_train_only_learns_the_check_and_keeps_the_rest(mixed_batch):
+    """``SAM2LOVE(train_only=...)``: a training step moves the check
+    alone; every other tensor (batch-norm statistics too) stays as it
+    was, so the masks are those of the model without the switch."""
+    cfg = Config.fromfile(TINY)
+    cfg.model.backbone.audio.num_examples = T
+    cfg.model.neck.update(presence_query=True, input_norm=True)
+    cfg.model.decode_head.presence = VERIFY
+    cfg.model.train_only = ('decode_head.presence_verify', )
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.train()
+    assert not model.neck.training and not model.decode_head.sam.training
+    assert model.decode_head.presence_verify.training
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    losses = forward_loss(model, mixed_batch)
+    optimizer.zero_grad()
+    sum(losses.values()).backward()
+    optimizer.step()
+    moved = {k for k, v in model.state_dict().items()
+             if not torch.equal(v, before[k])}
+    assert moved and all(k.startswith('decode_head.presence_verify.')
+                         for k in moved)
+    with pytest.raises(ValueError, match='train_only'):
+        MODELS.build(dict(cfg.model, train_only=('decode_head.nothing', )))

@@ -21,9 +21,12 @@ def test_roc_auc_counts_ties_half(tool):
 
 def test_calibrated_threshold_keeps_the_ordinary_rows(tool):
     scores = dict(ordinary=[0.9, 0.2, 0.6, 0.8, 0.7], silent=[0.05, 0.3])
-    got = tool.calibrate(scores, 0.2)  # one ordinary row of 5 may go
+    got = tool.calibrate(scores, 0.2, ceiling=1.0)  # one row of 5 may go
     assert got['threshold'] == 0.6
     assert got['found_absent'] == dict(ordinary=0.2, silent=1.0)
+    capped = tool.calibrate(scores, 0.2)  # at most the BCE's boundary
+    assert capped['threshold'] == 0.5 and capped['max_threshold'] == 0.5
+    assert capped['found_absent'] == dict(ordinary=0.2, silent=1.0)
     none = tool.calibrate(scores, 0.0)
     assert none['threshold'] == 0.2 and none['found_absent']['ordinary'] == 0
     with pytest.raises(ValueError, match='no ordinary rows'):

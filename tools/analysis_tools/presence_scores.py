@@ -3,7 +3,7 @@
     python tools/analysis_tools/presence_scores.py CONFIG CHECKPOINT
         [--split test_s test_u test_n] [--batch-size 16]
         [--thresholds 0.1 0.3 0.5 0.7 0.9] [--max-ordinary-loss 0.02]
-        [--out FILE.json] [--cfg-options ...]
+        [--max-threshold 0.5] [--out FILE.json] [--cfg-options ...]
 
 For every row of the splits it computes the clip's presence probability,
 the one ``SAM2PromptHead.predict_clip`` compares with
@@ -20,15 +20,19 @@ emptied). The null rows' share is what brings S down; the ordinary rows'
 share is J&F lost.
 
 ``--max-ordinary-loss M`` also calibrates ``presence.threshold``: the
-largest threshold that finds at most a share M of the ordinary rows absent
-(run it on ``--split val``, then test with ``--cfg-options
-model.decode_head.presence.threshold=T``).
+largest threshold, up to ``--max-threshold`` (0.5: the boundary of the
+presence BCE, whose null rows are weighed to balance the ordinary ones),
+that finds at most a share M of the ordinary rows absent (run it on
+``--split val``, then test with ``--cfg-options
+model.decode_head.presence.threshold=T``). The cap matters when the
+ordinary rows' probabilities saturate near 1: their M-quantile then sits
+at 0.9997, where a few test rows fall below it by a hair.
 
 ``--out`` writes ``{"tool": "presence_scores", "config", "checkpoint",
 "splits", "groups": {name: {"count", "mean", "auc"}}, "thresholds": {t:
 {name: share found absent}}}`` and, when calibrating,
-``"calibrated": {"max_ordinary_loss": M, "threshold": T, "found_absent":
-{name: share}}``.
+``"calibrated": {"max_ordinary_loss": M, "max_threshold": C, "threshold":
+T, "found_absent": {name: share}}``.
 """
 import argparse
 import json
@@ -42,6 +46,7 @@ from mmseg.registry import MODELS
 import sam2love  # noqa: F401  (registers the components)
 from sam2love.apis.checkpoint import load_weights_strict
 from sam2love.evaluation.kinds import has_expression_kinds, null_types
+from sam2love.models.decode_heads.presence import chosen_mask
 from sam2love.utils import load_config
 from sam2love.utils.analysis import preprocessed_batches, roc_auc
 
@@ -61,6 +66,8 @@ def parse_args(argv=None):
     parser.add_argument('--max-ordinary-loss', type=float,
                         help='calibrate the threshold: at most this share '
                         'of ordinary rows found absent')
+    parser.add_argument('--max-threshold', type=float, default=0.5,
+                        help='the calibrated threshold is at most this')
     parser.add_argument('--out', help='write the figures as JSON here')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
                         else 'cpu')
@@ -73,12 +80,12 @@ def clip_presence(model, inputs: dict, texts: list) -> torch.Tensor:
     """(B, ) probability that each row's referent is in its clip."""
     head = model.decode_head
     prompt = model.extract_feat(inputs, texts)
-    scores = frame0 = None  # frame 0's object scores / encoding, if read
+    scores = frame0 = mask = None  # frame 0's object scores, encoding, mask
     if not head.presence or head.presence['source'] != 'token':
         out = head.forward_frame0(prompt, inputs['frames'][:, 0])
         scores = out['object_score_logits'][:, 0]
-        frame0 = out['backbone_out']
-    clip = head.clip_presence(prompt, scores, frame0)
+        frame0, mask = out['backbone_out'], chosen_mask(out)
+    clip = head.clip_presence(prompt, scores, frame0, mask)
     return scores.float().sigmoid() if clip is None else clip
 
 
@@ -96,18 +103,20 @@ def summarise(scores: dict, thresholds) -> dict:
     return dict(groups=groups, thresholds=shares)
 
 
-def calibrate(scores: dict, max_share: float) -> dict:
-    """The largest threshold finding at most ``max_share`` of the
-    ordinary rows absent (a row is absent when its probability is below
-    the threshold), and the share of each group it finds absent."""
+def calibrate(scores: dict, max_share: float, ceiling: float = 0.5) -> dict:
+    """The largest threshold up to ``ceiling`` finding at most
+    ``max_share`` of the ordinary rows absent (a row is absent when its
+    probability is below the threshold), and the share of each group it
+    finds absent."""
     if not 0 <= max_share < 1:
         raise ValueError(f'max ordinary loss must be in [0, 1), got {max_share}')
     ordinary = np.sort(np.asarray(scores.get(ORDINARY, [])))
     if not len(ordinary):
         raise ValueError('no ordinary rows to calibrate the threshold on')
-    threshold = float(ordinary[int(max_share * len(ordinary))])
+    threshold = min(float(ordinary[int(max_share * len(ordinary))]), ceiling)
     threshold = min(max(threshold, 1e-6), 1 - 1e-6)  # presence's (0, 1)
-    return dict(max_ordinary_loss=max_share, threshold=threshold,
+    return dict(max_ordinary_loss=max_share, max_threshold=ceiling,
+                threshold=threshold,
                 found_absent={name: float(np.mean(np.asarray(v) < threshold))
                               for name, v in scores.items()})
 
@@ -156,7 +165,8 @@ def main(argv=None) -> dict:
                    checkpoint=args.checkpoint, splits=args.split,
                    **summarise(scores, args.thresholds))
     if args.max_ordinary_loss is not None:
-        figures['calibrated'] = calibrate(scores, args.max_ordinary_loss)
+        figures['calibrated'] = calibrate(scores, args.max_ordinary_loss,
+                                          args.max_threshold)
     print(format_table(figures))
     if args.out:
         with open(args.out, 'w') as f:

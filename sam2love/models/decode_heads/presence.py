@@ -2,9 +2,10 @@
 to anything in its clip (Ref-AVS's null rows, whose masks are empty).
 
 A presence logit per clip, read from SAM2's object-score head on frame 0
-(``source='object_score'``), from an MLP on the fused token (``'token'``)
-or from how well the token matches any place of frame 0
-(``'alignment'``), is trained with a BCE in which a null row weighs
+(``source='object_score'``), from an MLP on the fused token (``'token'``),
+from how well the token matches any place of frame 0 (``'alignment'``) or
+from a check of frame 0's decoded mask against the expression and the
+sound (``'verify'``), is trained with a BCE in which a null row weighs
 ``null_weight``; at inference a clip whose presence probability is below
 ``threshold`` gets empty masks on every frame.
 """
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 from sam2.modeling.sam2_base import NO_OBJ_SCORE
 
 #: Where ``presence`` reads the clip's presence logit.
-PRESENCE_SOURCES = ('object_score', 'token', 'alignment')
+PRESENCE_SOURCES = ('object_score', 'token', 'alignment', 'verify')
 #: SAM2's mask logit of "no object" (``sam2_base.NO_OBJ_SCORE``).
 NO_OBJECT_LOGIT = NO_OBJ_SCORE
 
@@ -29,7 +30,10 @@ def check_presence(cfg: dict | None) -> dict | None:
     frame 0, trained by this loss instead of ``loss_obj``), ``'token'``
     (a Linear-ReLU-Linear on the fused token) or ``'alignment'`` (the
     token's match with frame 0's cells, :func:`alignment_score`, through a
-    learnt affine map); ``loss_weight`` (1.0);
+    learnt affine map) or ``'verify'`` (:class:`VerifyPresence`: the
+    outline of frame 0's decoded mask and the features under it, checked
+    against the expression and the sound as the encoders give them, the
+    neck's ``presence_query``); ``loss_weight`` (1.0);
     ``null_weight`` (1.0): weight of a null row in the presence BCE (about
     #ordinary / #null rows balances them); ``threshold`` (0.5) on the
     presence probability, below which every frame's mask is empty;
@@ -101,6 +105,89 @@ class AlignmentPresence(nn.Module):
                                             self.temperature) + self.bias
 
 
+def chosen_mask(out: dict) -> torch.Tensor:
+    """Frame 0's mask as SAM2 keeps it, from :meth:`~.sam2_head.
+    SAM2PromptHead.decode_frame0`'s outputs: the candidate of highest
+    predicted IoU, :data:`NO_OBJECT_LOGIT` where the object score is <= 0
+    (``SAM2Base._forward_sam_heads``'s choice and gating, which tracking's
+    frame 0 returns as ``low_res_logits``).
+
+    Args:
+        out (dict): ``masks`` (B, M, h, w), ``ious`` (B, M),
+            ``object_score_logits`` (B, 1).
+
+    Returns:
+        Tensor: (B, h, w) mask logits.
+    """
+    masks = out['masks']
+    best = out['ious'].argmax(1)
+    mask = masks[torch.arange(masks.size(0), device=masks.device), best]
+    appearing = out['object_score_logits'][:, 0] > 0
+    return torch.where(appearing[:, None, None], mask,
+                       mask.new_tensor(NO_OBJECT_LOGIT))
+
+
+class VerifyPresence(nn.Module):
+    """``'verify'``'s presence logit: does the object SAM2 decoded on
+    frame 0 fit what the expression and the sound say? Beyond the paper:
+    an expression whose referent is absent still gets a mask, often of an
+    object that shares part of the description ("the red cross" decodes
+    the red square), and a silent clip still gets one.
+
+    It reads the presence query of ``FusionTokenNeck(presence_query=True)``
+    (the expression and the sound as the encoders give them, projected;
+    the fused token keeps only what prompting SAM2 needs: on the demo it
+    names a shape at 0.30-0.38, chance 0.22, docs/presence.md), the
+    outline of the kept mask (a small CNN on its probabilities, global max
+    pooling: where it lies does not matter) and the unit mean of the image
+    features under it; an MLP on the region's and the query's embeddings
+    and their product gives the logit. Every input is detached: the check
+    learns alone, and the masks are those of the model without it.
+
+    Args:
+        query_dim (int): width of the flattened presence query (2 D).
+        feat_dim (int): channels C of frame 0's features.
+        width (int): width of each embedding.
+    """
+
+    def __init__(self, query_dim: int, feat_dim: int, width: int = 32) -> None:
+        super().__init__()
+        self.outline = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(32, width, 3, stride=2, padding=1),
+            nn.ReLU(inplace=True), nn.AdaptiveMaxPool2d(1), nn.Flatten())
+        self.region = nn.Linear(feat_dim, width)
+        self.query = nn.Sequential(
+            nn.Linear(query_dim, 2 * width), nn.ReLU(inplace=True),
+            nn.Linear(2 * width, 2 * width))
+        self.head = nn.Sequential(
+            nn.Linear(6 * width + 1, 2 * width), nn.ReLU(inplace=True),
+            nn.Linear(2 * width, 1))
+
+    def forward(self, query: torch.Tensor, mask_logits: torch.Tensor,
+                feats: torch.Tensor) -> torch.Tensor:
+        """Presence logits.
+
+        Args:
+            query (Tensor): (B, Q) presence queries.
+            mask_logits (Tensor): (B, h, w) frame 0's kept mask
+                (:func:`chosen_mask`).
+            feats (Tensor): (B, C, h', w') frame 0's image features.
+
+        Returns:
+            Tensor: (B, 1) logits.
+        """
+        prob = mask_logits.detach().float().sigmoid()[:, None]
+        area = prob.mean((1, 2, 3))[:, None]
+        cells = F.normalize(feats.detach().float(), dim=1)
+        weight = F.adaptive_avg_pool2d(prob, cells.shape[-2:])
+        pooled = F.normalize((cells * weight).sum((2, 3)), dim=-1)
+        region = torch.cat([self.outline(prob), self.region(pooled)], -1)
+        query = self.query(query.detach().float())
+        return self.head(torch.cat([region, query, region * query, area], -1))
+
+
 def presence_loss(cfg: dict, logits: torch.Tensor,
                   present: torch.Tensor) -> torch.Tensor:
     """The weighted presence BCE.
@@ -155,24 +242,36 @@ class PresenceMixin:
 
     def _with_presence(self, out: dict, prompt: torch.Tensor) -> dict:
         """``out`` (:meth:`forward_frame0`'s) plus ``presence_logits``
-        (B, 1) of the token MLP or of the alignment."""
+        (B, 1) of the token MLP, the alignment or the check."""
         if self.presence and self.presence['source'] != 'object_score':
             out = dict(out, presence_logits=self._presence_logits(
-                prompt, out['backbone_out']))
+                prompt, out['backbone_out'], chosen_mask(out)))
         return out
 
-    def _presence_logits(self, prompt: torch.Tensor,
-                         frame0: dict | None) -> torch.Tensor:
+    def _presence_logits(self, prompt: torch.Tensor, frame0: dict | None,
+                         frame0_mask: torch.Tensor | None = None
+                         ) -> torch.Tensor:
         """(B, 1, D) fused tokens (and frame 0's encoding, for
-        ``'alignment'``) -> (B, 1) presence logits; with ``detach_token``
+        ``'alignment'`` and ``'verify'``, and its (B, h, w) kept mask
+        logits, for ``'verify'``) -> (B, 1) presence logits; with ``detach_token``
         the presence loss does not reach the neck."""
-        if self._presence_from('token'):
+        source = self.presence['source']
+        if source == 'token':
             token = prompt[:, 0]
             return self.presence_mlp(
                 token.detach() if self.presence['detach_token'] else token)
-        if frame0 is None:
-            raise ValueError("presence source 'alignment' needs frame 0's "
-                             'encoding')
+        if frame0 is None or (source == 'verify' and frame0_mask is None):
+            raise ValueError(f'presence source {source!r} needs frame 0\'s '
+                             'encoding' + (' and mask' if source == 'verify'
+                                           else ''))
+        if source == 'verify':
+            if prompt.size(1) != 3:
+                raise ValueError(
+                    "presence source 'verify' reads the neck's presence query: "
+                    'FusionTokenNeck(presence_query=True) gives (B, 3, D) '
+                    f'prompts, got {tuple(prompt.shape)}')
+            return self.presence_verify(prompt[:, 1:].flatten(1), frame0_mask,
+                                        frame0['vision_features'])
         tokens = self.prompt_tokens(prompt)[:, 0]
         if self.presence['detach_token']:
             tokens = tokens.detach()
@@ -180,7 +279,9 @@ class PresenceMixin:
 
     def clip_presence(self, prompt: torch.Tensor,
                       frame0_scores: torch.Tensor,
-                      frame0: dict | None = None) -> torch.Tensor | None:
+                      frame0: dict | None = None,
+                      frame0_mask: torch.Tensor | None = None
+                      ) -> torch.Tensor | None:
         """The clip's presence probability under the ``presence`` switch.
 
         Args:
@@ -190,18 +291,22 @@ class PresenceMixin:
             frame0 (dict, optional): frame 0's
                 :func:`~sam2love.models.sam2.features.encode_frames`
                 (``vision_features`` (B, C, h, w)), which ``'alignment'``
-                reads.
+                and ``'verify'`` read.
+            frame0_mask (Tensor, optional): (B, h, w) frame 0's kept mask
+                logits (:func:`chosen_mask`; tracking's frame 0), which
+                ``'verify'`` reads.
 
         Returns:
             Tensor | None: (B, ) in [0, 1] (the token MLP's, the
-            alignment's, or frame 0's object score with
+            alignment's, the check's, or frame 0's object score with
             ``source='object_score'``); None without the switch.
         """
         if not self.presence:
             return None
         if self._presence_from('object_score'):
             return frame0_scores.float().sigmoid()
-        return self._presence_logits(prompt, frame0)[:, 0].float().sigmoid()
+        return self._presence_logits(prompt, frame0,
+                                     frame0_mask)[:, 0].float().sigmoid()
 
     def apply_presence(self, clip: torch.Tensor | None, logits: torch.Tensor,
                        scores: torch.Tensor) -> tuple:

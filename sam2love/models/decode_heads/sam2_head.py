@@ -43,7 +43,13 @@ from ..sam2.prompts import point_embedding_norm
 from ..sam2.step import decode_frame0_candidates
 from ..sam2.tracker import StreamingTracker, track_clip
 from .frame0_losses import Frame0LossMixin
-from .presence import NO_OBJECT_LOGIT, AlignmentPresence, PresenceMixin, check_presence
+from .presence import (
+    NO_OBJECT_LOGIT,
+    AlignmentPresence,
+    PresenceMixin,
+    VerifyPresence,
+    check_presence,
+)
 
 #: Table 6 of the paper: which SAM2 parts are trained.
 TRAINABLE_PRESETS = {
@@ -184,6 +190,10 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
         if self.presence and self.presence['source'] == 'alignment':
             self.presence_alignment = AlignmentPresence(
                 self.presence['temperature'])
+        if self.presence and self.presence['source'] == 'verify':
+            with torch.random.fork_rng():  # as presence_mlp's
+                self.presence_verify = VerifyPresence(2 * in_channels,
+                                                      self.sam.hidden_dim)
         self.memory_dtype = getattr(torch, memory_dtype)
         self.threshold = threshold
         self.trainable = tuple(TRAINABLE_PRESETS.get(trainable, trainable)) \
@@ -312,7 +322,8 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
             multimask_output=self.multimask_output,
             tracking_heads=self.tracking_decoder_heads())
         scores = out['object_score_logits'][..., 0]
-        clip = self.clip_presence(prompt, scores[:, 0], frame0)
+        clip = self.clip_presence(prompt, scores[:, 0], frame0,
+                                  out['low_res_logits'][:, 0, 0])
         logits, presence = self.apply_presence(
             clip, out['low_res_logits'][:, :, 0], scores)
         return dict(logits=logits, presence=presence)
@@ -350,7 +361,7 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
                 out = tracker.push(encoded=encoded, frame0=dict(
                     sparse_tokens=self.frame0_tokens(prompt, encoded)))
                 clip = self.clip_presence(
-                    prompt, out['object_score_logits'], encoded)
+                    prompt, out['object_score_logits'], encoded, out['logits'])
             else:
                 out = tracker.push(frame)
             logits, presence = self.apply_presence(
@@ -359,8 +370,10 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
                        memory_frames=tracker.state.stored_frames)
 
     def prompt_tokens(self, prompt: torch.Tensor) -> torch.Tensor:
-        """(B, 1, D) fused token -> (B, 1, C) SAM2 sparse prompt token."""
-        tokens = self.prompt_proj(prompt)
+        """(B, 1, D) fused token -> (B, 1, C) SAM2 sparse prompt token
+        (of a (B, 3, D) prompt with the neck's presence query, its first
+        row: the query is the ``'verify'`` presence's alone)."""
+        tokens = self.prompt_proj(prompt[:, :1])
         if self.token_norm == 'sam':
             tokens = F.normalize(tokens, dim=-1) * self.prompt_proj.token_scale
         return tokens

@@ -59,6 +59,11 @@ class FusionTokenNeck(BaseModule):
             CPU demo's random-init VGGish and ViT give features dominated
             by one shared vector (audio: the mean's norm is 95 % of a
             vector's), which eq. 1's MLP learns to tell apart slowly.
+        presence_query (bool): beyond the paper, append to the prompt the
+            expression and the sound before fusion (:meth:`query_of`),
+            which ``SAM2PromptHead(presence=dict(source='verify'))``
+            reads; the prompt is then (B, 3, D). No parameter, no random
+            draw.
 
     The paper's fusion transformer has no positional encoding of its own.
     ViT patch tokens and text tokens carry their encoders' positions, but
@@ -85,6 +90,7 @@ class FusionTokenNeck(BaseModule):
                  use_audio: bool = True,
                  use_text: bool = True,
                  input_norm: bool = False,
+                 presence_query: bool = False,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         if fusion not in ('token', 'mean'):
@@ -97,6 +103,7 @@ class FusionTokenNeck(BaseModule):
         self.fusion = fusion
         self.use_audio = use_audio
         self.use_text = use_text
+        self.presence_query = presence_query
         if use_audio:
             self.audio_proj = ProjectionMLP(audio_dim, embed_dim)
             self.aud_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
@@ -202,14 +209,17 @@ class FusionTokenNeck(BaseModule):
             feats (dict): encoder outputs, see :meth:`project`.
 
         Returns:
-            dict: ``prompt`` (B, 1, D), the token that prompts SAM2;
-            ``seg_tokens`` (B, T, num_seg_tokens, D), the [seg] tokens
-            after each frame (``'token'`` fusion only).
+            dict: ``prompt`` (B, 1, D), the token that prompts SAM2, with
+            ``presence_query`` (B, 3, D): the token and
+            :meth:`query_of`'s two rows; ``seg_tokens`` (B, T,
+            num_seg_tokens, D), the [seg] tokens after each frame
+            (``'token'`` fusion only).
         """
         proj = self.project(feats)
         context, context_pad = self._context(proj)
         if self.fusion == 'mean':
-            return dict(prompt=self._mean_fusion(proj, context, context_pad))
+            return dict(prompt=self._with_query(
+                self._mean_fusion(proj, context, context_pad), proj))
         b, num_frames = proj['cls'].shape[:2]
         seg = self.seg_tokens.expand(b, -1, -1)
         per_frame = []
@@ -218,7 +228,28 @@ class FusionTokenNeck(BaseModule):
             seg = self.blocks(seq, src_key_padding_mask=pad)[
                 :, :self.num_seg_tokens]
             per_frame.append(seg)
-        return dict(prompt=seg[:, :1], seg_tokens=torch.stack(per_frame, 1))
+        return dict(prompt=self._with_query(seg[:, :1], proj),
+                    seg_tokens=torch.stack(per_frame, 1))
+
+    def query_of(self, proj: dict) -> torch.Tensor:
+        """The presence query (B, 2, D): the expression (the mean of its
+        real projected tokens) and the sound (the mean of its projected
+        seconds) before fusion, detached (zeros for an unused modality).
+        ``SAM2PromptHead``'s ``'verify'`` presence reads it: the fused
+        token keeps only what prompting SAM2 needs."""
+        zeros = proj['cls'].new_zeros(proj['cls'].size(0), self.embed_dim)
+        text = audio = zeros
+        if self.use_text:
+            keep = proj['text_mask'].unsqueeze(-1).to(proj['text'].dtype)
+            text = (proj['text'] * keep).sum(1) / keep.sum(1).clamp(min=1)
+        if self.use_audio:
+            audio = proj['audio'].mean(1)
+        return torch.stack([text, audio], 1).detach()
+
+    def _with_query(self, prompt: torch.Tensor, proj: dict) -> torch.Tensor:
+        if not self.presence_query:
+            return prompt
+        return torch.cat([prompt, self.query_of(proj).to(prompt.dtype)], 1)
 
     def frame_sequence(self, seg: torch.Tensor, context: torch.Tensor,
                        context_pad: torch.Tensor, proj: dict, i: int

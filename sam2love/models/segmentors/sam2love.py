@@ -2,7 +2,7 @@
 import copy
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -73,6 +73,11 @@ class SAM2LOVE(ClipSegmentor):
         neck (dict): ``FusionTokenNeck``.
         decode_head (dict): ``SAM2PromptHead``.
         data_preprocessor (dict): ``ClipDataPreprocessor``.
+        train_only (Sequence[str], optional): train only the parameters
+            under these module names (e.g. ``'decode_head.presence_verify'``:
+            the presence check on a trained model); every other module is
+            frozen and kept in eval mode (no batch-norm statistic moves),
+            so the rest of the model stays bit for bit as loaded.
     """
 
     def __init__(self,
@@ -82,10 +87,19 @@ class SAM2LOVE(ClipSegmentor):
                  data_preprocessor: dict | None = None,
                  train_cfg: dict | None = None,
                  test_cfg: dict | None = None,
+                 train_only: Sequence[str] | None = None,
                  init_cfg: dict | None = None) -> None:
         super().__init__(data_preprocessor, train_cfg, test_cfg, init_cfg,
                          backbone=backbone, neck=neck,
                          decode_head=decode_head)
+        verify = (self.decode_head.presence or {}).get('source') == 'verify'
+        if verify != bool(getattr(self.neck, 'presence_query', False)):
+            raise ValueError(
+                "SAM2LOVE: presence source 'verify' and the neck's "
+                'presence_query go together (decode_head.presence.source='
+                f"{(self.decode_head.presence or {}).get('source')!r}, "
+                f"neck.presence_query={getattr(self.neck, 'presence_query', None)})")
+        self.train_only = self._freeze_all_but(train_only)
         # what builds the frozen parts, for feature-cache manifests (the
         # silence of training-time null references changes no cached array)
         frozen_backbone = copy.deepcopy(backbone)
@@ -97,6 +111,33 @@ class SAM2LOVE(ClipSegmentor):
         self._checked_caches: set[str] = set()
 
     # ------------------------------------------------------ frozen parts
+    def _freeze_all_but(self, names: Sequence[str] | None) -> tuple:
+        """``train_only``: freeze every parameter outside the ``names``
+        modules (those inside keep their own setting)."""
+        if not names:
+            return ()
+        names = tuple(names) if not isinstance(names, str) else (names, )
+        modules = dict(self.named_modules())
+        missing = [n for n in names if n not in modules]
+        if missing:
+            raise ValueError(f'SAM2LOVE: train_only names no module: {missing}')
+        for name, param in self.named_parameters():
+            if not name.startswith(tuple(n + '.' for n in names)):
+                param.requires_grad_(False)
+        return names
+
+    def train(self, mode: bool = True) -> 'SAM2LOVE':
+        """With ``train_only``, only those modules enter training mode."""
+        super().train(mode)
+        if mode and getattr(self, 'train_only', ()):
+            inside = tuple(n + '.' for n in self.train_only)
+            for name, module in self.named_modules():
+                on_path = any(n.startswith(name + '.') for n in self.train_only)
+                if name and not on_path and name not in self.train_only \
+                        and not name.startswith(inside):
+                    module.eval()
+        return self
+
     @property
     def frozen_parts_frozen(self) -> bool:
         """Whether every part a feature cache replaces is frozen: the
