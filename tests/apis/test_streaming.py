@@ -162,19 +162,22 @@ def test_stream_reports_bad_input(setup, tmp_path):
         setup['inferencer'](setup['mp4'], ['x'], stream=True, propagate=True)
 
 
+@pytest.mark.parametrize('config', [
+    'sam2love_tiny-presence_1xb16-stage2-cached_synthetic.py',
+    'sam2love_tiny-presence-verify_1xb16-stage3-cached_synthetic.py'])
 @pytest.mark.parametrize('threshold', [1e-6, 1 - 1e-6])
 def test_presence_is_applied_as_the_model_applies_it(setup, tmp_path,
-                                                     threshold):
-    """With the head's presence switch the inferencer's windowed and
-    streamed paths give SAM2LOVE.predict's presence; a clip found absent
-    (threshold ~1) has empty masks on every frame."""
+                                                     threshold, config):
+    """With the head's presence switch (the token's; the check's, which
+    reads the neck's presence query and frame 0's kept mask) the
+    inferencer's windowed and streamed paths give SAM2LOVE.predict's
+    presence; a clip found absent (threshold ~1) has empty masks on every
+    frame."""
     from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
 
     from sam2love.apis.media import load_clip_media
-    cfg = Config.fromfile(osp.join(osp.dirname(CONFIG),
-                                   'sam2love_tiny-presence_1xb16-stage2-'
-                                   'cached_synthetic.py'))
+    cfg = Config.fromfile(osp.join(osp.dirname(CONFIG), config))
     cfg.model.decode_head.checkpoint = None
     cfg.model.decode_head.presence.threshold = threshold
     cfg.test_dataloader.dataset.num_frames = WINDOW
