@@ -251,10 +251,11 @@ class PresenceMixin:
     def _presence_logits(self, prompt: torch.Tensor, frame0: dict | None,
                          frame0_mask: torch.Tensor | None = None
                          ) -> torch.Tensor:
-        """(B, 1, D) fused tokens (and frame 0's encoding, for
-        ``'alignment'`` and ``'verify'``, and its (B, h, w) kept mask
-        logits, for ``'verify'``) -> (B, 1) presence logits; with ``detach_token``
-        the presence loss does not reach the neck."""
+        """(B, 1, D) fused tokens ((B, 3, D) with the neck's presence
+        query; and frame 0's encoding, for ``'alignment'`` and
+        ``'verify'``, and its (B, h, w) kept mask logits, for ``'verify'``)
+        -> (B, 1) presence logits; with ``detach_token`` the presence loss
+        does not reach the neck (the check's inputs are always detached)."""
         source = self.presence['source']
         if source == 'token':
             token = prompt[:, 0]
