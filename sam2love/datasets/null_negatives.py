@@ -171,6 +171,7 @@ class NullNegativeSampler:
                 found[kind] = [True] if asks else []
         return {kind: lent for kind, lent in found.items() if lent}
 
+
 def null_share(rows: Sequence[RefAVSRow], split: str, prob: float,
                kinds: Sequence[str], match: str = 'word') -> float:
     """The expected share of null rows among ``split``'s rows as

@@ -215,7 +215,7 @@ def test_object_score_loss_can_leave_the_null_rows(mixed_batch):
         scores[:1], present[:1]), rtol=1e-5, atol=1e-6)
 
 
-def test_mask_check_reads_the_mask_sam2_keeps(mixed_batch):
+def test_verify_reads_the_mask_sam2_keeps(mixed_batch):
     """``source='mask'`` reads, at inference, the frame-0 mask that
     tracking keeps (whole clips and streamed frames): the mask it was
     trained on (:func:`chosen_mask` of the decoded candidates)."""

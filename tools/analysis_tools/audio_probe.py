@@ -22,11 +22,11 @@ import os.path as osp
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
 
 from sam2love.datasets import read_metadata
 from sam2love.feature_cache import FeatureCacheReader
 from sam2love.utils.analysis import cache_probe_parser, held_out_clips
+from sam2love.utils.analysis import roc_auc as pair_auc
 
 
 def parse_args(argv=None):
@@ -95,12 +95,10 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor,
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """ROC AUC by ranks (Mann-Whitney U; ties get their mean rank)."""
-    ranks = rankdata(scores)
+    """ROC AUC of the scores against {0, 1} labels (ties count half):
+    :func:`sam2love.utils.analysis.roc_auc` of the two groups."""
     pos = labels > 0
-    n_pos, n_neg = pos.sum(), (~pos).sum()
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) /
-                 (n_pos * n_neg))
+    return pair_auc(scores[pos], scores[~pos])
 
 
 def probe(x: np.ndarray, y: np.ndarray, test: np.ndarray) -> dict:

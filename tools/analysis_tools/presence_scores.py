@@ -84,7 +84,9 @@ def clip_presence(model, inputs: dict, texts: list) -> torch.Tensor:
     if not head.presence or head.presence['source'] != 'token':
         out = head.forward_frame0(prompt, inputs['frames'][:, 0])
         scores = out['object_score_logits'][:, 0]
-        frame0, mask = out['backbone_out'], chosen_mask(out)
+        frame0 = out['backbone_out']
+        if head.presence and head.presence['source'] == 'verify':
+            mask = chosen_mask(out)
     clip = head.clip_presence(prompt, scores, frame0, mask)
     return scores.float().sigmoid() if clip is None else clip
 

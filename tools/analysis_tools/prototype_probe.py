@@ -127,7 +127,6 @@ def synthetic_parts(data_root: str) -> dict:
     return {c: (v['colour'], v['shape']) for c, v in known.items()}
 
 
-
 def shown_categories(data_root: str, clips) -> dict:
     """The categories on each clip's screen: ``synthetic_info.json``'s
     (every object), else those of the clip's rows."""

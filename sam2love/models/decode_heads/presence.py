@@ -244,8 +244,9 @@ class PresenceMixin:
         """``out`` (:meth:`forward_frame0`'s) plus ``presence_logits``
         (B, 1) of the token MLP, the alignment or the check."""
         if self.presence and self.presence['source'] != 'object_score':
+            mask = chosen_mask(out) if self._presence_from('verify') else None
             out = dict(out, presence_logits=self._presence_logits(
-                prompt, out['backbone_out'], chosen_mask(out)))
+                prompt, out['backbone_out'], mask))
         return out
 
     def _presence_logits(self, prompt: torch.Tensor, frame0: dict | None,
