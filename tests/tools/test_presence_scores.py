@@ -33,6 +33,22 @@ def test_calibrated_threshold_keeps_the_ordinary_rows(tool):
         tool.calibrate(dict(silent=[0.1]), 0.1)
 
 
+def test_kept_object_misses_and_the_j_they_hold(tool):
+    import torch
+    referent = torch.zeros(8, 8, dtype=torch.bool)
+    referent[:4, :4] = True
+    logits = torch.full((4, 4), -10.0)  # half the size: resized as predicted
+    assert tool.kept_iou(logits, referent) == 0.0
+    logits[:2, :2] = 10.0
+    assert tool.kept_iou(logits, referent) == 1.0
+    logits[:2, :] = 10.0  # the referent and as much beside it
+    assert tool.kept_iou(logits, referent) == 0.5
+    assert tool.kept_iou(-logits.abs(), referent) == 0.0  # nothing kept
+    got = tool.kept_object_figures([1.0, 0.5, 0.2, 0.0], miss_iou=0.3)
+    assert got == dict(count=4, mean_iou=0.425, miss_iou=0.3,
+                       missed_share=0.5, missed_j=pytest.approx(5.0))
+
+
 def test_groups_aucs_and_shares_of_a_checkpoint(tool, tmp_path):
     tree, ckpt = tiny_tree_and_checkpoint(tmp_path)
     frames = tiny_dataset(tree, 'test_n').num_frames
@@ -59,6 +75,10 @@ def test_groups_aucs_and_shares_of_a_checkpoint(tool, tmp_path):
         if name != 'ordinary':
             assert 0 <= group['auc'] <= 1
     assert figures['calibrated']['found_absent']['ordinary'] <= 0.1
+    kept = figures['kept_object']
+    assert kept['count'] == groups['ordinary']['count']
+    assert 0 <= kept['mean_iou'] <= 1 and 0 <= kept['missed_share'] <= 1
+    assert 0 <= kept['missed_j'] <= 100 * kept['mean_iou']
     low, high = figures['thresholds']['0.2'], figures['thresholds']['0.8']
     for name in groups:  # a higher threshold finds more rows absent
         assert low[name] <= high[name]

@@ -3,7 +3,8 @@
     python tools/analysis_tools/presence_scores.py CONFIG CHECKPOINT
         [--split test_s test_u test_n] [--batch-size 16]
         [--thresholds 0.1 0.3 0.5 0.7 0.9] [--max-ordinary-loss 0.02]
-        [--max-threshold 0.5] [--out FILE.json] [--cfg-options ...]
+        [--max-threshold 0.5] [--miss-iou 0.3] [--out FILE.json]
+        [--cfg-options ...]
 
 For every row of the splits it computes the clip's presence probability,
 the one ``SAM2PromptHead.predict_clip`` compares with
@@ -28,11 +29,23 @@ model.decode_head.presence.threshold=T``). The cap matters when the
 ordinary rows' probabilities saturate near 1: their M-quantile then sits
 at 0.9997, where a few test rows fall below it by a hair.
 
+It also measures the object frame 0 keeps on the ordinary rows (the mask
+SAM2 decodes from the token, :func:`~sam2love.models.decode_heads.presence.
+chosen_mask`, against the referent's frame-0 mask at the evaluation size):
+its mean IoU, and the share of rows whose kept object misses the referent
+(IoU below ``--miss-iou``) with the frame-0 J they hold. A check that reads
+only the kept object (``'verify'``) sees those rows as it sees an absent
+referent (the object kept is not the one named): emptying them costs
+their J, so that share bounds what such a check can reject within a J&F
+budget (docs/presence.md).
+
 ``--out`` writes ``{"tool": "presence_scores", "config", "checkpoint",
 "splits", "groups": {name: {"count", "mean", "auc"}}, "thresholds": {t:
-{name: share found absent}}}`` and, when calibrating,
-``"calibrated": {"max_ordinary_loss": M, "max_threshold": C, "threshold":
-T, "found_absent": {name: share}}``.
+{name: share found absent}}, "kept_object": {"count", "mean_iou",
+"miss_iou", "missed_share", "missed_j"}}`` (``missed_j`` in points of
+frame-0 J of all ordinary rows) and, when calibrating, ``"calibrated":
+{"max_ordinary_loss": M, "max_threshold": C, "threshold": T,
+"found_absent": {name: share}}``.
 """
 import argparse
 import json
@@ -40,6 +53,7 @@ from collections import defaultdict
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmengine.config import DictAction
 from mmseg.registry import MODELS
 
@@ -68,6 +82,9 @@ def parse_args(argv=None):
                         'of ordinary rows found absent')
     parser.add_argument('--max-threshold', type=float, default=0.5,
                         help='the calibrated threshold is at most this')
+    parser.add_argument('--miss-iou', type=float, default=0.3,
+                        help='a kept frame-0 object below this IoU with '
+                        'the referent misses it')
     parser.add_argument('--out', help='write the figures as JSON here')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
                         else 'cpu')
@@ -76,20 +93,41 @@ def parse_args(argv=None):
 
 
 @torch.no_grad()
-def clip_presence(model, inputs: dict, texts: list) -> torch.Tensor:
-    """(B, ) probability that each row's referent is in its clip."""
+def frame0_presence(model, inputs: dict, texts: list) -> tuple:
+    """Each row's probability that its referent is in its clip, (B, ),
+    and frame 0's kept mask, (B, h, w) logits."""
     head = model.decode_head
     prompt = model.extract_feat(inputs, texts)
-    scores = frame0 = mask = None  # frame 0's object scores, encoding, mask
-    if not head.presence or head.presence['source'] != 'token':
-        out = head.forward_frame0(prompt, inputs['frames'][:, 0])
-        scores = out['object_score_logits'][:, 0]
-        frame0 = out['backbone_out']
-        if head.presence and head.presence['source'] == 'verify':
-            mask = chosen_mask(out)
-    clip = head.clip_presence(prompt, scores, frame0, mask)
-    return scores.float().sigmoid() if clip is None else clip
+    out = head.forward_frame0(prompt, inputs['frames'][:, 0])
+    scores = out['object_score_logits'][:, 0]
+    mask = chosen_mask(out)
+    clip = head.clip_presence(prompt, scores, out['backbone_out'], mask)
+    return (scores.float().sigmoid() if clip is None else clip), mask
 
+
+def clip_presence(model, inputs: dict, texts: list) -> torch.Tensor:
+    """(B, ) probability that each row's referent is in its clip."""
+    return frame0_presence(model, inputs, texts)[0]
+
+
+def kept_iou(mask_logits: torch.Tensor, referent: torch.Tensor) -> float:
+    """IoU of a kept frame-0 mask, (h, w) logits, with the referent's
+    frame-0 mask, (H, W) bool (resized as the predictions are)."""
+    kept = F.interpolate(mask_logits[None, None].float(),
+                         size=referent.shape[-2:], mode='bilinear',
+                         align_corners=False)[0, 0] > 0
+    referent = referent.bool()
+    union = (kept | referent).sum().item()
+    return (kept & referent).sum().item() / union if union else 0.0
+
+
+def kept_object_figures(ious, miss_iou: float) -> dict:
+    """``kept_object`` of ``--out`` from the ordinary rows' kept IoUs."""
+    ious = np.asarray(ious, dtype=float)
+    missed = ious < miss_iou
+    return dict(count=len(ious), mean_iou=float(ious.mean()),
+                miss_iou=miss_iou, missed_share=float(missed.mean()),
+                missed_j=float(100 * ious[missed].sum() / len(ious)))
 
 
 def summarise(scores: dict, thresholds) -> dict:
@@ -135,6 +173,13 @@ def format_table(figures: dict) -> str:
     for t, shares in figures['thresholds'].items():
         lines.append(f'  t={t}: ' + '  '.join(f'{shares[n]:.2f}'
                                               for n in names))
+    if 'kept_object' in figures:
+        k = figures['kept_object']
+        lines.append(
+            f"frame 0's kept object on the ordinary rows: mean IoU "
+            f"{k['mean_iou']:.3f} with the referent; {k['missed_share']:.0%} "
+            f"miss it (IoU < {k['miss_iou']:g}), holding {k['missed_j']:.1f} "
+            'points of frame-0 J')
     if 'calibrated' in figures:
         c = figures['calibrated']
         lines.append(f"calibrated threshold {c['threshold']:.4g} (at most "
@@ -153,19 +198,25 @@ def main(argv=None) -> dict:
     root = dataset_cfg.data_root
     types = null_types(root) if has_expression_kinds(root) else {}
     scores = defaultdict(list)
+    ious = []
     for split in args.split:
         for inputs, samples, texts in preprocessed_batches(
                 model, dataset_cfg, split, args.batch_size):
             inputs = {k: v.to(args.device) for k, v in inputs.items()}
-            for sample, p in zip(samples, clip_presence(model, inputs, texts)):
-                if sample.gt_eval_masks.data.any():
+            presence, masks = frame0_presence(model, inputs, texts)
+            for sample, p, mask in zip(samples, presence, masks):
+                referent = sample.gt_eval_masks.data
+                if referent.any():
                     group = ORDINARY
+                    ious.append(kept_iou(mask.cpu(), referent[0]))
                 else:
                     group = types.get(sample.metainfo['uid'], 'null')
                 scores[group].append(float(p))
     figures = dict(tool='presence_scores', config=args.config,
                    checkpoint=args.checkpoint, splits=args.split,
                    **summarise(scores, args.thresholds))
+    if ious:
+        figures['kept_object'] = kept_object_figures(ious, args.miss_iou)
     if args.max_ordinary_loss is not None:
         figures['calibrated'] = calibrate(scores, args.max_ordinary_loss,
                                           args.max_threshold)
