@@ -1,0 +1,68 @@
+"""``tools/analysis_tools/scene_probe.py``: list frame 0's objects, name
+them, match the named words."""
+import json
+
+import pytest
+import torch
+from inference_helpers import CONFIG, tiny_dataset, tiny_tree_and_checkpoint
+
+TOOL = 'analysis_tools/scene_probe'
+
+
+def test_a_silhouette_is_cropped_to_its_box_at_any_size_and_place(tool):
+    masks = torch.zeros(3, 32, 32)
+    masks[0, 2:6, 3:7] = 1.0  # a small square in a corner
+    masks[1, 10:26, 12:28] = 1.0  # the same square, 4x larger, elsewhere
+    crops = tool.box_crops(masks, size=16, pad=0.25)
+    assert crops.shape == (3, 1, 16, 16)
+    # the same silhouette, only its edges blurred from 4 pixels
+    assert (crops[0] - crops[1]).abs().mean() < 0.1
+    assert crops[:2, 0, 8, 8].tolist() == [1.0, 1.0]  # the object is centred
+    assert crops[1, 0, 0, 0] == 0.0  # the pad is around it
+    assert torch.equal(crops[2], torch.zeros(1, 16, 16))  # nothing kept
+
+
+def test_matching_words_iou_and_the_shares_found_absent(tool):
+    assert tool.named_words('The red star.', ['blue', 'red'],
+                            ['circle', 'star']) == ([1], [1])
+    assert tool.named_words('The object making a sound.', ['red'],
+                            ['star']) == ([], [])
+    a = torch.zeros(2, 4, 4, dtype=torch.bool)
+    a[0, :2, :2] = True
+    a[1, :, :2] = True
+    b = torch.zeros(4, 4, dtype=torch.bool)
+    b[:2, :2] = True
+    assert tool.mask_iou(a, b).tolist() == [1.0, 0.5]
+    ordinary = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05]
+    shares = tool.found_absent(ordinary, [0.01, 0.2, 0.95],
+                               shares=(0.1, 0.5))
+    assert shares == {'0.1': pytest.approx(1 / 3),
+                      '0.5': pytest.approx(2 / 3)}
+
+
+def test_lists_names_and_scores_a_checkpoint(tool, tmp_path, capsys):
+    tree, ckpt = tiny_tree_and_checkpoint(tmp_path)
+    frames = tiny_dataset(tree, 'test_n').num_frames
+    out = tmp_path / 'scene.json'
+    figures = tool.main([
+        CONFIG, ckpt, '--split', 'test_s', 'test_n', '--epochs', '1',
+        '--batch-size', '4', '--out', str(out), '--cfg-options',
+        f'test_dataloader.dataset.data_root={tree}',
+        f'test_dataloader.dataset.num_frames={frames}'])
+    assert json.loads(out.read_text()) == figures
+    assert figures['objects_per_clip'] >= 0
+    assert set(figures['recall']) == {'0.3', '0.5'}
+    assert figures['recall']['0.5'] <= figures['recall']['0.3'] <= 1
+    assert all(0 <= v <= 1 for v in figures['naming'].values())
+    absent = figures['absent_referent']
+    assert absent['ordinary_rows'] > 0
+    assert absent['auc'] is None or 0 <= absent['auc'] <= 1
+    assert 'named on the ground-truth masks' in capsys.readouterr().out
+
+
+def test_refuses_data_without_synthetic_categories(tool, tmp_path):
+    tree, ckpt = tiny_tree_and_checkpoint(tmp_path)
+    (tmp_path / 'tree' / 'synthetic_info.json').unlink()
+    with pytest.raises(FileNotFoundError, match='synthetic_info.json'):
+        tool.main([CONFIG, ckpt, '--cfg-options',
+                   f'test_dataloader.dataset.data_root={tree}'])

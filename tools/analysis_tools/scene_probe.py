@@ -1,0 +1,355 @@
+"""Can frame 0's objects be listed and named well enough to tell that an
+expression's referent is absent? (synthetic data)
+
+    python tools/analysis_tools/scene_probe.py CONFIG CHECKPOINT
+        [--fit-split train] [--split test_s test_u test_n]
+        [--epochs 40] [--seed 0] [--out FILE.json] [--cfg-options ...]
+
+The ``'verify'`` presence check reads the one object SAM2 keeps on frame
+0; on an ordinary row whose kept object misses the referent it sees what
+it sees on an absent referent (``presence_scores.py``'s ``kept_object``).
+A check of the whole frame asks instead: is any object on screen what the
+expression names? This tool measures the three steps of that question on
+a trained SAM2-LOVE, frozen:
+
+- **Listing**: every stride-16 cell of frame 0, its unit feature at the
+  token's norm, prompts the decoder alone (the form the demo's decoder is
+  taught to read: ``loss_align``'s teacher, ``token_pointer``); each
+  decoded object with a positive object score and more than 2 cells of
+  the mask is listed. *Recall*: the share of the ordinary rows whose
+  referent a listed object covers at IoU >= 0.3 / 0.5.
+- **Naming**: a colour from the unit mean of SAM2's features under the
+  object (linear), a shape from the object's silhouette cropped to its
+  box (a small CNN: the features hardly tell shapes,
+  ``prototype_probe.py``), fitted on ``--fit-split``'s referents (their
+  ground-truth masks, and the listed objects that cover them at IoU >=
+  0.5; the uid's category); *accuracy* on the scored rows' ground-truth
+  masks.
+- **Matching**: a row that names a colour or a shape (words of the
+  category names) scores the largest product, over the listed objects,
+  of the probabilities of its named words. The ROC AUC of the ordinary
+  rows against the absent-referent ones, and the share of those found
+  absent at the threshold that finds 1 / 2 / 5 % of the ordinary rows
+  absent.
+
+It needs the synthetic set's categories (``synthetic_info.json``).
+``--out`` writes ``{"tool": "scene_probe", "config", "checkpoint",
+"objects_per_clip", "recall": {"0.3", "0.5"}, "naming": {"colour",
+"shape"}, "absent_referent": {"rows", "ordinary_rows", "auc",
+"found_absent": {"0.01", "0.02", "0.05"}}}``.
+"""
+import argparse
+import json
+import os.path as osp
+import re
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.config import DictAction
+from mmseg.registry import MODELS
+from torch import nn
+
+import sam2love  # noqa: F401  (registers the components)
+from sam2love.apis.checkpoint import load_weights_strict
+from sam2love.datasets.metadata import clip_name
+from sam2love.evaluation.kinds import null_types
+from sam2love.models.decode_heads.presence import chosen_mask
+from sam2love.models.sam2.features import encode_frames
+from sam2love.utils import load_config
+from sam2love.utils.analysis import preprocessed_batches, roc_auc
+
+#: a listed object: positive object score and more than this many cells
+MIN_CELLS = 2
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--fit-split', default='train')
+    parser.add_argument('--split', nargs='+',
+                        default=['test_s', 'test_u', 'test_n'])
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--epochs', type=int, default=40)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--out', help='write the figures as JSON')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(argv)
+
+
+def box_crops(probs: torch.Tensor, size: int = 32, pad: float = 0.25
+              ) -> torch.Tensor:
+    """Silhouettes cropped to their boxes: (N, h, w) probabilities ->
+    (N, 1, size, size), each the square around the pixels above 0.5,
+    ``pad`` wider (the whole mask where none is)."""
+    n, h, w = probs.shape
+    theta = probs.new_zeros(n, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1.0
+    for i, on in enumerate(probs > 0.5):
+        ys, xs = torch.nonzero(on, as_tuple=True)
+        if not len(ys):
+            continue
+        # box centre and half side in grid_sample's [-1, 1] coordinates
+        cx = (xs.min() + xs.max() + 1).float() / w - 1
+        cy = (ys.min() + ys.max() + 1).float() / h - 1
+        half = max((xs.max() - xs.min() + 1) / w,
+                   (ys.max() - ys.min() + 1) / h) * (1 + pad)
+        theta[i, 0, 0] = theta[i, 1, 1] = half
+        theta[i, 0, 2], theta[i, 1, 2] = cx, cy
+    grid = F.affine_grid(theta, (n, 1, size, size), align_corners=False)
+    return F.grid_sample(probs[:, None], grid, align_corners=False)
+
+
+def region_features(probs: torch.Tensor, cells: torch.Tensor
+                    ) -> torch.Tensor:
+    """(N, h, w) masks, (N, C, h', w') features -> (N, C) unit mean of the
+    unit cells under each mask."""
+    cells = F.normalize(cells.float(), dim=1)
+    weight = F.adaptive_avg_pool2d(probs[:, None], cells.shape[-2:])
+    return F.normalize((cells * weight).sum((2, 3)), dim=-1)
+
+
+def mask_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """IoU of (N, H, W) bool masks with one (H, W) bool mask -> (N, )."""
+    inter = (a & b).flatten(1).sum(1).float()
+    union = (a | b).flatten(1).sum(1).float()
+    return inter / union.clamp(min=1)
+
+
+@torch.no_grad()
+def list_objects(model, frame0: torch.Tensor) -> dict:
+    """Every object the decoder gives from frame 0's cells.
+
+    Args:
+        frame0 (Tensor): (3, H, W) a normalised frame.
+
+    Returns:
+        dict: ``masks`` (N, h, w) probabilities of the listed objects,
+        ``cells`` (C, h', w') frame 0's stride-16 features.
+    """
+    head = model.decode_head
+    backbone_out = encode_frames(head.sam, head.fit_frames(frame0[None]))
+    feats = backbone_out['vision_features']  # (1, C, h', w')
+    units = F.normalize(feats[0].flatten(1), dim=0).T  # (h'w', C)
+    scale = head.prompt_proj.token_scale if head.token_norm == 'sam' else 1.0
+    n = units.size(0)
+
+    def expand(x):
+        if isinstance(x, torch.Tensor):
+            return x.expand(n, *x.shape[1:])
+        return [expand(y) for y in x] if isinstance(x, list) else x
+
+    out = head.decode_frame0((units * scale)[:, None].to(feats.dtype),
+                             {k: expand(v) for k, v in backbone_out.items()})
+    probs = chosen_mask(out).float().sigmoid()
+    keep = (out['object_score_logits'][:, 0] > 0) & \
+        ((probs > 0.5).flatten(1).sum(1) > MIN_CELLS)
+    return dict(masks=probs[keep], cells=feats[0].float())
+
+
+@torch.no_grad()
+def collect(model, dataset_cfg, split: str, batch_size: int,
+            types: dict) -> tuple[list, dict]:
+    """Rows of ``split`` (``uid``, ``text``, ``clip``, ``group``: ordinary
+    or the null type; ``referent``: frame 0's (h, w) bool mask at the
+    decoder's size, ordinary rows) and each clip's listed objects."""
+    rows, scenes = [], {}
+    for inputs, samples, _ in preprocessed_batches(model, dataset_cfg, split,
+                                                   batch_size):
+        for frames, sample in zip(inputs['frames'], samples):
+            clip = clip_name(sample.uid)
+            if clip not in scenes:
+                scenes[clip] = list_objects(model, frames[0])
+            masks = scenes[clip]['masks']
+            gt = sample.gt_eval_masks.data[0]
+            row = dict(uid=sample.uid, text=sample.text, clip=clip)
+            if gt.any():
+                size = masks.shape[-2:] if len(masks) else (32, 32)
+                row['referent'] = F.interpolate(
+                    gt[None, None].float(), size=size, mode='area')[0, 0] >= 0.5
+                row['group'] = 'ordinary'
+            else:
+                row['group'] = types.get(sample.uid, 'null')
+            rows.append(row)
+    return rows, scenes
+
+
+class Namer(nn.Module):
+    """Colour from the features under an object (linear), shape from its
+    cropped silhouette (small CNN): (N, C), (N, 1, 32, 32) -> logits."""
+
+    def __init__(self, channels: int, colours: int, shapes: int) -> None:
+        super().__init__()
+        self.colour = nn.Linear(channels, colours)
+        self.shape = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, shapes))
+
+    def forward(self, region: torch.Tensor, crops: torch.Tensor) -> tuple:
+        return self.colour(region) / 0.1, self.shape(crops)
+
+
+def training_objects(rows: list, scenes: dict) -> tuple[list, list]:
+    """(mask, clip, category) of each referent: its ground truth, and the
+    listed object covering it at IoU >= 0.5."""
+    masks, labels = [], []
+    for row in rows:
+        if row['group'] != 'ordinary':
+            continue
+        category = row['uid'].rsplit('_', 2)[1]
+        candidates = [row['referent'].float()]
+        listed = scenes[row['clip']]['masks']
+        if len(listed):
+            iou = mask_iou(listed > 0.5, row['referent'])
+            if iou.max() >= 0.5:
+                candidates.append(listed[iou.argmax()])
+        for mask in candidates:
+            masks.append((mask, row['clip']))
+            labels.append(category)
+    return masks, labels
+
+
+def fit_namer(masks: list, labels: list, scenes: dict, parts: dict,
+              colours: list, shapes: list, epochs: int) -> Namer:
+    probs = torch.stack([m for m, _ in masks])
+    cells = torch.stack([scenes[c]['cells'] for _, c in masks])
+    region, crops = region_features(probs, cells), box_crops(probs)
+    colour = torch.tensor([colours.index(parts[c][0]) for c in labels])
+    shape = torch.tensor([shapes.index(parts[c][1]) for c in labels])
+    namer = Namer(region.size(1), len(colours), len(shapes))
+    opt = torch.optim.AdamW(namer.parameters(), 2e-3, weight_decay=1e-2)
+    for _ in range(epochs):
+        order = torch.randperm(len(labels))
+        for start in range(0, len(order), 32):
+            i = order[start:start + 32]
+            # a shape is a shape at any quarter turn and mirrored
+            c = torch.rot90(crops[i], int(torch.randint(4, ())), (2, 3))
+            if torch.rand(()) < 0.5:
+                c = c.flip(3)
+            colour_logits, shape_logits = namer(region[i], c)
+            loss = F.cross_entropy(colour_logits, colour[i]) + \
+                F.cross_entropy(shape_logits, shape[i])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return namer.eval()
+
+
+def named_words(text: str, colours: list, shapes: list) -> tuple:
+    words = re.findall('[a-z]+', text.lower())
+    return ([colours.index(w) for w in words if w in colours],
+            [shapes.index(w) for w in words if w in shapes])
+
+
+@torch.no_grad()
+def scene_score(namer: Namer, scene: dict, colour_ids, shape_ids) -> float:
+    """max over the listed objects of the product of the named words'
+    probabilities (0 when nothing is listed)."""
+    masks = scene['masks']
+    if not len(masks):
+        return 0.0
+    cells = scene['cells'][None].expand(len(masks), -1, -1, -1)
+    colour_logits, shape_logits = namer(region_features(masks, cells),
+                                        box_crops(masks))
+    score = colour_logits.softmax(1)[:, colour_ids].prod(1) * \
+        shape_logits.softmax(1)[:, shape_ids].prod(1)
+    return float(score.max())
+
+
+def found_absent(ordinary, absent, shares=(0.01, 0.02, 0.05)) -> dict:
+    """Share of ``absent`` below the threshold that finds each share of
+    ``ordinary`` absent."""
+    ordinary = np.sort(np.asarray(ordinary))
+    return {str(s): float(np.mean(np.asarray(absent)
+                                  < ordinary[int(s * len(ordinary))]))
+            for s in shares}
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    torch.manual_seed(args.seed)
+    cfg = load_config(args.config, args.cfg_options)
+    root = cfg.test_dataloader.dataset.data_root
+    info = osp.join(root, 'synthetic_info.json')
+    if not osp.exists(info):
+        raise FileNotFoundError(f'{info}: missing; scene_probe.py names '
+                                "objects by the synthetic set's colours "
+                                'and shapes')
+    with open(info) as f:
+        parts = {c: (v['colour'], v['shape'])
+                 for c, v in json.load(f)['categories'].items()}
+    colours = sorted({c for c, _ in parts.values()})
+    shapes = sorted({s for _, s in parts.values()})
+    model = MODELS.build(cfg.model)
+    load_weights_strict(model, args.checkpoint, args.config)
+    model.eval()
+    types = null_types(root)
+    data = cfg.test_dataloader.dataset
+    fit_rows, scenes = collect(model, data, args.fit_split, args.batch_size,
+                               types)
+    rows = []
+    for split in args.split:
+        split_rows, split_scenes = collect(model, data, split,
+                                           args.batch_size, types)
+        rows += split_rows
+        scenes.update(split_scenes)
+    namer = fit_namer(*training_objects(fit_rows, scenes), scenes, parts,
+                      colours, shapes, args.epochs)
+
+    ordinary = [r for r in rows if r['group'] == 'ordinary']
+    best = [float(mask_iou(scenes[r['clip']]['masks'] > 0.5,
+                           r['referent']).max())
+            if len(scenes[r['clip']]['masks']) else 0.0 for r in ordinary]
+    right = dict(colour=[], shape=[])
+    for r in ordinary:
+        mask = r['referent'].float()[None]
+        c, s = namer(region_features(mask, scenes[r['clip']]['cells'][None]),
+                     box_crops(mask))
+        colour, shape = parts[r['uid'].rsplit('_', 2)[1]]
+        right['colour'].append(colours[int(c.argmax())] == colour)
+        right['shape'].append(shapes[int(s.argmax())] == shape)
+    scores = dict(ordinary=[], absent=[])
+    for r in rows:
+        ids = named_words(r['text'], colours, shapes)
+        if r['group'] in ('ordinary', 'absent-referent') and any(ids):
+            key = 'ordinary' if r['group'] == 'ordinary' else 'absent'
+            scores[key].append(scene_score(namer, scenes[r['clip']], *ids))
+    absent = dict(rows=len(scores['absent']),
+                  ordinary_rows=len(scores['ordinary']),
+                  auc=roc_auc(scores['ordinary'], scores['absent']),
+                  found_absent=found_absent(scores['ordinary'],
+                                            scores['absent'])
+                  if scores['ordinary'] and scores['absent'] else None)
+    figures = dict(
+        tool='scene_probe', config=args.config, checkpoint=args.checkpoint,
+        objects_per_clip=float(np.mean([len(s['masks'])
+                                        for s in scenes.values()])),
+        recall={str(t): float(np.mean(np.asarray(best) >= t))
+                for t in (0.3, 0.5)},
+        naming={k: float(np.mean(v)) for k, v in right.items()},
+        absent_referent=absent)
+    print(f"listed {figures['objects_per_clip']:.1f} objects per clip; "
+          f"referents covered at IoU >= 0.3 / 0.5: "
+          f"{figures['recall']['0.3']:.3f} / {figures['recall']['0.5']:.3f}")
+    print(f"named on the ground-truth masks: colour "
+          f"{figures['naming']['colour']:.3f}, shape "
+          f"{figures['naming']['shape']:.3f}")
+    auc = absent['auc']
+    print(f"absent-referent rows {absent['rows']} against "
+          f"{absent['ordinary_rows']} ordinary ones naming a colour or a "
+          f"shape: AUC {'-' if auc is None else f'{auc:.3f}'}; found absent "
+          f"at 1 / 2 / 5 % of the ordinary rows: "
+          + ('-' if absent['found_absent'] is None else ' / '.join(
+              f'{v:.2f}' for v in absent['found_absent'].values())))
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(figures, f, indent=2)
+        print(f'figures written to {args.out}')
+    return figures
+
+
+if __name__ == '__main__':
+    main()
