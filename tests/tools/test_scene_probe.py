@@ -40,6 +40,17 @@ def test_matching_words_iou_and_the_shares_found_absent(tool):
                       '0.5': pytest.approx(2 / 3)}
 
 
+def test_what_a_clip_is_heard_making(tool):
+    scene = dict(categories=['red-star', 'red-star', 'blue-cross'],
+                 schedule=[[0, 0.5], [0, 0], [0, 0]], heard=None)
+    assert tool.heard_categories(scene) == {'red-star'}
+    lent = dict(scene, heard=['green-circle'])  # sound from off screen
+    assert tool.heard_categories(lent) == {'green-circle'}
+    assert tool.asks_for_sound('The object making the loudest sound.')
+    assert not tool.asks_for_sound('The silent object that makes no sound.')
+    assert not tool.asks_for_sound('The red star.')
+
+
 def test_lists_names_and_scores_a_checkpoint(tool, tmp_path, capsys):
     tree, ckpt = tiny_tree_and_checkpoint(tmp_path)
     frames = tiny_dataset(tree, 'test_n').num_frames
@@ -57,6 +68,11 @@ def test_lists_names_and_scores_a_checkpoint(tool, tmp_path, capsys):
     absent = figures['absent_referent']
     assert absent['ordinary_rows'] > 0
     assert absent['auc'] is None or 0 <= absent['auc'] <= 1
+    sound = figures['sound']
+    assert sound['ordinary_rows'] >= 0
+    for group in set(sound) - {'ordinary_rows'}:
+        assert group in ('mismatched-audio', 'silent-scene')
+        assert 0 <= sound[group]['auc'] <= 1 and sound[group]['rows'] > 0
     assert 'named on the ground-truth masks' in capsys.readouterr().out
 
 

@@ -31,12 +31,24 @@ a trained SAM2-LOVE, frozen:
   rows against the absent-referent ones, and the share of those found
   absent at the threshold that finds 1 / 2 / 5 % of the ordinary rows
   absent.
+- **Hearing**: for an expression that asks for a sound (a word of
+  ``SOUND_WORDS``, none of ``SILENCE_WORDS``), is any listed object what
+  the clip's sound is made by? An MLP on the clip's sound (the mean and
+  the maximum over its seconds of the audio encoder's features,
+  standardised) and an object's named colour and shape probabilities
+  gives the probability that the object's category is heard; it is
+  fitted on ``--fit-split``'s referents (ground-truth masks) with their
+  own clip's sound and with two other clips' (``synthetic_info.json``
+  says what is heard). A row scores the largest over the listed objects:
+  the ROC AUCs of the ordinary rows asking for a sound against the
+  mismatched-audio and the silent-scene ones.
 
 It needs the synthetic set's categories (``synthetic_info.json``).
 ``--out`` writes ``{"tool": "scene_probe", "config", "checkpoint",
 "objects_per_clip", "recall": {"0.3", "0.5"}, "naming": {"colour",
 "shape"}, "absent_referent": {"rows", "ordinary_rows", "auc",
-"found_absent": {"0.01", "0.02", "0.05"}}}``.
+"found_absent": {"0.01", "0.02", "0.05"}}, "sound": {"ordinary_rows",
+"mismatched-audio" | "silent-scene": {"rows", "auc", "found_absent"}}}``.
 """
 import argparse
 import json
@@ -53,6 +65,7 @@ from torch import nn
 import sam2love  # noqa: F401  (registers the components)
 from sam2love.apis.checkpoint import load_weights_strict
 from sam2love.datasets.metadata import clip_name
+from sam2love.datasets.null_negatives import SILENCE_WORDS, SOUND_WORDS, words
 from sam2love.evaluation.kinds import null_types
 from sam2love.models.decode_heads.presence import chosen_mask
 from sam2love.models.sam2.features import encode_frames
@@ -153,14 +166,19 @@ def collect(model, dataset_cfg, split: str, batch_size: int,
             types: dict) -> tuple[list, dict]:
     """Rows of ``split`` (``uid``, ``text``, ``clip``, ``group``: ordinary
     or the null type; ``referent``: frame 0's (h, w) bool mask at the
-    decoder's size, ordinary rows) and each clip's listed objects."""
+    decoder's size, ordinary rows) and each clip's listed objects (and
+    ``sound``: (2 Da, ) the mean and the maximum of its audio features
+    over the seconds)."""
     rows, scenes = [], {}
-    for inputs, samples, _ in preprocessed_batches(model, dataset_cfg, split,
-                                                   batch_size):
-        for frames, sample in zip(inputs['frames'], samples):
+    for inputs, samples, texts in preprocessed_batches(
+            model, dataset_cfg, split, batch_size):
+        audio = model.backbone(inputs, texts)['audio'].float()  # (B, N, Da)
+        sounds = torch.cat([audio.mean(1), audio.amax(1)], -1)
+        for frames, sound, sample in zip(inputs['frames'], sounds, samples):
             clip = clip_name(sample.uid)
             if clip not in scenes:
-                scenes[clip] = list_objects(model, frames[0])
+                scenes[clip] = dict(list_objects(model, frames[0]),
+                                    sound=sound)
             masks = scenes[clip]['masks']
             gt = sample.gt_eval_masks.data[0]
             row = dict(uid=sample.uid, text=sample.text, clip=clip)
@@ -259,6 +277,102 @@ def scene_score(namer: Namer, scene: dict, colour_ids, shape_ids) -> float:
     return float(score.max())
 
 
+def heard_categories(clip: dict) -> set:
+    """The categories a clip of ``synthetic_info.json`` is heard making
+    (its ``heard`` sources when its sound is not its scene's)."""
+    if clip.get('heard'):
+        return set(clip['heard'])
+    return {c for c, loud in zip(clip['categories'], clip['schedule'])
+            if max(loud) > 0}
+
+
+class Hearer(nn.Module):
+    """P(an object's category is heard): (N, 2 Da) standardised sounds,
+    (N, colours + shapes) named probabilities -> (N, ) logits."""
+
+    def __init__(self, sound_dim: int, names: int, width: int = 64) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(
+            nn.Linear(sound_dim + names, width), nn.ReLU(),
+            nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 1))
+
+    def forward(self, sound: torch.Tensor, names: torch.Tensor
+                ) -> torch.Tensor:
+        return self.mlp(torch.cat([sound, names], -1))[:, 0]
+
+
+@torch.no_grad()
+def object_names(namer: Namer, masks: torch.Tensor, cells: torch.Tensor
+                 ) -> torch.Tensor:
+    """(N, h, w) masks on (C, h', w') features -> (N, colours + shapes)
+    named probabilities."""
+    colour, shape = namer(region_features(
+        masks, cells[None].expand(len(masks), -1, -1, -1)), box_crops(masks))
+    return torch.cat([colour.softmax(1), shape.softmax(1)], -1)
+
+
+def fit_hearer(rows: list, scenes: dict, namer: Namer, clips: dict,
+               epochs: int, others: int = 2) -> tuple:
+    """The :class:`Hearer` and the sounds' standardisation (mean, std),
+    fitted on each referent of ``rows`` with its own clip's sound and
+    ``others`` random other clips' sounds."""
+    referents = {}
+    for row in rows:
+        if row['group'] == 'ordinary':
+            key = (row['clip'], row['uid'].rsplit('_', 1)[0])
+            referents.setdefault(key, row)
+    names, categories, clip_ids = [], [], []
+    for (clip, _), row in referents.items():
+        names.append(object_names(namer, row['referent'].float()[None],
+                                  scenes[clip]['cells'])[0])
+        categories.append(row['uid'].rsplit('_', 2)[1])
+        clip_ids.append(clip)
+    sound_clips = sorted({c for c in clip_ids})
+    sounds = torch.stack([scenes[c]['sound'] for c in sound_clips])
+    mean, std = sounds.mean(0), sounds.std(0) + 1e-6
+    heard = [heard_categories(clips[c]) for c in sound_clips]
+    pairs = []
+    for i, (clip, category) in enumerate(zip(clip_ids, categories)):
+        own = sound_clips.index(clip)
+        for j in [own] + torch.randint(len(sound_clips), (others,)).tolist():
+            pairs.append((i, j, float(category in heard[j])))
+    obj, snd, label = (torch.tensor(x) for x in zip(*pairs))
+    names, sounds = torch.stack(names), (sounds - mean) / std
+    hearer = Hearer(sounds.size(1), names.size(1))
+    opt = torch.optim.AdamW(hearer.parameters(), 2e-3, weight_decay=1e-2)
+    weight = torch.where(label > 0, (label == 0).sum() / label.sum().clamp(
+        min=1), 1.0)
+    for _ in range(epochs):
+        order = torch.randperm(len(label))
+        for start in range(0, len(order), 64):
+            i = order[start:start + 64]
+            loss = F.binary_cross_entropy_with_logits(
+                hearer(sounds[snd[i]], names[obj[i]]), label[i],
+                weight=weight[i])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return hearer.eval(), mean, std
+
+
+@torch.no_grad()
+def sound_score(hearer: Hearer, namer: Namer, scene: dict, mean, std
+                ) -> float:
+    """max over the listed objects of P(its category is heard) (0 when
+    nothing is listed)."""
+    masks = scene['masks']
+    if not len(masks):
+        return 0.0
+    names = object_names(namer, masks, scene['cells'])
+    sound = ((scene['sound'] - mean) / std)[None].expand(len(masks), -1)
+    return float(hearer(sound, names).sigmoid().max())
+
+
+def asks_for_sound(text: str) -> bool:
+    found = words(text)
+    return bool(found & SOUND_WORDS) and not found & SILENCE_WORDS
+
+
 def found_absent(ordinary, absent, shares=(0.01, 0.02, 0.05)) -> dict:
     """Share of ``absent`` below the threshold that finds each share of
     ``ordinary`` absent."""
@@ -279,8 +393,9 @@ def main(argv=None) -> dict:
                                 "objects by the synthetic set's colours "
                                 'and shapes')
     with open(info) as f:
-        parts = {c: (v['colour'], v['shape'])
-                 for c, v in json.load(f)['categories'].items()}
+        info = json.load(f)
+    parts = {c: (v['colour'], v['shape'])
+             for c, v in info['categories'].items()}
     colours = sorted({c for c, _ in parts.values()})
     shapes = sorted({s for _, s in parts.values()})
     model = MODELS.build(cfg.model)
@@ -323,6 +438,20 @@ def main(argv=None) -> dict:
                   found_absent=found_absent(scores['ordinary'],
                                             scores['absent'])
                   if scores['ordinary'] and scores['absent'] else None)
+    hearer, mean, std = fit_hearer(fit_rows, scenes, namer, info['clips'],
+                                   args.epochs)
+    heard = {}
+    for r in rows:
+        if asks_for_sound(r['text']):
+            heard.setdefault(r['group'], []).append(sound_score(
+                hearer, namer, scenes[r['clip']], mean, std))
+    sound = dict(ordinary_rows=len(heard.get('ordinary', [])))
+    for group in ('mismatched-audio', 'silent-scene'):
+        if heard.get(group) and heard.get('ordinary'):
+            sound[group] = dict(
+                rows=len(heard[group]),
+                auc=roc_auc(heard['ordinary'], heard[group]),
+                found_absent=found_absent(heard['ordinary'], heard[group]))
     figures = dict(
         tool='scene_probe', config=args.config, checkpoint=args.checkpoint,
         objects_per_clip=float(np.mean([len(s['masks'])
@@ -330,7 +459,7 @@ def main(argv=None) -> dict:
         recall={str(t): float(np.mean(np.asarray(best) >= t))
                 for t in (0.3, 0.5)},
         naming={k: float(np.mean(v)) for k, v in right.items()},
-        absent_referent=absent)
+        absent_referent=absent, sound=sound)
     print(f"listed {figures['objects_per_clip']:.1f} objects per clip; "
           f"referents covered at IoU >= 0.3 / 0.5: "
           f"{figures['recall']['0.3']:.3f} / {figures['recall']['0.5']:.3f}")
@@ -344,6 +473,13 @@ def main(argv=None) -> dict:
           f"at 1 / 2 / 5 % of the ordinary rows: "
           + ('-' if absent['found_absent'] is None else ' / '.join(
               f'{v:.2f}' for v in absent['found_absent'].values())))
+    for group in ('mismatched-audio', 'silent-scene'):
+        if group in sound:
+            g = sound[group]
+            print(f"{group} rows {g['rows']} against {sound['ordinary_rows']}"
+                  f" ordinary ones asking for a sound: AUC {g['auc']:.3f}; "
+                  'found absent at 1 / 2 / 5 % of the ordinary rows: '
+                  + ' / '.join(f'{v:.2f}' for v in g['found_absent'].values()))
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(figures, f, indent=2)
