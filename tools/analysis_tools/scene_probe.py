@@ -183,9 +183,9 @@ def collect(model, dataset_cfg, split: str, batch_size: int,
             gt = sample.gt_eval_masks.data[0]
             row = dict(uid=sample.uid, text=sample.text, clip=clip)
             if gt.any():
-                size = masks.shape[-2:] if len(masks) else (32, 32)
-                row['referent'] = F.interpolate(
-                    gt[None, None].float(), size=size, mode='area')[0, 0] >= 0.5
+                row['referent'] = F.interpolate(  # (0, h, w) if none listed
+                    gt[None, None].float(), size=masks.shape[-2:],
+                    mode='area')[0, 0] >= 0.5
                 row['group'] = 'ordinary'
             else:
                 row['group'] = types.get(sample.uid, 'null')
@@ -211,8 +211,9 @@ class Namer(nn.Module):
 
 
 def training_objects(rows: list, scenes: dict) -> tuple[list, list]:
-    """(mask, clip, category) of each referent: its ground truth, and the
-    listed object covering it at IoU >= 0.5."""
+    """The masks to name each referent from, as ``(mask, clip)`` pairs,
+    and their categories: its ground truth, and the listed object
+    covering it at IoU >= 0.5."""
     masks, labels = [], []
     for row in rows:
         if row['group'] != 'ordinary':
