@@ -76,6 +76,15 @@ def test_lists_names_and_scores_a_checkpoint(tool, tmp_path, capsys):
     assert 'named on the ground-truth masks' in capsys.readouterr().out
 
 
+def test_refuses_a_fit_split_without_referents(tool, tmp_path):
+    tree, ckpt = tiny_tree_and_checkpoint(tmp_path)
+    frames = tiny_dataset(tree, 'test_n').num_frames
+    with pytest.raises(ValueError, match="'test_n' of .* has no row"):
+        tool.main([CONFIG, ckpt, '--fit-split', 'test_n', '--cfg-options',
+                   f'test_dataloader.dataset.data_root={tree}',
+                   f'test_dataloader.dataset.num_frames={frames}'])
+
+
 def test_refuses_data_without_synthetic_categories(tool, tmp_path):
     tree, ckpt = tiny_tree_and_checkpoint(tmp_path)
     (tmp_path / 'tree' / 'synthetic_info.json').unlink()

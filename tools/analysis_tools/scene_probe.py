@@ -406,6 +406,9 @@ def main(argv=None) -> dict:
     data = cfg.test_dataloader.dataset
     fit_rows, scenes = collect(model, data, args.fit_split, args.batch_size,
                                types)
+    if not any(r['group'] == 'ordinary' for r in fit_rows):
+        raise ValueError(f'{args.fit_split!r} of {root} has no row with a '
+                         'referent in frame 0 to fit the namer on')
     rows = []
     for split in args.split:
         split_rows, split_scenes = collect(model, data, split,
