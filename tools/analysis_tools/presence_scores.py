@@ -61,6 +61,7 @@ import sam2love  # noqa: F401  (registers the components)
 from sam2love.apis.checkpoint import load_weights_strict
 from sam2love.evaluation.kinds import has_expression_kinds, null_types
 from sam2love.models.decode_heads.presence import chosen_mask
+from sam2love.models.losses.mask_candidates import mask_iou
 from sam2love.utils import load_config
 from sam2love.utils.analysis import preprocessed_batches, roc_auc
 
@@ -112,13 +113,12 @@ def clip_presence(model, inputs: dict, texts: list) -> torch.Tensor:
 
 def kept_iou(mask_logits: torch.Tensor, referent: torch.Tensor) -> float:
     """IoU of a kept frame-0 mask, (h, w) logits, with the referent's
-    frame-0 mask, (H, W) bool (resized as the predictions are)."""
+    frame-0 mask, (H, W) bool with an object (resized as the predictions
+    are)."""
     kept = F.interpolate(mask_logits[None, None].float(),
                          size=referent.shape[-2:], mode='bilinear',
-                         align_corners=False)[0, 0] > 0
-    referent = referent.bool()
-    union = (kept | referent).sum().item()
-    return (kept & referent).sum().item() / union if union else 0.0
+                         align_corners=False)[0] > 0
+    return float(mask_iou(kept, referent.bool()[None])[0])
 
 
 def kept_object_figures(ious, miss_iou: float) -> dict:

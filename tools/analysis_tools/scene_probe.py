@@ -68,6 +68,7 @@ from sam2love.datasets.metadata import clip_name
 from sam2love.datasets.null_negatives import SILENCE_WORDS, SOUND_WORDS, words
 from sam2love.evaluation.kinds import null_types
 from sam2love.models.decode_heads.presence import chosen_mask
+from sam2love.models.losses.mask_candidates import mask_iou
 from sam2love.models.sam2.features import encode_frames
 from sam2love.utils import load_config
 from sam2love.utils.analysis import preprocessed_batches, roc_auc
@@ -121,13 +122,6 @@ def region_features(probs: torch.Tensor, cells: torch.Tensor
     cells = F.normalize(cells.float(), dim=1)
     weight = F.adaptive_avg_pool2d(probs[:, None], cells.shape[-2:])
     return F.normalize((cells * weight).sum((2, 3)), dim=-1)
-
-
-def mask_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """IoU of (N, H, W) bool masks with one (H, W) bool mask -> (N, )."""
-    inter = (a & b).flatten(1).sum(1).float()
-    union = (a | b).flatten(1).sum(1).float()
-    return inter / union.clamp(min=1)
 
 
 @torch.no_grad()
@@ -263,19 +257,16 @@ def named_words(text: str, colours: list, shapes: list) -> tuple:
             [shapes.index(w) for w in words if w in shapes])
 
 
-@torch.no_grad()
-def scene_score(namer: Namer, scene: dict, colour_ids, shape_ids) -> float:
-    """max over the listed objects of the product of the named words'
-    probabilities (0 when nothing is listed)."""
-    masks = scene['masks']
-    if not len(masks):
+def scene_score(names: torch.Tensor, colour_ids, shape_ids,
+                num_colours: int) -> float:
+    """max over a clip's listed objects, (N, colours + shapes) named
+    probabilities (:func:`object_names`), of the product of the named
+    words' probabilities (0 when nothing is listed)."""
+    if not len(names):
         return 0.0
-    cells = scene['cells'][None].expand(len(masks), -1, -1, -1)
-    colour_logits, shape_logits = namer(region_features(masks, cells),
-                                        box_crops(masks))
-    score = colour_logits.softmax(1)[:, colour_ids].prod(1) * \
-        shape_logits.softmax(1)[:, shape_ids].prod(1)
-    return float(score.max())
+    colour, shape = names[:, :num_colours], names[:, num_colours:]
+    return float((colour[:, colour_ids].prod(1)
+                  * shape[:, shape_ids].prod(1)).max())
 
 
 def heard_categories(clip: dict) -> set:
@@ -307,6 +298,9 @@ def object_names(namer: Namer, masks: torch.Tensor, cells: torch.Tensor
                  ) -> torch.Tensor:
     """(N, h, w) masks on (C, h', w') features -> (N, colours + shapes)
     named probabilities."""
+    if not len(masks):
+        return masks.new_zeros(0, namer.colour.out_features
+                               + namer.shape[-1].out_features)
     colour, shape = namer(region_features(
         masks, cells[None].expand(len(masks), -1, -1, -1)), box_crops(masks))
     return torch.cat([colour.softmax(1), shape.softmax(1)], -1)
@@ -357,15 +351,14 @@ def fit_hearer(rows: list, scenes: dict, namer: Namer, clips: dict,
 
 
 @torch.no_grad()
-def sound_score(hearer: Hearer, namer: Namer, scene: dict, mean, std
-                ) -> float:
-    """max over the listed objects of P(its category is heard) (0 when
-    nothing is listed)."""
-    masks = scene['masks']
-    if not len(masks):
+def sound_score(hearer: Hearer, names: torch.Tensor, sound: torch.Tensor,
+                mean, std) -> float:
+    """max over a clip's listed objects, (N, colours + shapes) named
+    probabilities, of P(its category is heard in the clip's (2 Da, )
+    sound) (0 when nothing is listed)."""
+    if not len(names):
         return 0.0
-    names = object_names(namer, masks, scene['cells'])
-    sound = ((scene['sound'] - mean) / std)[None].expand(len(masks), -1)
+    sound = ((sound - mean) / std)[None].expand(len(names), -1)
     return float(hearer(sound, names).sigmoid().max())
 
 
@@ -417,6 +410,8 @@ def main(argv=None) -> dict:
         scenes.update(split_scenes)
     namer = fit_namer(*training_objects(fit_rows, scenes), scenes, parts,
                       colours, shapes, args.epochs)
+    for scene in scenes.values():  # each listed object named once
+        scene['names'] = object_names(namer, scene['masks'], scene['cells'])
 
     ordinary = [r for r in rows if r['group'] == 'ordinary']
     best = [float(mask_iou(scenes[r['clip']]['masks'] > 0.5,
@@ -424,18 +419,20 @@ def main(argv=None) -> dict:
             if len(scenes[r['clip']]['masks']) else 0.0 for r in ordinary]
     right = dict(colour=[], shape=[])
     for r in ordinary:
-        mask = r['referent'].float()[None]
-        c, s = namer(region_features(mask, scenes[r['clip']]['cells'][None]),
-                     box_crops(mask))
+        names = object_names(namer, r['referent'].float()[None],
+                             scenes[r['clip']]['cells'])[0]
         colour, shape = parts[r['uid'].rsplit('_', 2)[1]]
-        right['colour'].append(colours[int(c.argmax())] == colour)
-        right['shape'].append(shapes[int(s.argmax())] == shape)
+        right['colour'].append(
+            colours[int(names[:len(colours)].argmax())] == colour)
+        right['shape'].append(
+            shapes[int(names[len(colours):].argmax())] == shape)
     scores = dict(ordinary=[], absent=[])
     for r in rows:
         ids = named_words(r['text'], colours, shapes)
         if r['group'] in ('ordinary', 'absent-referent') and any(ids):
             key = 'ordinary' if r['group'] == 'ordinary' else 'absent'
-            scores[key].append(scene_score(namer, scenes[r['clip']], *ids))
+            scores[key].append(scene_score(scenes[r['clip']]['names'], *ids,
+                                           len(colours)))
     absent = dict(rows=len(scores['absent']),
                   ordinary_rows=len(scores['ordinary']),
                   auc=roc_auc(scores['ordinary'], scores['absent']),
@@ -447,8 +444,9 @@ def main(argv=None) -> dict:
     heard = {}
     for r in rows:
         if asks_for_sound(r['text']):
+            scene = scenes[r['clip']]
             heard.setdefault(r['group'], []).append(sound_score(
-                hearer, namer, scenes[r['clip']], mean, std))
+                hearer, scene['names'], scene['sound'], mean, std))
     sound = dict(ordinary_rows=len(heard.get('ordinary', [])))
     for group in ('mismatched-audio', 'silent-scene'):
         if heard.get(group) and heard.get('ordinary'):

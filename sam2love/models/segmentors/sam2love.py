@@ -130,12 +130,12 @@ class SAM2LOVE(ClipSegmentor):
         """With ``train_only``, only those modules enter training mode."""
         super().train(mode)
         if mode and getattr(self, 'train_only', ()):
-            inside = tuple(n + '.' for n in self.train_only)
             for name, module in self.named_modules():
-                on_path = any(n.startswith(name + '.') for n in self.train_only)
-                if name and not on_path and name not in self.train_only \
-                        and not name.startswith(inside):
-                    module.eval()
+                # neither a train_only module, inside one, nor above one
+                if name and not any(
+                        name == n or name.startswith(n + '.')
+                        or n.startswith(name + '.') for n in self.train_only):
+                    module.training = False
         return self
 
     @property
