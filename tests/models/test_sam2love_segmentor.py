@@ -28,7 +28,7 @@ def build_model(seed: int = 0, **head):
     cfg = Config.fromfile(TINY)
     cfg.model.backbone.audio.num_examples = T
     cfg.model.decode_head.update(head)
-    if (head.get('presence') or {}).get('source') == 'verify':
+    if (head.get('presence') or {}).get('source') in ('verify', 'scene'):
         cfg.model.neck.presence_query = True
     torch.manual_seed(seed)
     model = MODELS.build(cfg.model)

@@ -9,19 +9,6 @@ from inference_helpers import CONFIG, tiny_dataset, tiny_tree_and_checkpoint
 TOOL = 'analysis_tools/scene_probe'
 
 
-def test_a_silhouette_is_cropped_to_its_box_at_any_size_and_place(tool):
-    masks = torch.zeros(3, 32, 32)
-    masks[0, 2:6, 3:7] = 1.0  # a small square in a corner
-    masks[1, 10:26, 12:28] = 1.0  # the same square, 4x larger, elsewhere
-    crops = tool.box_crops(masks, size=16, pad=0.25)
-    assert crops.shape == (3, 1, 16, 16)
-    # the same silhouette, only its edges blurred from 4 pixels
-    assert (crops[0] - crops[1]).abs().mean() < 0.1
-    assert crops[:2, 0, 8, 8].tolist() == [1.0, 1.0]  # the object is centred
-    assert crops[1, 0, 0, 0] == 0.0  # the pad is around it
-    assert torch.equal(crops[2], torch.zeros(1, 16, 16))  # nothing kept
-
-
 def test_matching_words_iou_and_the_shares_found_absent(tool):
     assert tool.named_words('The red star.', ['blue', 'red'],
                             ['circle', 'star']) == ([1], [1])

@@ -67,14 +67,15 @@ from sam2love.apis.checkpoint import load_weights_strict
 from sam2love.datasets.metadata import clip_name
 from sam2love.datasets.null_negatives import SILENCE_WORDS, SOUND_WORDS, words
 from sam2love.evaluation.kinds import null_types
-from sam2love.models.decode_heads.presence import chosen_mask
+from sam2love.models.decode_heads.scene_presence import (
+    box_crops,
+    list_frame0_objects,
+    region_features,
+)
 from sam2love.models.losses.mask_candidates import mask_iou
 from sam2love.models.sam2.features import encode_frames
 from sam2love.utils import load_config
 from sam2love.utils.analysis import preprocessed_batches, roc_auc
-
-#: a listed object: positive object score and more than this many cells
-MIN_CELLS = 2
 
 
 def parse_args(argv=None):
@@ -92,41 +93,11 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def box_crops(probs: torch.Tensor, size: int = 32, pad: float = 0.25
-              ) -> torch.Tensor:
-    """Silhouettes cropped to their boxes: (N, h, w) probabilities ->
-    (N, 1, size, size), each the square around the pixels above 0.5,
-    ``pad`` wider (the whole mask where none is)."""
-    n, h, w = probs.shape
-    theta = probs.new_zeros(n, 2, 3)
-    theta[:, 0, 0] = theta[:, 1, 1] = 1.0
-    for i, on in enumerate(probs > 0.5):
-        ys, xs = torch.nonzero(on, as_tuple=True)
-        if not len(ys):
-            continue
-        # box centre and half side in grid_sample's [-1, 1] coordinates
-        cx = (xs.min() + xs.max() + 1).float() / w - 1
-        cy = (ys.min() + ys.max() + 1).float() / h - 1
-        half = max((xs.max() - xs.min() + 1) / w,
-                   (ys.max() - ys.min() + 1) / h) * (1 + pad)
-        theta[i, 0, 0] = theta[i, 1, 1] = half
-        theta[i, 0, 2], theta[i, 1, 2] = cx, cy
-    grid = F.affine_grid(theta, (n, 1, size, size), align_corners=False)
-    return F.grid_sample(probs[:, None], grid, align_corners=False)
-
-
-def region_features(probs: torch.Tensor, cells: torch.Tensor
-                    ) -> torch.Tensor:
-    """(N, h, w) masks, (N, C, h', w') features -> (N, C) unit mean of the
-    unit cells under each mask."""
-    cells = F.normalize(cells.float(), dim=1)
-    weight = F.adaptive_avg_pool2d(probs[:, None], cells.shape[-2:])
-    return F.normalize((cells * weight).sum((2, 3)), dim=-1)
-
-
 @torch.no_grad()
 def list_objects(model, frame0: torch.Tensor) -> dict:
-    """Every object the decoder gives from frame 0's cells.
+    """Every object the decoder gives from frame 0's cells
+    (:func:`~sam2love.models.decode_heads.scene_presence.
+    list_frame0_objects`).
 
     Args:
         frame0 (Tensor): (3, H, W) a normalised frame.
@@ -137,22 +108,9 @@ def list_objects(model, frame0: torch.Tensor) -> dict:
     """
     head = model.decode_head
     backbone_out = encode_frames(head.sam, head.fit_frames(frame0[None]))
-    feats = backbone_out['vision_features']  # (1, C, h', w')
-    units = F.normalize(feats[0].flatten(1), dim=0).T  # (h'w', C)
-    scale = head.prompt_proj.token_scale if head.token_norm == 'sam' else 1.0
-    n = units.size(0)
-
-    def expand(x):
-        if isinstance(x, torch.Tensor):
-            return x.expand(n, *x.shape[1:])
-        return [expand(y) for y in x] if isinstance(x, list) else x
-
-    out = head.decode_frame0((units * scale)[:, None].to(feats.dtype),
-                             {k: expand(v) for k, v in backbone_out.items()})
-    probs = chosen_mask(out).float().sigmoid()
-    keep = (out['object_score_logits'][:, 0] > 0) & \
-        ((probs > 0.5).flatten(1).sum(1) > MIN_CELLS)
-    return dict(masks=probs[keep], cells=feats[0].float())
+    objects = list_frame0_objects(head, backbone_out)
+    return dict(masks=objects['masks'][0][objects['listed'][0]],
+                cells=backbone_out['vision_features'][0].float())
 
 
 @torch.no_grad()
@@ -229,7 +187,8 @@ def fit_namer(masks: list, labels: list, scenes: dict, parts: dict,
               colours: list, shapes: list, epochs: int) -> Namer:
     probs = torch.stack([m for m, _ in masks])
     cells = torch.stack([scenes[c]['cells'] for _, c in masks])
-    region, crops = region_features(probs, cells), box_crops(probs)
+    region = region_features(probs[:, None], cells)[:, 0]
+    crops = box_crops(probs)
     colour = torch.tensor([colours.index(parts[c][0]) for c in labels])
     shape = torch.tensor([shapes.index(parts[c][1]) for c in labels])
     namer = Namer(region.size(1), len(colours), len(shapes))
@@ -301,8 +260,8 @@ def object_names(namer: Namer, masks: torch.Tensor, cells: torch.Tensor
     if not len(masks):
         return masks.new_zeros(0, namer.colour.out_features
                                + namer.shape[-1].out_features)
-    colour, shape = namer(region_features(
-        masks, cells[None].expand(len(masks), -1, -1, -1)), box_crops(masks))
+    colour, shape = namer(region_features(masks[None], cells[None])[0],
+                          box_crops(masks))
     return torch.cat([colour.softmax(1), shape.softmax(1)], -1)
 
 

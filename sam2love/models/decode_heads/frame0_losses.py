@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from ..losses.mask_candidates import candidate_losses
 from ..sam2.features import encoder_out_from_levels, project_high_res_features
 from .presence import presence_loss
+from .scene_presence import object_loss, object_targets
 
 
 class Frame0LossMixin:
@@ -108,8 +109,29 @@ class Frame0LossMixin:
         if self.presence:
             logits = out['object_score_logits'] if from_score \
                 else out['presence_logits']
-            losses['loss_presence'] = presence_loss(self.presence, logits,
-                                                    present)
+            if 'presence_objects' in out:
+                losses.update(self._scene_losses(out, gt_masks, present))
+            else:
+                losses['loss_presence'] = presence_loss(self.presence, logits,
+                                                        present)
+        return losses
+
+    def _scene_losses(self, out: dict, gt_masks: torch.Tensor,
+                      present: torch.Tensor) -> dict:
+        """``'scene'``'s losses: the clip's presence BCE, on the rows
+        without a referent and those whose referent a listed object
+        covers (the others cannot be told from an absent one), and
+        ``loss_presence_objects``, each listed object against whether it
+        covers the referent (:func:`~.scene_presence.object_targets`)."""
+        objects = out['presence_objects']
+        targets, covered = object_targets(objects['masks'],
+                                          objects['listed'], gt_masks)
+        logits = out['presence_logits']
+        losses = dict(loss_presence=presence_loss(
+            self.presence, logits[covered], present[covered])
+            if covered.any() else logits.sum() * 0)
+        losses['loss_presence_objects'] = self.presence['object_weight'] * \
+            object_loss(objects['logits'], targets)
         return losses
 
     def _alignment_losses(self, out: dict, gt_masks: torch.Tensor,

@@ -3,11 +3,13 @@ to anything in its clip (Ref-AVS's null rows, whose masks are empty).
 
 A presence logit per clip, read from SAM2's object-score head on frame 0
 (``source='object_score'``), from an MLP on the fused token (``'token'``),
-from how well the token matches any place of frame 0 (``'alignment'``) or
+from how well the token matches any place of frame 0 (``'alignment'``),
 from a check of frame 0's decoded mask against the expression and the
-sound (``'verify'``), is trained with a BCE in which a null row weighs
-``null_weight``; at inference a clip whose presence probability is below
-``threshold`` gets empty masks on every frame.
+sound (``'verify'``) or from a check of every object listed on frame 0
+against them (``'scene'``, :mod:`.scene_presence`), is trained with a BCE
+in which a null row weighs ``null_weight``; at inference a clip whose
+presence probability is below ``threshold`` gets empty masks on every
+frame.
 """
 import math
 
@@ -16,8 +18,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from sam2.modeling.sam2_base import NO_OBJ_SCORE
 
+from .scene_presence import list_frame0_objects
+
 #: Where ``presence`` reads the clip's presence logit.
-PRESENCE_SOURCES = ('object_score', 'token', 'alignment', 'verify')
+PRESENCE_SOURCES = ('object_score', 'token', 'alignment', 'verify', 'scene')
+#: The sources that read the neck's presence query.
+QUERY_SOURCES = ('verify', 'scene')
 #: SAM2's mask logit of "no object" (``sam2_base.NO_OBJ_SCORE``).
 NO_OBJECT_LOGIT = NO_OBJ_SCORE
 
@@ -33,7 +39,9 @@ def check_presence(cfg: dict | None) -> dict | None:
     learnt affine map) or ``'verify'`` (:class:`VerifyPresence`: the
     outline of frame 0's decoded mask and the features under it, checked
     against the expression and the sound as the encoders give them, the
-    neck's ``presence_query``); ``loss_weight`` (1.0);
+    neck's ``presence_query``) or ``'scene'`` (:class:`~.scene_presence.
+    ScenePresence`: every object listed on frame 0 checked against the
+    same query, the clip scoring its best object); ``loss_weight`` (1.0);
     ``null_weight`` (1.0): weight of a null row in the presence BCE (about
     #ordinary / #null rows balances them); ``threshold`` (0.5) on the
     presence probability, below which every frame's mask is empty;
@@ -42,14 +50,16 @@ def check_presence(cfg: dict | None) -> dict | None:
     does not reach the neck; ``obj_loss_on_null`` (True): keep those rows
     in SAM2's object-score loss (``False``: the presence head alone learns
     that nothing is there, and the object score does not learn to gate
-    ordinary clips); ``temperature`` (0.1): tau of ``'alignment'``.
+    ordinary clips); ``temperature`` (0.1): tau of ``'alignment'``;
+    ``object_weight`` (1.0): weight of ``'scene'``'s per-object loss
+    (:func:`~.scene_presence.object_loss`).
     """
     if not cfg:
         return None
     defaults = dict(source=None, loss_weight=1.0, null_weight=1.0,
                     threshold=0.5, mask_loss_on_null=False,
                     detach_token=False, obj_loss_on_null=True,
-                    temperature=0.1)
+                    temperature=0.1, object_weight=1.0)
     unknown = set(cfg) - set(defaults)
     if unknown:
         raise ValueError(f'presence: unknown keys {sorted(unknown)}; '
@@ -242,12 +252,42 @@ class PresenceMixin:
 
     def _with_presence(self, out: dict, prompt: torch.Tensor) -> dict:
         """``out`` (:meth:`forward_frame0`'s) plus ``presence_logits``
-        (B, 1) of the token MLP, the alignment or the check."""
+        (B, 1) of the token MLP, the alignment or the check (and, for
+        ``'scene'``, ``presence_objects``: the listed objects' ``masks``
+        (B, N, h, w), ``listed`` (B, N) and ``logits`` (B, N))."""
+        if self._presence_from('scene'):
+            clip, objects = self._scene_presence(prompt, out['backbone_out'])
+            return dict(out, presence_logits=clip, presence_objects=objects)
         if self.presence and self.presence['source'] != 'object_score':
             mask = chosen_mask(out) if self._presence_from('verify') else None
             out = dict(out, presence_logits=self._presence_logits(
                 prompt, out['backbone_out'], mask))
         return out
+
+    def _check_query(self, prompt: torch.Tensor) -> None:
+        if prompt.size(1) != 3:
+            raise ValueError(
+                f"presence source {self.presence['source']!r} reads the "
+                "neck's presence query: FusionTokenNeck(presence_query=True) "
+                f'gives (B, 3, D) prompts, got {tuple(prompt.shape)}')
+
+    def _scene_presence(self, prompt: torch.Tensor, frame0: dict) -> tuple:
+        """``'scene'``: (B, 3, D) prompts and frame 0's encoding (B or 1
+        frames) -> (B, 1) clip logits and the listed objects (as
+        :meth:`_with_presence`'s ``presence_objects``). While training on
+        a frozen decoder each clip is listed once (:class:`~.
+        scene_presence.ListingMemo`)."""
+        self._check_query(prompt)
+        frozen = not any(p.requires_grad for p in self.sam.parameters()) \
+            and not any(p.requires_grad for p in self.prompt_proj.parameters())
+        if self.training and frozen:
+            objects = self.scene_listing(self, frame0)
+        else:
+            objects = list_frame0_objects(self, frame0)
+        clip, logits = self.presence_scene(
+            prompt[:, 1:].flatten(1), objects['masks'], objects['listed'],
+            frame0['vision_features'])
+        return clip, dict(objects, logits=logits)
 
     def _presence_logits(self, prompt: torch.Tensor, frame0: dict | None,
                          frame0_mask: torch.Tensor | None = None
@@ -266,12 +306,10 @@ class PresenceMixin:
             raise ValueError(f'presence source {source!r} needs frame 0\'s '
                              'encoding' + (' and mask' if source == 'verify'
                                            else ''))
+        if source == 'scene':
+            return self._scene_presence(prompt, frame0)[0]
         if source == 'verify':
-            if prompt.size(1) != 3:
-                raise ValueError(
-                    "presence source 'verify' reads the neck's presence query: "
-                    'FusionTokenNeck(presence_query=True) gives (B, 3, D) '
-                    f'prompts, got {tuple(prompt.shape)}')
+            self._check_query(prompt)
             return self.presence_verify(prompt[:, 1:].flatten(1), frame0_mask,
                                         frame0['vision_features'])
         tokens = self.prompt_tokens(prompt)[:, 0]

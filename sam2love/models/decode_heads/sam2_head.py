@@ -50,6 +50,7 @@ from .presence import (
     VerifyPresence,
     check_presence,
 )
+from .scene_presence import ListingMemo, ScenePresence
 
 #: Table 6 of the paper: which SAM2 parts are trained.
 TRAINABLE_PRESETS = {
@@ -194,6 +195,11 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
             with torch.random.fork_rng():  # as presence_mlp's
                 self.presence_verify = VerifyPresence(2 * in_channels,
                                                       self.sam.hidden_dim)
+        if self.presence and self.presence['source'] == 'scene':
+            with torch.random.fork_rng():  # as presence_mlp's
+                self.presence_scene = ScenePresence(2 * in_channels,
+                                                    self.sam.hidden_dim)
+            self.scene_listing = ListingMemo()
         self.memory_dtype = getattr(torch, memory_dtype)
         self.threshold = threshold
         self.trainable = tuple(TRAINABLE_PRESETS.get(trainable, trainable)) \

@@ -12,6 +12,7 @@ from mmseg.registry import MODELS
 from ...feature_cache.keys import SAM2_LEVEL_KEY, cached_sam2_levels
 from ...feature_cache.manifest import FeatureCacheError, check_frozen_parts
 from ...utils.fingerprint import bytes_sha256, module_sha256, to_jsonable
+from ..decode_heads.presence import QUERY_SOURCES
 from ..sam2.features import image_encoder_levels
 from .base import ClipSegmentor
 
@@ -92,10 +93,11 @@ class SAM2LOVE(ClipSegmentor):
         super().__init__(data_preprocessor, train_cfg, test_cfg, init_cfg,
                          backbone=backbone, neck=neck,
                          decode_head=decode_head)
-        verify = (self.decode_head.presence or {}).get('source') == 'verify'
-        if verify != bool(getattr(self.neck, 'presence_query', False)):
+        source = (self.decode_head.presence or {}).get('source')
+        if (source in QUERY_SOURCES) != bool(getattr(self.neck,
+                                                     'presence_query', False)):
             raise ValueError(
-                "SAM2LOVE: presence source 'verify' and the neck's "
+                f"SAM2LOVE: presence sources {QUERY_SOURCES} and the neck's "
                 'presence_query go together (decode_head.presence.source='
                 f"{(self.decode_head.presence or {}).get('source')!r}, "
                 f"neck.presence_query={getattr(self.neck, 'presence_query', None)})")
