@@ -270,14 +270,16 @@ def test_verify_check_trains_only_itself(mixed_batch):
 
 
 def test_verify_needs_the_necks_presence_query(mixed_batch):
-    """The prompt is (B, 3, D) with the query; without it the segmentor
+    """The prompt is (B, 3 + P, D) with the query; without it the segmentor
     refuses the 'verify' source, and the query alone is refused too."""
     model = build_model(presence=VERIFY).eval()
     with torch.no_grad():
         data = model.data_preprocessor(mixed_batch)
         prompt = model.extract_feat(data['inputs'],
                                     [ds.text for ds in data['data_samples']])
-    assert prompt.shape == (2, 3, model.neck.embed_dim)
+    tokens = model.backbone(data['inputs'], [ds.text for ds in
+                                             data['data_samples']])['text']
+    assert prompt.shape == (2, 3 + tokens.size(1), model.neck.embed_dim)
     for query, presence in ((True, None), (False, VERIFY)):
         cfg = Config.fromfile(TINY)
         cfg.model.neck.presence_query = query

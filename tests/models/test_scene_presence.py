@@ -99,18 +99,24 @@ def shapes_scene() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_scene_check_learns_which_named_shape_is_on_screen():
-    """Queries naming the square and the disc are found present, one
+    """Expressions naming the square and the disc are found present, one
     naming the bar (drawn but never listed) or nothing on screen absent:
-    the clip scores its best listed object."""
+    the clip scores its best listed object, whichever place of the
+    expression names it."""
     torch.manual_seed(0)
-    check = ScenePresence(query_dim=4, feat_dim=8, width=16)
+    check = ScenePresence(query_dim=2, feat_dim=8, token_dim=4, width=16)
     masks, listed = shapes_scene()
     feats = torch.randn(1, 8, 4, 4)
-    query = torch.eye(4)  # square, disc, bar, nothing
+    # the words square, disc, bar, nothing; each expression one word and
+    # padding (zeros), its word at another place
+    tokens = torch.zeros(4, 3, 4)
+    for i in range(4):
+        tokens[i, i % 3, i] = 1.0
+    query = torch.zeros(4, 2)
     present = torch.tensor([[1.0], [1.0], [0.0], [0.0]])
     optimizer = torch.optim.AdamW(check.parameters(), lr=1e-2)
     for _ in range(60):
-        clip, objects = check(query, masks, listed, feats)
+        clip, objects = check(query, masks, listed, feats, tokens)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(
             clip, present)
         optimizer.zero_grad()
@@ -118,12 +124,13 @@ def test_scene_check_learns_which_named_shape_is_on_screen():
         optimizer.step()
     check.eval()
     with torch.no_grad():
-        clip, objects = check(query, masks, listed, feats)
+        clip, objects = check(query, masks, listed, feats, tokens)
     assert clip.shape == (4, 1) and objects.shape == (4, 3)
     assert (clip.sigmoid() > 0.5).flatten().tolist() == [True, True, False,
                                                          False]
     assert torch.isinf(objects[:, 2]).all()  # never listed
-    empty = check(query[:1], masks, torch.zeros_like(listed), feats)[0]
+    empty = check(query[:1], masks, torch.zeros_like(listed), feats,
+                  tokens[:1])[0]
     assert empty.item() == check.empty_logit.item()
 
 

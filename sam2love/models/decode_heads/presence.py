@@ -265,14 +265,14 @@ class PresenceMixin:
         return out
 
     def _check_query(self, prompt: torch.Tensor) -> None:
-        if prompt.size(1) != 3:
+        if prompt.size(1) < 3:
             raise ValueError(
                 f"presence source {self.presence['source']!r} reads the "
                 "neck's presence query: FusionTokenNeck(presence_query=True) "
-                f'gives (B, 3, D) prompts, got {tuple(prompt.shape)}')
+                f'gives (B, 3 + P, D) prompts, got {tuple(prompt.shape)}')
 
     def _scene_presence(self, prompt: torch.Tensor, frame0: dict) -> tuple:
-        """``'scene'``: (B, 3, D) prompts and frame 0's encoding (B or 1
+        """``'scene'``: (B, 3 + P, D) prompts and frame 0's encoding (B or 1
         frames) -> (B, 1) clip logits and the listed objects (as
         :meth:`_with_presence`'s ``presence_objects``). While training on
         a frozen decoder each clip is listed once (:class:`~.
@@ -285,14 +285,14 @@ class PresenceMixin:
         else:
             objects = list_frame0_objects(self, frame0)
         clip, logits = self.presence_scene(
-            prompt[:, 1:].flatten(1), objects['masks'], objects['listed'],
-            frame0['vision_features'])
+            prompt[:, 1:3].flatten(1), objects['masks'], objects['listed'],
+            frame0['vision_features'], prompt[:, 3:])
         return clip, dict(objects, logits=logits)
 
     def _presence_logits(self, prompt: torch.Tensor, frame0: dict | None,
                          frame0_mask: torch.Tensor | None = None
                          ) -> torch.Tensor:
-        """(B, 1, D) fused tokens ((B, 3, D) with the neck's presence
+        """(B, 1, D) fused tokens ((B, 3 + P, D) with the neck's presence
         query; and frame 0's encoding, for ``'alignment'`` and
         ``'verify'``, and its (B, h, w) kept mask logits, for ``'verify'``)
         -> (B, 1) presence logits; with ``detach_token`` the presence loss
@@ -310,7 +310,7 @@ class PresenceMixin:
             return self._scene_presence(prompt, frame0)[0]
         if source == 'verify':
             self._check_query(prompt)
-            return self.presence_verify(prompt[:, 1:].flatten(1), frame0_mask,
+            return self.presence_verify(prompt[:, 1:3].flatten(1), frame0_mask,
                                         frame0['vision_features'])
         tokens = self.prompt_tokens(prompt)[:, 0]
         if self.presence['detach_token']:

@@ -197,8 +197,8 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
                                                       self.sam.hidden_dim)
         if self.presence and self.presence['source'] == 'scene':
             with torch.random.fork_rng():  # as presence_mlp's
-                self.presence_scene = ScenePresence(2 * in_channels,
-                                                    self.sam.hidden_dim)
+                self.presence_scene = ScenePresence(
+                    2 * in_channels, self.sam.hidden_dim, in_channels)
             self.scene_listing = ListingMemo()
         self.memory_dtype = getattr(torch, memory_dtype)
         self.threshold = threshold
@@ -377,8 +377,8 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
 
     def prompt_tokens(self, prompt: torch.Tensor) -> torch.Tensor:
         """(B, 1, D) fused token -> (B, 1, C) SAM2 sparse prompt token
-        (of a (B, 3, D) prompt with the neck's presence query, its first
-        row: the query is the ``'verify'`` presence's alone)."""
+        (of a (B, 3 + P, D) prompt with the neck's presence query, its
+        first row: the query is the presence check's alone)."""
         tokens = self.prompt_proj(prompt[:, :1])
         if self.token_norm == 'sam':
             tokens = F.normalize(tokens, dim=-1) * self.prompt_proj.token_scale

@@ -196,19 +196,24 @@ class ScenePresence(nn.Module):
 
     An object is embedded from its silhouette cropped to its box (a small
     CNN, global average pooling; quarter turns and mirrors while
-    training: a shape's name does not change with them) and the unit mean
-    of the image features under it (a linear map), and its area; the
-    presence query (the expression and the sound before fusion) through an
-    MLP; an MLP on the two, and their product, gives the object's logit.
-    Every input is detached: the check learns alone.
+    training: a shape's name does not change with them), the unit mean of
+    the image features under it (a linear map) and its area. It attends
+    over the expression's tokens (one attention layer: which words are
+    about it; a mean of the tokens blurs the words that name it) and reads
+    the presence query's mean expression and sound; an MLP on the object,
+    what it attended to, the query and their products gives the object's
+    logit. Every input is detached: the check learns alone.
 
     Args:
-        query_dim (int): width of the flattened presence query (2 D).
+        query_dim (int): width of the presence query's two means (2 D).
         feat_dim (int): channels C of frame 0's features.
-        width (int): width of each embedding.
+        token_dim (int): width D of the expression's tokens.
+        width (int): half the width of each embedding.
+        heads (int): attention heads.
     """
 
-    def __init__(self, query_dim: int, feat_dim: int, width: int = 32) -> None:
+    def __init__(self, query_dim: int, feat_dim: int, token_dim: int,
+                 width: int = 32, heads: int = 4) -> None:
         super().__init__()
         self.outline = nn.Sequential(
             nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(inplace=True),
@@ -221,30 +226,23 @@ class ScenePresence(nn.Module):
         self.query = nn.Sequential(
             nn.Linear(query_dim, 2 * width), nn.ReLU(inplace=True),
             nn.Linear(2 * width, 2 * width))
+        self.tokens = nn.Sequential(
+            nn.Linear(token_dim, 2 * width), nn.ReLU(inplace=True),
+            nn.Linear(2 * width, 2 * width))
+        self.attend = nn.MultiheadAttention(2 * width, heads,
+                                            batch_first=True)
         self.head = nn.Sequential(
-            nn.Linear(6 * width + 1, 2 * width), nn.ReLU(inplace=True),
+            nn.Linear(10 * width + 1, 2 * width), nn.ReLU(inplace=True),
             nn.Linear(2 * width, 1))
         # the clip's logit when nothing is listed on frame 0
         self.empty_logit = nn.Parameter(torch.tensor(-4.0))
 
-    def forward(self, query: torch.Tensor, masks: torch.Tensor,
-                listed: torch.Tensor, feats: torch.Tensor) -> tuple:
-        """Presence logits of the clips and of their objects.
-
-        Args:
-            query (Tensor): (B, Q) presence queries.
-            masks (Tensor): (B | 1, N, h, w) listed objects' probabilities
-                (:func:`list_frame0_objects`).
-            listed (Tensor): (B | 1, N) bool.
-            feats (Tensor): (B | 1, C, h', w') frame 0's image features.
-
-        Returns:
-            tuple: (B, 1) clip logits and (B, N) object logits (-inf where
-            not listed).
-        """
-        b = query.size(0)
+    def embed_objects(self, masks: torch.Tensor, listed: torch.Tensor,
+                      feats: torch.Tensor) -> torch.Tensor:
+        """(B, N, h, w) probabilities, (B, N) listed, (B, C, h', w')
+        features -> (B, N, 2 width + 1) object embeddings (0 where not
+        listed but the region's and the area)."""
         masks = masks.detach().float()
-        n = masks.size(1)
         # the silhouettes of the listed objects alone through the CNN
         shape = masks.new_zeros(*listed.shape, self.region.out_features)
         if listed.any():
@@ -255,11 +253,42 @@ class ScenePresence(nn.Module):
                     crops = crops.flip(3)
             shape[listed] = self.outline(crops)
         region = self.region(region_features(masks, feats.detach()))
-        area = masks.mean((2, 3))[..., None]
-        obj = torch.cat([shape, region], -1).expand(b, -1, -1)
+        return torch.cat([shape, region, masks.mean((2, 3))[..., None]], -1)
+
+    def forward(self, query: torch.Tensor, masks: torch.Tensor,
+                listed: torch.Tensor, feats: torch.Tensor,
+                tokens: torch.Tensor) -> tuple:
+        """Presence logits of the clips and of their objects.
+
+        Args:
+            query (Tensor): (B, Q) the presence query's two means.
+            masks (Tensor): (B | 1, N, h, w) listed objects' probabilities
+                (:func:`list_frame0_objects`).
+            listed (Tensor): (B | 1, N) bool.
+            feats (Tensor): (B | 1, C, h', w') frame 0's image features.
+            tokens (Tensor): (B, P, D) the expression's tokens, zeros on
+                padding.
+
+        Returns:
+            tuple: (B, 1) clip logits and (B, N) object logits (-inf where
+            not listed).
+        """
+        b, n = query.size(0), masks.size(1)
+        objects = self.embed_objects(masks, listed, feats).expand(b, -1, -1)
+        obj, area = objects[..., :-1], objects[..., -1:]
         q = self.query(query.detach().float())[:, None].expand(-1, n, -1)
-        logits = self.head(torch.cat([obj, q, obj * q, area.expand(b, -1, -1)],
-                                     -1))[..., 0]
+        tokens = tokens.detach().float()
+        padding = tokens.abs().sum(-1) == 0  # (B, P)
+        if tokens.size(1) == 0 or padding.all(1).any():
+            # no word to attend to: one zero token
+            tokens = torch.cat([tokens.new_zeros(b, 1, tokens.size(-1)),
+                                tokens], 1)
+            padding = torch.cat([padding.new_zeros(b, 1), padding], 1)
+        keys = self.tokens(tokens)
+        said, _ = self.attend(obj, keys, keys, key_padding_mask=padding,
+                              need_weights=False)
+        logits = self.head(torch.cat([obj, q, said, obj * said, obj * q,
+                                      area], -1))[..., 0]
         logits = logits.masked_fill(~listed.expand(b, -1), float('-inf'))
         clip = logits.amax(1)
         clip = torch.where(torch.isinf(clip), self.empty_logit, clip)

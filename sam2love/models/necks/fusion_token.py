@@ -62,7 +62,8 @@ class FusionTokenNeck(BaseModule):
         presence_query (bool): beyond the paper, append to the prompt the
             expression and the sound before fusion (:meth:`query_of`),
             which ``SAM2PromptHead(presence=dict(source='verify'))``
-            reads; the prompt is then (B, 3, D). No parameter, no random
+            and ``'scene'`` read; the prompt is then (B, 3 + P, D), P the
+            text tokens (:meth:`query_of`). No parameter, no random
             draw.
 
     The paper's fusion transformer has no positional encoding of its own.
@@ -210,8 +211,8 @@ class FusionTokenNeck(BaseModule):
 
         Returns:
             dict: ``prompt`` (B, 1, D), the token that prompts SAM2, with
-            ``presence_query`` (B, 3, D): the token and
-            :meth:`query_of`'s two rows; ``seg_tokens`` (B, T,
+            ``presence_query`` (B, 3 + P, D): the token and
+            :meth:`query_of`'s rows; ``seg_tokens`` (B, T,
             num_seg_tokens, D), the [seg] tokens after each frame
             (``'token'`` fusion only).
         """
@@ -232,19 +233,23 @@ class FusionTokenNeck(BaseModule):
                     seg_tokens=torch.stack(per_frame, 1))
 
     def query_of(self, proj: dict) -> torch.Tensor:
-        """The presence query (B, 2, D): the expression (the mean of its
-        real projected tokens) and the sound (the mean of its projected
-        seconds) before fusion, detached (zeros for an unused modality).
-        ``SAM2PromptHead``'s ``'verify'`` presence reads it: the fused
-        token keeps only what prompting SAM2 needs."""
+        """The presence query (B, 2 + P, D): the expression (the mean of
+        its real projected tokens) and the sound (the mean of its
+        projected seconds) before fusion, then the P projected text
+        tokens, zeros on padding (P = 0 without text); detached (zeros for
+        an unused modality). ``SAM2PromptHead``'s ``'verify'`` and
+        ``'scene'`` presence read it: the fused token keeps only what
+        prompting SAM2 needs."""
         zeros = proj['cls'].new_zeros(proj['cls'].size(0), self.embed_dim)
         text = audio = zeros
+        tokens = zeros[:, None, :0].expand(-1, 0, -1)  # (B, 0, D)
         if self.use_text:
             keep = proj['text_mask'].unsqueeze(-1).to(proj['text'].dtype)
             text = (proj['text'] * keep).sum(1) / keep.sum(1).clamp(min=1)
+            tokens = proj['text'] * keep
         if self.use_audio:
             audio = proj['audio'].mean(1)
-        return torch.stack([text, audio], 1).detach()
+        return torch.cat([torch.stack([text, audio], 1), tokens], 1).detach()
 
     def _with_query(self, prompt: torch.Tensor, proj: dict) -> torch.Tensor:
         if not self.presence_query:
