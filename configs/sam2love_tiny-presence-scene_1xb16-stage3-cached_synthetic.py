@@ -18,3 +18,5 @@ model = dict(
     decode_head=dict(presence=dict(source='scene')))
 train_dataloader = dict(dataset=dict(null_negatives=dict(
     kinds=('expression', 'audio', 'silence'))))
+# a check learnt from scratch on a frozen model: a larger step than stage 2's
+optim_wrapper = dict(optimizer=dict(lr=3e-3))

@@ -13,7 +13,9 @@
 #      test_s, test_u and test_n, and swap expressions / audio between
 #      samples (does it read them?); --ablations also trains it without audio and without text,
 #      --presence also learns the presence switch alone on it (stage 3, null
-#      references; its threshold and AUCs go into results.json);
+#      references; its threshold and AUCs go into results.json): the check
+#      of every object on frame 0 ('scene'), or with --presence-source
+#      verify the check of the one object SAM2 keeps;
 #   4. print the table and write it as OUT/results.json;
 #   5. run tools/demo.py on a test clip written as an mp4 with sound.
 # --reuse-stage1 keeps a stage 1 already trained in OUT/stage1 (its
@@ -26,7 +28,7 @@
 # each other, so that both cores of a 2-core machine work throughout.
 #   bash tools/quickstart.sh [--clips N] [--seed S] [--null-prob P]
 #                            [--skip-data] [--reuse-stage1] [--ablations]
-#                            [--presence]
+#                            [--presence] [--presence-source scene|verify]
 #                            [--out DIR] [--data DIR]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,6 +39,7 @@ MAKE_DATA=1
 REUSE_STAGE1=0
 ABLATIONS=0
 PRESENCE=0
+PRESENCE_SOURCE=scene
 NULL_OPTS=()
 OUT=work_dirs/quickstart
 DATA=data/refavs_synthetic
@@ -48,12 +51,18 @@ while [ $# -gt 0 ]; do
     --reuse-stage1) REUSE_STAGE1=1; shift ;;
     --ablations) ABLATIONS=1; shift ;;
     --presence) PRESENCE=1; shift ;;
+    --presence-source) PRESENCE_SOURCE=$2; shift 2 ;;
     --null-prob) NULL_OPTS=(--null-prob "$2"); shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --data) DATA=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
+case $PRESENCE_SOURCE in
+  scene|verify) ;;
+  *) echo "--presence-source must be scene or verify, got $PRESENCE_SOURCE" >&2
+     exit 2 ;;
+esac
 START=$(date +%s)
 bash tools/setup_env.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 OMP_NUM_THREADS=1
@@ -177,7 +186,7 @@ if [ "$PRESENCE" = 1 ]; then
   # null_negatives: docs/presence.md); null rows weigh #ordinary / #null
   # rows drawn in the presence BCE; the switch draws no random number
   # before the frozen encoders, so the same cache serves
-  PCFG=configs/sam2love_tiny-presence-verify_1xb16-stage3-cached_synthetic.py
+  PCFG=configs/sam2love_tiny-presence-${PRESENCE_SOURCE}_1xb16-stage3-cached_synthetic.py
   NULL_WEIGHT=$($PY - "$DATA" "$PCFG" <<'EOF'
 import sys
 from mmengine.config import Config
