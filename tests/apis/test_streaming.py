@@ -164,12 +164,14 @@ def test_stream_reports_bad_input(setup, tmp_path):
 
 @pytest.mark.parametrize('config', [
     'sam2love_tiny-presence_1xb16-stage2-cached_synthetic.py',
-    'sam2love_tiny-presence-verify_1xb16-stage3-cached_synthetic.py'])
+    'sam2love_tiny-presence-verify_1xb16-stage3-cached_synthetic.py',
+    'sam2love_tiny-presence-scene_1xb16-stage3-cached_synthetic.py'])
 @pytest.mark.parametrize('threshold', [1e-6, 1 - 1e-6])
 def test_presence_is_applied_as_the_model_applies_it(setup, tmp_path,
                                                      threshold, config):
-    """With the head's presence switch (the token's; the check's, which
-    reads the neck's presence query and frame 0's kept mask) the
+    """With the head's presence switch (the token's; the checks', which
+    read the neck's presence query and frame 0's kept mask or every
+    object listed on it) the
     inferencer's windowed and streamed paths give SAM2LOVE.predict's
     presence; a clip found absent (threshold ~1) has empty masks on every
     frame."""
