@@ -165,6 +165,7 @@ def test_alignment_score_is_a_soft_maximum_of_the_cosines():
 @pytest.mark.parametrize('cfg, match', [
     (dict(source='clip'), 'presence.source'),
     (dict(source='alignment', temperature=0), 'temperature'),
+    (dict(source='scene', list_grid=0), 'list_grid'),
     (dict(source='token', weight=1), 'unknown keys'),
     (dict(source='token', threshold=1.5), 'threshold'),
 ])

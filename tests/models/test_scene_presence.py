@@ -145,9 +145,9 @@ def test_listing_memo_lists_each_clip_once():
     memo = ListingMemo()
     real = list_frame0_objects
 
-    def spy(head, backbone_out):
+    def spy(head, backbone_out, grid=None):
         calls.append(backbone_out['vision_features'].size(0))
-        return real(head, backbone_out)
+        return real(head, backbone_out, grid)
 
     import sam2love.models.decode_heads.scene_presence as module
     module.list_frame0_objects, saved = spy, module.list_frame0_objects
@@ -164,6 +164,17 @@ def test_listing_memo_lists_each_clip_once():
     for got in (first, again):
         assert torch.equal(got['masks'], direct['masks'])
         assert torch.equal(got['listed'], direct['listed'])
+    # a memo too small for two clips lists them again, each time right
+    small = ListingMemo(max_bytes=first['masks'][0].numel() * 4)
+    for _ in range(2):
+        got = small(head, encoded)
+        assert torch.equal(got['masks'], direct['masks'])
+    assert len(small.store) == 1
+    # the cells pooled to a coarser grid: fewer objects, same mask size
+    coarse = ListingMemo(grid=2)(head, encoded)
+    assert coarse['masks'].shape == (2, 4, 32, 32)
+    torch.testing.assert_close(coarse['masks'], list_frame0_objects(
+        head, encoded, grid=2)['masks'])
 
 
 @pytest.fixture(scope='module')

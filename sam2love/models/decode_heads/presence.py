@@ -52,14 +52,16 @@ def check_presence(cfg: dict | None) -> dict | None:
     that nothing is there, and the object score does not learn to gate
     ordinary clips); ``temperature`` (0.1): tau of ``'alignment'``;
     ``object_weight`` (1.0): weight of ``'scene'``'s per-object loss
-    (:func:`~.scene_presence.object_loss`).
+    (:func:`~.scene_presence.object_loss`); ``list_grid`` (None):
+    ``'scene'`` lists objects from frame 0's cells pooled to this many per
+    side (None: every cell; :func:`~.scene_presence.list_frame0_objects`).
     """
     if not cfg:
         return None
     defaults = dict(source=None, loss_weight=1.0, null_weight=1.0,
                     threshold=0.5, mask_loss_on_null=False,
                     detach_token=False, obj_loss_on_null=True,
-                    temperature=0.1, object_weight=1.0)
+                    temperature=0.1, object_weight=1.0, list_grid=None)
     unknown = set(cfg) - set(defaults)
     if unknown:
         raise ValueError(f'presence: unknown keys {sorted(unknown)}; '
@@ -72,6 +74,10 @@ def check_presence(cfg: dict | None) -> dict | None:
             cfg['temperature'] <= 0:
         raise ValueError('presence: null_weight and temperature must be > 0 '
                          f'and threshold in (0, 1), got {cfg}')
+    grid = cfg['list_grid']
+    if grid is not None and (not isinstance(grid, int) or grid < 1):
+        raise ValueError('presence.list_grid must be None or an int >= 1, '
+                         f'got {grid!r}')
     return cfg
 
 
@@ -283,7 +289,8 @@ class PresenceMixin:
         if self.training and frozen:
             objects = self.scene_listing(self, frame0)
         else:
-            objects = list_frame0_objects(self, frame0)
+            objects = list_frame0_objects(self, frame0,
+                                          self.presence['list_grid'])
         clip, logits = self.presence_scene(
             prompt[:, 1:3].flatten(1), objects['masks'], objects['listed'],
             frame0['vision_features'], prompt[:, 3:])

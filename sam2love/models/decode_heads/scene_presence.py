@@ -24,6 +24,8 @@ import torch.nn.functional as F
 MIN_PIXELS = 2
 #: side of an object's silhouette cropped to its box
 CROP_SIZE = 32
+#: listed masks larger than this (per side) are kept at this size
+LIST_SIZE = 64
 
 
 def box_crops(probs: torch.Tensor, size: int = CROP_SIZE, pad: float = 0.25
@@ -81,7 +83,8 @@ def region_features(probs: torch.Tensor, feats: torch.Tensor
 
 
 @torch.no_grad()
-def list_frame0_objects(head, backbone_out: dict) -> dict:
+def list_frame0_objects(head, backbone_out: dict, grid: int | None = None
+                        ) -> dict:
     """Every object the decoder gives from frame 0's cells: each
     stride-16 cell's unit feature, at the prompt token's norm, prompts it
     alone (the form ``loss_align``'s teacher and ``token_pointer`` teach
@@ -93,18 +96,23 @@ def list_frame0_objects(head, backbone_out: dict) -> dict:
         backbone_out (dict): :func:`~sam2love.models.sam2.features.
             encode_frames` of B frames 0 (``vision_features`` (B, C, h',
             w')).
+        grid (int, optional): prompt with the cells average-pooled to
+            ``grid`` x ``grid`` (a large frame's 64 x 64 cells would be
+            4,096 decodes); None: every cell.
 
     Returns:
-        dict: ``masks`` (B, N, h, w) probabilities of the N = h' w' cells'
-        objects (SAM2's kept candidate, :func:`~.presence.chosen_mask`)
-        and ``listed`` (B, N) bool.
+        dict: ``masks`` (B, N, h, w) probabilities of the N cells'
+        objects (SAM2's kept candidate, :func:`~.presence.chosen_mask`, at
+        most :data:`LIST_SIZE` per side) and ``listed`` (B, N) bool.
     """
     from .presence import chosen_mask
     feats = backbone_out['vision_features']
+    cells = feats if grid is None or grid >= min(feats.shape[-2:]) \
+        else F.adaptive_avg_pool2d(feats.float(), grid).to(feats.dtype)
     scale = head.prompt_proj.token_scale if head.token_norm == 'sam' else 1.0
     masks, listed = [], []
     for b in range(feats.size(0)):
-        units = F.normalize(feats[b].flatten(1), dim=0).T  # (N, C)
+        units = F.normalize(cells[b].flatten(1), dim=0).T  # (N, C)
         n = units.size(0)
 
         def one(x, b=b, n=n):
@@ -115,9 +123,11 @@ def list_frame0_objects(head, backbone_out: dict) -> dict:
         out = head.decode_frame0((units * scale)[:, None].to(feats.dtype),
                                  {k: one(v) for k, v in backbone_out.items()})
         probs = chosen_mask(out).float().sigmoid()
-        masks.append(probs)
         listed.append((out['object_score_logits'][:, 0] > 0)
                       & ((probs > 0.5).flatten(1).sum(1) > MIN_PIXELS))
+        if max(probs.shape[-2:]) > LIST_SIZE:
+            probs = F.adaptive_avg_pool2d(probs, LIST_SIZE)
+        masks.append(probs)
     return dict(masks=torch.stack(masks), listed=torch.stack(listed))
 
 
@@ -125,10 +135,19 @@ class ListingMemo:
     """Frame 0's listing per clip while it cannot change: a stage that
     trains the check alone on a frozen decoder lists each clip once.
     Keyed by the bytes of the clip's frame-0 features (a changed feature
-    is a new key, never a stale listing)."""
+    is a new key, never a stale listing); emptied when it would hold more
+    than ``max_bytes`` of masks (clips are then listed again).
 
-    def __init__(self, max_clips: int = 8192) -> None:
-        self.max_clips = max_clips
+    Args:
+        grid (int, optional): :func:`list_frame0_objects`'s.
+        max_bytes (int): the most mask bytes held.
+    """
+
+    def __init__(self, grid: int | None = None, max_bytes: int = 2 ** 31
+                 ) -> None:
+        self.grid = grid
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self.store: dict[str, tuple] = {}
 
     @staticmethod
@@ -140,18 +159,23 @@ class ListingMemo:
         """:func:`list_frame0_objects`, from the memo where it has them."""
         feats = backbone_out['vision_features']
         keys = [self.key(f) for f in feats]
-        todo = [i for i, k in enumerate(keys) if k not in self.store]
+        found = {k: self.store[k] for k in keys if k in self.store}
+        todo = [i for i, k in enumerate(keys) if k not in found]
         if todo:
             sub = {k: [x[todo] for x in v] if isinstance(v, list)
                    else v[todo] if isinstance(v, torch.Tensor) else v
                    for k, v in backbone_out.items()}
-            new = list_frame0_objects(head, sub)
-            if len(self.store) + len(todo) > self.max_clips:
-                self.store.clear()
+            new = list_frame0_objects(head, sub, self.grid)
             for j, i in enumerate(todo):
-                self.store[keys[i]] = (new['masks'][j].cpu(),
-                                       new['listed'][j].cpu())
-        masks, listed = zip(*(self.store[k] for k in keys))
+                entry = (new['masks'][j].cpu(), new['listed'][j].cpu())
+                found[keys[i]] = entry
+                size = entry[0].numel() * entry[0].element_size()
+                if self.bytes + size > self.max_bytes:
+                    self.store.clear()
+                    self.bytes = 0
+                self.store[keys[i]] = entry
+                self.bytes += size
+        masks, listed = zip(*(found[k] for k in keys))
         return dict(masks=torch.stack(masks).to(feats.device),
                     listed=torch.stack(listed).to(feats.device))
 
