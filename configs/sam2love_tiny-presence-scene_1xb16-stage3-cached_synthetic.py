@@ -6,7 +6,10 @@
 # stride-16 cell prompts the decoder; each clip listed once while
 # training) and asks whether any fits the expression and the sound before
 # fusion (the neck's `presence_query`; docs/presence.md). Null references
-# made at training time of every kind; null_weight from null_share().
+# made at training time: another clip's expression and silence, not
+# another clip's sound (the check cannot hear the mismatch, and learnt to
+# doubt every expression that asks for a sound: docs/presence.md);
+# null_weight from null_share().
 #   python tools/train.py \
 #       configs/sam2love_tiny-presence-scene_1xb16-stage3-cached_synthetic.py \
 #       --cfg-options load_from=STAGE2_CHECKPOINT
@@ -17,6 +20,6 @@ model = dict(
     neck=dict(presence_query=True),
     decode_head=dict(presence=dict(source='scene')))
 train_dataloader = dict(dataset=dict(null_negatives=dict(
-    kinds=('expression', 'audio', 'silence'))))
+    kinds=('expression', 'silence'))))
 # a check learnt from scratch on a frozen model: a larger step than stage 2's
 optim_wrapper = dict(optimizer=dict(lr=3e-3))
