@@ -6,10 +6,10 @@
 # of the kept object (its data, made null rows and schedule). Hiera-L's
 # 64 x 64 stride-16 cells are pooled to 16 x 16 to list objects (256
 # decodes a clip). Null rows made of another clip's expression and of
-# silence, not of another clip's sound (on the demo a check that cannot
-# hear the mismatch learnt from them to doubt every expression asking for
-# a sound); null_weight unchanged: every ordinary row can lend an
-# expression, so null_share() is the same. Not measured on the release here (no data on this
+# silence, not of another clip's sound (on the demo the check did not
+# learn to hear the mismatch from them); null_weight unchanged: every
+# ordinary row can lend an expression, so null_share() is the same. Not
+# measured on the release here (no data on this
 # machine); the CPU demo's figures are in docs/presence.md.
 #   tools/dist_train.sh configs/sam2love_presence-scene_refavs.py 2 \
 #       --cfg-options load_from=STAGE2_CHECKPOINT

@@ -7,9 +7,8 @@
 # training) and asks whether any fits the expression and the sound before
 # fusion (the neck's `presence_query`; docs/presence.md). Null references
 # made at training time: another clip's expression and silence, not
-# another clip's sound (the check cannot hear the mismatch, and learnt to
-# doubt every expression that asks for a sound: docs/presence.md);
-# null_weight from null_share().
+# another clip's sound (the check did not learn to hear the mismatch from
+# them: AUC 0.44-0.46, docs/presence.md); null_weight from null_share().
 #   python tools/train.py \
 #       configs/sam2love_tiny-presence-scene_1xb16-stage3-cached_synthetic.py \
 #       --cfg-options load_from=STAGE2_CHECKPOINT

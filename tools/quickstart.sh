@@ -14,8 +14,8 @@
 #      samples (does it read them?); --ablations also trains it without audio and without text,
 #      --presence also learns the presence switch alone on it (stage 3, null
 #      references; its threshold and AUCs go into results.json): the check
-#      of every object on frame 0 ('scene'), or with --presence-source
-#      verify the check of the one object SAM2 keeps;
+#      of the one object SAM2 keeps on frame 0 ('verify'), or with
+#      --presence-source scene the check of every object on frame 0;
 #   4. print the table and write it as OUT/results.json;
 #   5. run tools/demo.py on a test clip written as an mp4 with sound.
 # --reuse-stage1 keeps a stage 1 already trained in OUT/stage1 (its
@@ -28,7 +28,7 @@
 # each other, so that both cores of a 2-core machine work throughout.
 #   bash tools/quickstart.sh [--clips N] [--seed S] [--null-prob P]
 #                            [--skip-data] [--reuse-stage1] [--ablations]
-#                            [--presence] [--presence-source scene|verify]
+#                            [--presence] [--presence-source verify|scene]
 #                            [--out DIR] [--data DIR]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,7 +39,7 @@ MAKE_DATA=1
 REUSE_STAGE1=0
 ABLATIONS=0
 PRESENCE=0
-PRESENCE_SOURCE=scene
+PRESENCE_SOURCE=verify
 NULL_OPTS=()
 OUT=work_dirs/quickstart
 DATA=data/refavs_synthetic
