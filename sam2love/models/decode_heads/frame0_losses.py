@@ -106,14 +106,13 @@ class Frame0LossMixin:
         if self.loss_align is not None:
             losses.update(self._alignment_losses(out, gt_masks,
                                                  referent_ids))
-        if self.presence:
+        if self.presence and 'presence_objects' in out:
+            losses.update(self._scene_losses(out, gt_masks, present))
+        elif self.presence:
             logits = out['object_score_logits'] if from_score \
                 else out['presence_logits']
-            if 'presence_objects' in out:
-                losses.update(self._scene_losses(out, gt_masks, present))
-            else:
-                losses['loss_presence'] = presence_loss(self.presence, logits,
-                                                        present)
+            losses['loss_presence'] = presence_loss(self.presence, logits,
+                                                    present)
         return losses
 
     def _scene_losses(self, out: dict, gt_masks: torch.Tensor,
