@@ -1,5 +1,7 @@
 """Null references made at training time (``RefAVSDataset(null_negatives=)``,
 :mod:`sam2love.datasets.null_negatives`)."""
+from collections import Counter, defaultdict
+
 import numpy as np
 import pytest
 import torch
@@ -52,32 +54,68 @@ def test_an_expression_names_the_category_words_it_contains():
 
 LENT = dict(
     # a shows blue-square and red-triangle: "the blue triangle" names no
-    # object of it, but both its words are on screen
+    # object of it, but both its words are on screen; a text is lent once
+    # per row that uses it (lines 2 and 7 say "the blue square"), never to
+    # the clip of that row (c's own line 7)
     object=dict(a=['The blue triangle.', 'The star.', 'The red circle.',
                    'The cross.'],
-                b=['The blue square.', 'The red circle.', 'The cross.'],
-                d=['The blue square.', 'The blue triangle.', 'The star.',
-                   'The red circle.']),
+                b=['The blue square.', 'The blue square.', 'The red circle.',
+                   'The cross.'],
+                c=['The blue square.', 'The blue triangle.', 'The star.',
+                   'The cross.'],
+                d=['The blue square.', 'The blue square.',
+                   'The blue triangle.', 'The star.', 'The red circle.']),
     word=dict(a=['The star.', 'The cross.'],
               b=['The red circle.', 'The cross.'],
-              d=['The blue square.', 'The blue triangle.', 'The star.',
-                 'The red circle.']))
+              c=['The blue square.', 'The blue triangle.', 'The star.',
+                 'The cross.'],
+              d=['The blue square.', 'The blue square.', 'The blue triangle.',
+                 'The star.', 'The red circle.']))
 
 
 @pytest.mark.parametrize('match', ['object', 'word'])
 def test_a_lent_expression_names_nothing_its_clip_shows(match):
     train = [r for r in ROWS if r.split == 'train']
     sampler = NullNegativeSampler(ROWS, train, match)
-    # each text once, never a null row's nor one that names nothing
-    assert [d.text for _, d in sampler.donors] == [
-        'The blue square.', 'The blue triangle.', 'The star.',
-        'The red circle.', 'The cross.']
-    # never the clip's own expressions; what a clip shows comes from every
-    # split (d, a val clip, shows a yellow cross)
+    # every row lends, by what it names; never a null row nor one that
+    # names nothing
+    assert {' '.join(sorted(named)): [d.line for d in donors]
+            for named, donors in sampler.donors.items()} == {
+        'blue square': [2, 7], 'blue triangle': [4], 'star': [5],
+        'circle red': [6], 'cross': [10]}
+    # never the clip's own rows; what a clip shows comes from every split
+    # (d, a val clip, shows a yellow cross)
     for clip, texts in LENT[match].items():
-        assert [d.text for d in sampler.absent_expressions(clip)] == texts
+        lent = sampler.absent_expressions(clip)
+        assert [d.text for d in lent] == texts
+        assert len(lent) == len(texts) and lent[-1] == lent[len(texts) - 1]
+    with pytest.raises(IndexError):
+        sampler.absent_expressions('a')[4]
     with pytest.raises(ValueError, match='match must be one of'):
         NullNegativeSampler(ROWS, train, 'any')
+
+
+def test_every_named_set_is_lent_as_often_per_row_that_uses_it():
+    train = [r for r in ROWS if r.split == 'train']
+    sampler = NullNegativeSampler(ROWS, train, 'object')
+    lends = defaultdict(float)
+    for r in train:
+        if not r.is_null:  # each ordinary row borrows once
+            for donor, p in sampler.absent_expressions(r.name) \
+                    .probabilities():
+                lends[sampler.named(donor.text)] += p
+    per_row = [lends[named] / len(rows)
+               for named, rows in sampler.donors.items()]
+    assert max(per_row) == pytest.approx(min(per_row), rel=1e-3)
+    # ("the blue square" lends twice as many rows as "the star", both
+    # absent from b: drawn uniformly by row, it would be 2 : 1 there)
+    lent = sampler.absent_expressions('c')
+    probability = dict((d.line, p) for d, p in lent.probabilities())
+    assert sum(probability.values()) == pytest.approx(1)
+    rng = np.random.RandomState(0)
+    drawn = Counter(lent.draw(rng).line for _ in range(4000))
+    for line, p in probability.items():
+        assert drawn[line] / 4000 == pytest.approx(p, abs=0.03)
 
 
 def test_lent_audio_is_for_sound_asking_expressions_and_unseen_objects():

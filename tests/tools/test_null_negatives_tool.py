@@ -1,6 +1,7 @@
 """tools/analysis_tools/null_negatives.py on the tiny synthetic tree."""
 import json
 
+import pytest
 from inference_helpers import make_tiny_tree
 
 TOOL = 'analysis_tools/null_negatives'
@@ -19,3 +20,13 @@ def test_counts_what_can_be_made_and_the_wrong_pairs(tool, tmp_path, capsys):
     assert 0 <= counts['wrong_pairs'] <= counts['pairs']
     assert counts['wrong_share'] == counts['wrong_pairs'] / counts['pairs']
     assert 'wrong_share' in capsys.readouterr().out
+    kinds = counts['kinds']
+    assert kinds and set(kinds) <= {'audio', 'vision', 'mixed', 'temporal'}
+    # every ordinary row borrows once; every kind's texts lent as often per
+    # row that lends them (audio texts name nothing: never lent)
+    assert sum(k['lent'] for k in kinds.values()) == pytest.approx(
+        counts['ordinary_rows'] - counts['rows_without_any'])
+    per_row = [k['lent_per_lending_row'] for k in kinds.values()
+               if k['lending_rows']]
+    assert max(per_row) == pytest.approx(min(per_row), rel=0.05)
+    assert kinds.get('audio', {}).get('lending_rows', 0) == 0

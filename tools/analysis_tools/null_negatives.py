@@ -11,11 +11,15 @@ ask for a sound, the absent expressions per ordinary row (min / mean), and with
 ``synthetic_info.json`` (``tools/make_synthetic_refavs.py``) the share of
 (row, lent expression) pairs that the same ``--match`` rule would not have
 made had it known every object on screen (objects no row refers to are
-unknown to the sampler).
+unknown to the sampler), and per expression kind its share of the ordinary
+rows, the rows that may lend, and how often its texts are lent per
+lending row (``kinds``: equal for every kind when a made null's text does
+not tell by its form that it is null).
 """
 import argparse
 import json
 import os.path as osp
+from collections import Counter, defaultdict
 
 from sam2love.datasets import read_metadata
 from sam2love.datasets.null_negatives import NullNegativeSampler, words
@@ -30,7 +34,10 @@ def count(data_root: str, split: str = 'train',
     lent = [sampler.absent_expressions(r.name) for r in ordinary]
     out = dict(split=split, match=match, rows=len(selected),
                ordinary_rows=len(ordinary),
-               lendable_expressions=len(sampler.donors),
+               lendable_expressions=len({d.text for group in
+                                         sampler.donors.values()
+                                         for d in group}),
+               lendable_rows=sum(map(len, sampler.donors.values())),
                rows_asking_for_sound=sum(sampler.asks_for_sound(r.exp)
                                          for r in ordinary),
                null_rows=sum(r.is_null for r in rows),
@@ -42,7 +49,8 @@ def count(data_root: str, split: str = 'train',
     info_path = osp.join(data_root, 'synthetic_info.json')
     if osp.isfile(info_path):
         with open(info_path) as f:
-            clips = json.load(f)['clips']
+            info = json.load(f)
+        clips = info['clips']
         pairs = wrong = 0
         for row, donors in zip(ordinary, lent):
             shown = [words(c) for c in clips[row.name]['categories']]
@@ -52,8 +60,33 @@ def count(data_root: str, split: str = 'train',
                 wrong += any(named <= c if match == 'object' else named & c
                              for c in shown)
         out.update(pairs=pairs, wrong_pairs=wrong,
-                   wrong_share=wrong / max(pairs, 1))
+                   wrong_share=wrong / max(pairs, 1),
+                   kinds=lent_kinds(sampler, rows, ordinary, lent,
+                                    info['rows']))
     return out
+
+
+def lent_kinds(sampler: NullNegativeSampler, rows: list, ordinary: list,
+               lent: list, info_rows: dict) -> dict:
+    """Per expression kind of the synthetic set: its ordinary rows, those
+    that may lend (they name something), the expected number of null rows
+    made with its texts when every ordinary row borrows once, and that
+    number per lending row (equal for every kind when a text's form does
+    not tell a made null)."""
+    kind_of_line = {r.line: info_rows[r.uid]['kind'] for r in rows
+                    if r.uid in info_rows}
+    drawn: dict = defaultdict(float)
+    for donors in lent:
+        for donor, probability in donors.probabilities():
+            drawn[kind_of_line[donor.line]] += probability
+    counts = Counter(kind_of_line[r.line] for r in ordinary)
+    lending = Counter(kind_of_line[d.line] for group in
+                      sampler.donors.values() for d in group)
+    return {kind: dict(ordinary_rows=counts[kind],
+                       lending_rows=lending[kind], lent=drawn[kind],
+                       lent_per_lending_row=drawn[kind] / lending[kind]
+                       if lending[kind] else 0.0)
+            for kind in sorted(counts)}
 
 
 def main(argv=None) -> dict:
@@ -66,8 +99,15 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     counts = count(args.data_root, args.split, args.match)
     for key, value in counts.items():
-        print(f'{key:24s} {value:.4f}' if isinstance(value, float)
-              else f'{key:24s} {value}')
+        if key == 'kinds':
+            for kind, got in value.items():
+                print(f'kind {kind:19s} rows {got["ordinary_rows"]:5d}  '
+                      f'lending {got["lending_rows"]:5d}  lent '
+                      f'{got["lent"]:7.1f}  per lending row '
+                      f'{got["lent_per_lending_row"]:.2f}')
+        else:
+            print(f'{key:24s} {value:.4f}' if isinstance(value, float)
+                  else f'{key:24s} {value}')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(counts, f, indent=1)
