@@ -43,12 +43,10 @@ people who play an instrument are often on screen without a row.
 """
 import re
 from bisect import bisect_right
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from itertools import accumulate
 from typing import NamedTuple
-
-import numpy as np
 
 from .metadata import RefAVSRow
 
@@ -76,25 +74,14 @@ class DonorExpression(NamedTuple):
 
 
 class LentExpressions(Sequence):
-    """The donor rows a clip may borrow an expression from: the rows of
-    each named set it does not show (lists shared, not copied), and the
-    weight of each set.
+    """The donor rows a clip may borrow an expression from, one entry per
+    row: the concatenation of the rows of each named set it does not show
+    (lists shared, not copied: a clip holds a reference per set, not one
+    per row). A uniform index draws a text as often as rows use it."""
 
-    Indexing walks the rows (one entry per donor row); :meth:`draw`
-    picks a set by its weight, then one of its rows uniformly.
-
-    Args:
-        parts (list[list[DonorExpression]]): the rows of each set.
-        weights (list[float]): each set's weight (> 0).
-    """
-
-    def __init__(self, parts: list, weights: list) -> None:
-        kept = [(p, w) for p, w in zip(parts, weights) if p]
-        self.parts = [p for p, _ in kept]
+    def __init__(self, parts: list) -> None:
+        self.parts = [p for p in parts if p]
         self.ends = list(accumulate(len(p) for p in self.parts))
-        total = sum(w for _, w in kept)
-        self.cumulative = np.cumsum([w / total for _, w in kept]) \
-            if kept else np.zeros(0)
 
     def __len__(self) -> int:
         return self.ends[-1] if self.ends else 0
@@ -107,39 +94,22 @@ class LentExpressions(Sequence):
         start = self.ends[part - 1] if part else 0
         return self.parts[part][index - start]
 
-    def probabilities(self) -> Iterator[tuple[DonorExpression, float]]:
-        """Each donor row and the probability that :meth:`draw` picks it."""
-        previous = 0.0
-        for part, end in zip(self.parts, self.cumulative):
-            for donor in part:
-                yield donor, (end - previous) / len(part)
-            previous = end
-
-    def draw(self, rng=np.random) -> DonorExpression:
-        """A donor row: a set by weight, then a row of it uniformly
-        (``rng``: numpy's global generator, or a ``RandomState``)."""
-        if not self.parts:
-            raise IndexError('no expression to lend')
-        part = min(int(np.searchsorted(self.cumulative, rng.rand(),
-                                       side='right')), len(self.parts) - 1)
-        return self.parts[part][rng.randint(len(self.parts[part]))]
-
 
 class NullNegativeSampler:
     """For each clip, the expressions of other clips that name something it
     does not show, and the clips whose sound none of its objects makes.
 
-    A lent expression is drawn so that its text does not tell that the row
-    is null: every text naming a set of words is lent as often, for each
-    row that uses it, as any other (by :meth:`balanced_weights`; where a
-    set is absent from too few clips, as close as they allow), and each
-    clip's rows are made null as often as any other clip's. Drawing a
-    distinct text uniformly instead lent the synthetic set's temporal
-    expressions ("the object that makes a sound after the red triangle
-    stops", a distinct text per category and form) 3.2 / 3.9 times per
-    row that lends them (seeds 0 / 1 of the quick start), the vision ones
-    0.9 times; a presence check then learnt the form of the sentence
-    rather than looking at the frame (docs/presence.md).
+    Every donor row lends its expression, repeated texts included: a made
+    null's text is an ordinary row's text drawn at random among those
+    naming something the clip does not show, so a text's form ("the
+    object that makes a sound after the red triangle stops") does not
+    tell that the row is null. Drawing each distinct text once instead
+    lent the synthetic set's temporal expressions (a distinct text per
+    category and clip) 3.2 / 3.9 times per row using them (seeds 0 / 1 of
+    the quick start), the vision ones 0.9 times, and a presence check
+    learnt the form of the sentence rather than looking at the frame
+    (docs/presence.md). What a text names still matters, as it should: a
+    pair of words ("the red triangle") is absent from more clips than one.
 
     Args:
         all_rows (Iterable[RefAVSRow]): every row of the csv (what each
@@ -179,9 +149,6 @@ class NullNegativeSampler:
         #: clips that may lend their audio (ordinary donor rows' clips)
         self.sound_clips = sorted({r.name for r in donor_rows
                                    if not r.is_null})
-        borrowers = Counter(r.name for r in donor_rows if not r.is_null)
-        #: each named set's weight when a clip draws a set to borrow from
-        self.weights = self.balanced_weights(borrowers)
         self._cache: dict = {}
         self._sound_cache: dict = {}
 
@@ -202,41 +169,12 @@ class NullNegativeSampler:
         ``clip_name`` shows, one entry per row."""
         if clip_name not in self._cache:
             own = self.own.get(clip_name, ())
-            absent = [named for named in self.donors
-                      if not self.shows(clip_name, named)]
-            self._cache[clip_name] = LentExpressions(
-                [[d for d in self.donors[named] if d.clip_name != clip_name]
-                 if named in own else self.donors[named]
-                 for named in absent],
-                [self.weights[named] for named in absent])
+            self._cache[clip_name] = LentExpressions([
+                [d for d in donors if d.clip_name != clip_name]
+                if named in own else donors
+                for named, donors in self.donors.items()
+                if not self.shows(clip_name, named)])
         return self._cache[clip_name]
-
-    def balanced_weights(self, borrowers: Counter, iterations: int = 100
-                         ) -> dict:
-        """Weights w of the named sets such that, when each clip's rows
-        (``borrowers``: clip -> rows that may be made null) draw a set
-        they do not show with probability proportional to w, each set is
-        lent in proportion to its rows (iterative proportional fitting,
-        from the rows' counts)."""
-        sets = list(self.donors)
-        if not sets or not borrowers:
-            return {named: 1.0 for named in sets}
-        clips = sorted(borrowers)
-        rows = np.array([borrowers[c] for c in clips], float)  # (C, )
-        absent = np.array([[not self.shows(c, named) for named in sets]
-                           for c in clips], float)  # (C, G)
-        size = np.array([len(self.donors[n]) for n in sets], float)
-        target = size * absent.any(0)
-        weight = np.maximum(target, 1e-12)
-        for _ in range(iterations):
-            share = absent * weight
-            share /= np.maximum(share.sum(1, keepdims=True), 1e-12)
-            lent = rows @ share  # (G, ) expected lends per set
-            goal = target * lent.sum() / target.sum()
-            weight = np.where(lent > 0, weight * np.sqrt(
-                goal / np.maximum(lent, 1e-12)), weight)
-            weight /= weight.max()
-        return dict(zip(sets, weight.tolist()))
 
     def asks_for_sound(self, expression: str) -> bool:
         """Whether ``expression`` refers by sound alone: a sound word, no

@@ -10,7 +10,7 @@ from mmseg.registry import DATASETS
 from ..feature_cache import cached_pipeline, check_cache_data, data_fingerprint
 from .layout import clip_files, mask_files
 from .metadata import SPLITS, RefAVSRow, read_metadata
-from .null_negatives import LentExpressions, NullNegativeSampler
+from .null_negatives import NullNegativeSampler
 
 #: the kinds of null references ``null_negatives`` makes
 NEGATIVE_KINDS = ('expression', 'audio', 'silence')
@@ -66,9 +66,9 @@ class RefAVSDataset(BaseSegDataset):
             'silence'))`` an ordinary row becomes, with probability ``p``
             each time it is drawn, a null one with empty masks, of a kind
             drawn among those it allows: ``'expression'``, the expression
-            of another clip that names something its clip does not show,
-            drawn so that its form does not tell it is null
-            (:class:`~sam2love.datasets.null_negatives.NullNegativeSampler`;
+            of another row that names something its clip does not show,
+            each such row as likely (a text as often as rows use it:
+            :class:`~sam2love.datasets.null_negatives.NullNegativeSampler`;
             ``text`` is that one; ``text_row`` names its row, whose
             cached text features a feature cache reads); ``'audio'``, for
             an expression that asks for a sound, the audio of another clip
@@ -192,9 +192,7 @@ class RefAVSDataset(BaseSegDataset):
         if not lendable:
             return
         kind = list(lendable)[np.random.randint(len(lendable))]
-        lent = lendable[kind].draw() \
-            if isinstance(lendable[kind], LentExpressions) \
-            else lendable[kind][np.random.randint(len(lendable[kind]))]
+        lent = lendable[kind][np.random.randint(len(lendable[kind]))]
         info.update(is_null=True, null_negative=True)
         if kind == 'expression':
             info.update(text=lent.text, text_row=lent._asdict())

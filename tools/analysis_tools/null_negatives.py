@@ -13,8 +13,7 @@ ask for a sound, the absent expressions per ordinary row (min / mean), and with
 made had it known every object on screen (objects no row refers to are
 unknown to the sampler), and per expression kind its share of the ordinary
 rows, the rows that may lend, and how often its texts are lent per
-lending row (``kinds``: equal for every kind when a made null's text does
-not tell by its form that it is null).
+lending row (``kinds``).
 """
 import argparse
 import json
@@ -71,14 +70,13 @@ def lent_kinds(sampler: NullNegativeSampler, rows: list, ordinary: list,
     """Per expression kind of the synthetic set: its ordinary rows, those
     that may lend (they name something), the expected number of null rows
     made with its texts when every ordinary row borrows once, and that
-    number per lending row (equal for every kind when a text's form does
-    not tell a made null)."""
+    number per lending row."""
     kind_of_line = {r.line: info_rows[r.uid]['kind'] for r in rows
                     if r.uid in info_rows}
     drawn: dict = defaultdict(float)
     for donors in lent:
-        for donor, probability in donors.probabilities():
-            drawn[kind_of_line[donor.line]] += probability
+        for donor in donors:
+            drawn[kind_of_line[donor.line]] += 1 / len(donors)
     counts = Counter(kind_of_line[r.line] for r in ordinary)
     lending = Counter(kind_of_line[d.line] for group in
                       sampler.donors.values() for d in group)
