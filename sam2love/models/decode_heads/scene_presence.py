@@ -26,6 +26,10 @@ MIN_PIXELS = 2
 CROP_SIZE = 32
 #: listed masks larger than this (per side) are kept at this size
 LIST_SIZE = 64
+#: the clip's logit when nothing is listed on frame 0: the check cannot
+#: look, so it abstains (the row keeps its masks) rather than learn from
+#: the null rows alone that an empty listing means absent
+ABSTAIN_LOGIT = 8.0
 
 
 def box_crops(probs: torch.Tensor, size: int = CROP_SIZE, pad: float = 0.25
@@ -216,7 +220,8 @@ def object_targets(masks: torch.Tensor, listed: torch.Tensor,
 
 class ScenePresence(nn.Module):
     """``'scene'``'s presence logit: the largest, over frame 0's listed
-    objects, of how well an object fits the expression and the sound.
+    objects, of how well an object fits the expression and the sound
+    (:data:`ABSTAIN_LOGIT` when nothing is listed).
 
     An object is embedded from its silhouette cropped to its box (a small
     CNN, global average pooling; quarter turns and mirrors while
@@ -258,8 +263,6 @@ class ScenePresence(nn.Module):
         self.head = nn.Sequential(
             nn.Linear(10 * width + 1, 2 * width), nn.ReLU(inplace=True),
             nn.Linear(2 * width, 1))
-        # the clip's logit when nothing is listed on frame 0
-        self.empty_logit = nn.Parameter(torch.tensor(-4.0))
 
     def embed_objects(self, masks: torch.Tensor, listed: torch.Tensor,
                       feats: torch.Tensor) -> torch.Tensor:
@@ -294,8 +297,8 @@ class ScenePresence(nn.Module):
                 padding.
 
         Returns:
-            tuple: (B, 1) clip logits and (B, N) object logits (-inf where
-            not listed).
+            tuple: (B, 1) clip logits (:data:`ABSTAIN_LOGIT` where nothing
+            is listed) and (B, N) object logits (-inf where not listed).
         """
         b, n = query.size(0), masks.size(1)
         objects = self.embed_objects(masks, listed, feats).expand(b, -1, -1)
@@ -315,7 +318,7 @@ class ScenePresence(nn.Module):
                                       area], -1))[..., 0]
         logits = logits.masked_fill(~listed.expand(b, -1), float('-inf'))
         clip = logits.amax(1)
-        clip = torch.where(torch.isinf(clip), self.empty_logit, clip)
+        clip = torch.where(torch.isinf(clip), ABSTAIN_LOGIT, clip)
         return clip[:, None], logits
 
 
