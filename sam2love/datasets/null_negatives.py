@@ -44,8 +44,8 @@ people who play an instrument are often on screen without a row.
 import re
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from itertools import accumulate
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import accumulate, chain
 from typing import NamedTuple
 
 from .metadata import RefAVSRow
@@ -93,6 +93,9 @@ class LentExpressions(Sequence):
         part = bisect_right(self.ends, index)
         start = self.ends[part - 1] if part else 0
         return self.parts[part][index - start]
+
+    def __iter__(self) -> Iterator[DonorExpression]:
+        return chain.from_iterable(self.parts)
 
 
 class NullNegativeSampler:

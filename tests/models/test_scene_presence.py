@@ -70,6 +70,8 @@ def test_object_targets_score_the_objects_that_cover_the_referent():
     assert covered.tolist() == [True, True]
     listed[0, :2] = False  # the referent no longer covered
     assert object_targets(masks, listed, gt)[1].tolist() == [False, True]
+    listed[1] = False  # nothing listed: the check abstains, no BCE
+    assert object_targets(masks, listed, gt)[1].tolist() == [False, False]
 
 
 def test_object_loss_weighs_both_sides_alike_and_skips_the_unscored():

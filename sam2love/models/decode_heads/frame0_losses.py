@@ -119,14 +119,13 @@ class Frame0LossMixin:
                       present: torch.Tensor) -> dict:
         """``'scene'``'s losses: the clip's presence BCE, on the rows
         without a referent and those whose referent a listed object
-        covers (the others cannot be told from an absent one), of clips
-        with something listed (the check abstains on the others), and
+        covers (the others cannot be told from an absent one; nor can a
+        clip with nothing listed, where the check abstains), and
         ``loss_presence_objects``, each listed object against whether it
         covers the referent (:func:`~.scene_presence.object_targets`)."""
         objects = out['presence_objects']
         targets, covered = object_targets(objects['masks'],
                                           objects['listed'], gt_masks)
-        covered &= objects['listed'].any(1)
         logits = out['presence_logits']
         losses = dict(loss_presence=presence_loss(
             self.presence, logits[covered], present[covered])

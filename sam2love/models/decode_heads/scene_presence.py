@@ -198,10 +198,11 @@ def object_targets(masks: torch.Tensor, listed: torch.Tensor,
         gt_masks (Tensor): (B, H, W) frame-0 referents in {0, 1}.
 
     Returns:
-        tuple: targets (B, N) in {-1, 0, 1}; ``covered`` (B, ) bool: the
-        row has no referent, or a listed object covers it at IoU >= 0.3
-        (a row whose referent nothing listed covers cannot be told from an
-        absent one).
+        tuple: targets (B, N) in {-1, 0, 1}; ``covered`` (B, ) bool:
+        something is listed and the row has no referent, or a listed
+        object covers it at IoU >= 0.3 (a row whose referent nothing
+        listed covers cannot be told from an absent one; where nothing is
+        listed the check abstains, :data:`ABSTAIN_LOGIT`).
     """
     gt = F.interpolate(gt_masks[:, None].float(), size=masks.shape[-2:],
                        mode='area')[:, 0] >= 0.5  # (B, h, w)
@@ -214,7 +215,7 @@ def object_targets(masks: torch.Tensor, listed: torch.Tensor,
     target[iou < miss] = 0.0
     target[~listed] = -1.0
     present = gt.flatten(1).any(1)
-    covered = ~present | ((iou >= 0.3) & listed).any(1)
+    covered = (~present & listed.any(1)) | ((iou >= 0.3) & listed).any(1)
     return target, covered
 
 
