@@ -2,6 +2,7 @@
 against the expression and the sound."""
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.dataset import pseudo_collate
 from test_presence import as_null
 from test_sam2love_segmentor import build_model, forward_loss
@@ -20,10 +21,11 @@ from sam2love.models.decode_heads.scene_presence import (
 SCENE = dict(source='scene', null_weight=2.0)
 
 
-def scene_model(**kwargs):
+def scene_model(fine_regions: bool = False, **kwargs):
     """The tiny model with the scene check, SAM2's object score biased so
     that the decoder lists objects."""
-    model = build_model(presence=SCENE, **kwargs)
+    model = build_model(presence=dict(SCENE, fine_regions=fine_regions),
+                        **kwargs)
     with torch.no_grad():
         model.decode_head.sam.sam_mask_decoder.pred_obj_score_head \
             .layers[-1].bias.fill_(10.)
@@ -137,6 +139,29 @@ def test_scene_check_learns_which_named_shape_is_on_screen():
     assert empty.item() == ABSTAIN_LOGIT  # cannot look: keeps the masks
 
 
+def test_scene_check_reads_every_level_under_an_object():
+    """With ``fine_dims`` an object's embedding reads the finer levels
+    too: a change under the object at any level changes it, one beside
+    the object at none."""
+    torch.manual_seed(0)
+    check = ScenePresence(query_dim=2, feat_dim=8, token_dim=4, width=16,
+                          fine_dims=(3, 5)).eval()
+    masks, listed = shapes_scene()
+    levels = [torch.randn(1, 8, 4, 4), torch.randn(1, 3, 16, 16),
+              torch.randn(1, 5, 8, 8)]
+    base = check.embed_objects(masks, listed, levels)
+    assert base.shape == (1, 3, 2 * 16 + 1)
+    for i, level in enumerate(levels):
+        cover = F.interpolate(masks[:, :1], level.shape[-2:], mode='area')
+        under, beside = list(levels), list(levels)
+        under[i] = level + 3 * (cover > 0)
+        beside[i] = level + 3 * (cover == 0)
+        embed = check.embed_objects(masks, listed, under)[0, 0]
+        assert not torch.allclose(embed, base[0, 0])
+        torch.testing.assert_close(
+            check.embed_objects(masks, listed, beside)[0, 0], base[0, 0])
+
+
 def test_listing_memo_lists_each_clip_once():
     model = scene_model().eval()
     head = model.decode_head
@@ -187,10 +212,11 @@ def scene_batch(tiny_samples):
     return pseudo_collate([ordinary, as_null(ordinary, 'The purple star.')])
 
 
-def test_scene_check_trains_only_itself(scene_batch):
+@pytest.mark.parametrize('fine_regions', [False, True])
+def test_scene_check_trains_only_itself(scene_batch, fine_regions):
     """Its losses (the clip's presence and each listed object's) reach its
     own layers only: the masks are those of the model without it."""
-    model = scene_model()
+    model = scene_model(fine_regions)
     model.train()
     losses = forward_loss(model, scene_batch)
     assert {'loss_presence', 'loss_presence_objects'} <= set(losses)
@@ -201,11 +227,13 @@ def test_scene_check_trains_only_itself(scene_batch):
     assert model.decode_head.presence_scene.head[0].weight.grad.abs().sum() > 0
 
 
-def test_scene_presence_at_inference_whole_clips_and_streamed(scene_batch):
+@pytest.mark.parametrize('fine_regions', [False, True])
+def test_scene_presence_at_inference_whole_clips_and_streamed(scene_batch,
+                                                              fine_regions):
     """Whole clips, K expressions of one clip streamed, and one clip
     streamed alone give the same clip presence (the clip listed once per
     pass, shared by its expressions)."""
-    model = scene_model().eval()
+    model = scene_model(fine_regions).eval()
     head = model.decode_head
     seen = []
     clip_presence = head.clip_presence

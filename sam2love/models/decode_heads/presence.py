@@ -54,14 +54,17 @@ def check_presence(cfg: dict | None) -> dict | None:
     ``object_weight`` (1.0): weight of ``'scene'``'s per-object loss
     (:func:`~.scene_presence.object_loss`); ``list_grid`` (None):
     ``'scene'`` lists objects from frame 0's cells pooled to this many per
-    side (None: every cell; :func:`~.scene_presence.list_frame0_objects`).
+    side (None: every cell; :func:`~.scene_presence.list_frame0_objects`);
+    ``fine_regions`` (False): ``'scene'`` also reads SAM2's two
+    high-resolution feature levels under each object.
     """
     if not cfg:
         return None
     defaults = dict(source=None, loss_weight=1.0, null_weight=1.0,
                     threshold=0.5, mask_loss_on_null=False,
                     detach_token=False, obj_loss_on_null=True,
-                    temperature=0.1, object_weight=1.0, list_grid=None)
+                    temperature=0.1, object_weight=1.0, list_grid=None,
+                    fine_regions=False)
     unknown = set(cfg) - set(defaults)
     if unknown:
         raise ValueError(f'presence: unknown keys {sorted(unknown)}; '
@@ -291,9 +294,12 @@ class PresenceMixin:
         else:
             objects = list_frame0_objects(self, frame0,
                                           self.presence['list_grid'])
+        feats = frame0['vision_features']
+        if self.presence['fine_regions']:
+            feats = [feats, *frame0['backbone_fpn'][:2]]
         clip, logits = self.presence_scene(
             prompt[:, 1:3].flatten(1), objects['masks'], objects['listed'],
-            frame0['vision_features'], prompt[:, 3:])
+            feats, prompt[:, 3:])
         return clip, dict(objects, logits=logits)
 
     def _presence_logits(self, prompt: torch.Tensor, frame0: dict | None,

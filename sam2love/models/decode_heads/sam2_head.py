@@ -198,7 +198,8 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
         if self.presence and self.presence['source'] == 'scene':
             with torch.random.fork_rng():  # as presence_mlp's
                 self.presence_scene = ScenePresence(
-                    2 * in_channels, self.sam.hidden_dim, in_channels)
+                    2 * in_channels, self.sam.hidden_dim, in_channels,
+                    fine_dims=self._fine_dims())
             self.scene_listing = ListingMemo(self.presence['list_grid'])
         self.memory_dtype = getattr(torch, memory_dtype)
         self.threshold = threshold
@@ -374,6 +375,17 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
                 clip, out['logits'][:, None], out['object_score_logits'][:, None])
             yield dict(out, logits=logits[:, 0], presence=presence[:, 0],
                        memory_frames=tracker.state.stored_frames)
+
+    def _fine_dims(self) -> tuple:
+        """Channels of SAM2's two high-resolution levels (its mask
+        decoder's ``conv_s0`` / ``conv_s1``) when ``'scene'`` reads them."""
+        if not self.presence['fine_regions']:
+            return ()
+        decoder = self.sam.sam_mask_decoder
+        if not self.sam.use_high_res_features_in_sam:
+            raise ValueError('presence.fine_regions needs a SAM2 with '
+                             'use_high_res_features_in_sam')
+        return decoder.conv_s0.out_channels, decoder.conv_s1.out_channels
 
     def prompt_tokens(self, prompt: torch.Tensor) -> torch.Tensor:
         """(B, 1, D) fused token -> (B, 1, C) SAM2 sparse prompt token

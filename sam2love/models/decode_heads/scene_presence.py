@@ -14,6 +14,7 @@ per listed object, from whether it covers the referent
 (:func:`object_targets`).
 """
 import hashlib
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -240,10 +241,16 @@ class ScenePresence(nn.Module):
         token_dim (int): width D of the expression's tokens.
         width (int): half the width of each embedding.
         heads (int): attention heads.
+        fine_dims (tuple[int]): channels of the finer feature levels read
+            under each object besides frame 0's (SAM2's two high-resolution
+            levels, stride 4 and 8: an object of a few stride-16 cells
+            shares each with the background and its neighbours); () reads
+            frame 0's features alone.
     """
 
     def __init__(self, query_dim: int, feat_dim: int, token_dim: int,
-                 width: int = 32, heads: int = 4) -> None:
+                 width: int = 32, heads: int = 4,
+                 fine_dims: tuple = ()) -> None:
         super().__init__()
         self.outline = nn.Sequential(
             nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(inplace=True),
@@ -252,7 +259,7 @@ class ScenePresence(nn.Module):
             nn.MaxPool2d(2),
             nn.Conv2d(32, width, 3, padding=1), nn.ReLU(inplace=True),
             nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.region = nn.Linear(feat_dim, width)
+        self.region = nn.Linear(feat_dim + sum(fine_dims), width)
         self.query = nn.Sequential(
             nn.Linear(query_dim, 2 * width), nn.ReLU(inplace=True),
             nn.Linear(2 * width, 2 * width))
@@ -266,10 +273,12 @@ class ScenePresence(nn.Module):
             nn.Linear(2 * width, 1))
 
     def embed_objects(self, masks: torch.Tensor, listed: torch.Tensor,
-                      feats: torch.Tensor) -> torch.Tensor:
+                      feats: torch.Tensor | Sequence[torch.Tensor]
+                      ) -> torch.Tensor:
         """(B, N, h, w) probabilities, (B, N) listed, (B, C, h', w')
-        features -> (B, N, 2 width + 1) object embeddings (0 where not
-        listed but the region's and the area)."""
+        features (or a sequence: frame 0's then the ``fine_dims`` levels)
+        -> (B, N, 2 width + 1) object embeddings (0 where not listed but
+        the region's and the area)."""
         masks = masks.detach().float()
         # the silhouettes of the listed objects alone through the CNN
         shape = masks.new_zeros(*listed.shape, self.region.out_features)
@@ -280,7 +289,9 @@ class ScenePresence(nn.Module):
                 if torch.rand(()) < 0.5:
                     crops = crops.flip(3)
             shape[listed] = self.outline(crops)
-        region = self.region(region_features(masks, feats.detach()))
+        levels = [feats] if isinstance(feats, torch.Tensor) else feats
+        region = self.region(torch.cat(
+            [region_features(masks, f.detach()) for f in levels], -1))
         return torch.cat([shape, region, masks.mean((2, 3))[..., None]], -1)
 
     def forward(self, query: torch.Tensor, masks: torch.Tensor,
@@ -293,7 +304,8 @@ class ScenePresence(nn.Module):
             masks (Tensor): (B | 1, N, h, w) listed objects' probabilities
                 (:func:`list_frame0_objects`).
             listed (Tensor): (B | 1, N) bool.
-            feats (Tensor): (B | 1, C, h', w') frame 0's image features.
+            feats (Tensor | Sequence[Tensor]): (B | 1, C, h', w') frame
+                0's image features (then the ``fine_dims`` levels).
             tokens (Tensor): (B, P, D) the expression's tokens, zeros on
                 padding.
 
