@@ -45,6 +45,21 @@ def test_box_crops_see_a_shape_alike_at_any_place_and_scale():
     assert torch.equal(crops[2], torch.zeros(1, 16, 16))  # nothing kept
 
 
+def test_box_crops_crop_other_maps_to_the_same_boxes():
+    """A map of the frame at another resolution is cropped where the
+    silhouette is: a map equal to the mask (at 4x the size) crops alike."""
+    masks = torch.zeros(2, 16, 16)
+    masks[0, 2:6, 3:9] = 1.0
+    masks[1, 8:15, 1:5] = 1.0
+    images = F.interpolate(masks[:, None], scale_factor=4.0)
+    crops = box_crops(masks, size=16, images=torch.cat([images, -images], 1))
+    assert crops.shape == (2, 3, 16, 16)
+    # alike up to the blur of sampling the coarser mask
+    assert (crops[:, 1] - crops[:, 0]).abs().mean() < 0.05
+    assert ((crops[:, 1] > 0.5) == (crops[:, 0] > 0.5)).float().mean() > 0.95
+    torch.testing.assert_close(crops[:, 2], -crops[:, 1])
+
+
 def test_region_features_are_the_unit_mean_under_each_mask():
     feats = torch.zeros(1, 2, 2, 2)
     feats[0, 0, :, 0] = 3.0  # left column: the first channel
@@ -141,8 +156,8 @@ def test_scene_check_learns_which_named_shape_is_on_screen():
 
 def test_scene_check_reads_every_level_under_an_object():
     """With ``fine_dims`` an object's embedding reads the finer levels
-    too: a change under the object at any level changes it, one beside
-    the object at none."""
+    too: a change under the object at any level changes it, one far from
+    it (the lower half of the frame; the square is in the upper) at none."""
     torch.manual_seed(0)
     check = ScenePresence(query_dim=2, feat_dim=8, token_dim=4, width=16,
                           fine_dims=(3, 5)).eval()
@@ -155,7 +170,9 @@ def test_scene_check_reads_every_level_under_an_object():
         cover = F.interpolate(masks[:, :1], level.shape[-2:], mode='area')
         under, beside = list(levels), list(levels)
         under[i] = level + 3 * (cover > 0)
-        beside[i] = level + 3 * (cover == 0)
+        far = torch.zeros_like(cover)
+        far[..., level.size(-2) // 2:, :] = 1.0
+        beside[i] = level + 3 * far
         embed = check.embed_objects(masks, listed, under)[0, 0]
         assert not torch.allclose(embed, base[0, 0])
         torch.testing.assert_close(

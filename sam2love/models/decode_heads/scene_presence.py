@@ -33,8 +33,8 @@ LIST_SIZE = 64
 ABSTAIN_LOGIT = 8.0
 
 
-def box_crops(probs: torch.Tensor, size: int = CROP_SIZE, pad: float = 0.25
-              ) -> torch.Tensor:
+def box_crops(probs: torch.Tensor, size: int = CROP_SIZE, pad: float = 0.25,
+              images: torch.Tensor | None = None) -> torch.Tensor:
     """Silhouettes cropped to their boxes: a shape seen at any place and
     scale looks the same.
 
@@ -43,9 +43,12 @@ def box_crops(probs: torch.Tensor, size: int = CROP_SIZE, pad: float = 0.25
         size (int): side of the crops.
         pad (float): the square around the pixels above 0.5 is this much
             wider (the whole mask where none is above 0.5).
+        images (Tensor, optional): (N, C, H, W) maps of the same frames
+            (any resolution) cropped to the same boxes after the
+            silhouettes.
 
     Returns:
-        Tensor: (N, 1, size, size).
+        Tensor: (N, 1 (+ C), size, size).
     """
     n, h, w = probs.shape
     on = probs > 0.5
@@ -68,7 +71,12 @@ def box_crops(probs: torch.Tensor, size: int = CROP_SIZE, pad: float = 0.25
     theta[:, 0, 2] = torch.where(some, cx, 0.0)
     theta[:, 1, 2] = torch.where(some, cy, 0.0)
     grid = F.affine_grid(theta, (n, 1, size, size), align_corners=False)
-    return F.grid_sample(probs[:, None].float(), grid, align_corners=False)
+    maps = probs[:, None].float()
+    if images is not None:
+        maps = [maps, images.float()]
+        return torch.cat([F.grid_sample(m, grid, align_corners=False)
+                          for m in maps], 1)
+    return F.grid_sample(maps, grid, align_corners=False)
 
 
 def region_features(probs: torch.Tensor, feats: torch.Tensor
@@ -244,16 +252,21 @@ class ScenePresence(nn.Module):
         fine_dims (tuple[int]): channels of the finer feature levels read
             under each object besides frame 0's (SAM2's two high-resolution
             levels, stride 4 and 8: an object of a few stride-16 cells
-            shares each with the background and its neighbours); () reads
-            frame 0's features alone.
+            shares each with the background and its neighbours), the
+            first (the finest) also cropped to the object's box beside its
+            silhouette (the shape as the image shows it, not only as the
+            decoder's blurred mask); () reads frame 0's features alone.
     """
 
     def __init__(self, query_dim: int, feat_dim: int, token_dim: int,
                  width: int = 32, heads: int = 4,
                  fine_dims: tuple = ()) -> None:
         super().__init__()
+        # the silhouette, and the finest level's unit features around it
+        self.crop_dims = fine_dims[:1]
         self.outline = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(1 + sum(self.crop_dims), 16, 3, padding=1),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(2),
             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(inplace=True),
             nn.MaxPool2d(2),
@@ -282,14 +295,22 @@ class ScenePresence(nn.Module):
         masks = masks.detach().float()
         # the silhouettes of the listed objects alone through the CNN
         shape = masks.new_zeros(*listed.shape, self.region.out_features)
+        levels = [feats] if isinstance(feats, torch.Tensor) else feats
         if listed.any():
-            crops = box_crops(masks[listed])
+            images = None
+            if self.crop_dims:
+                fine = levels[1].detach().float()
+                if max(fine.shape[-2:]) > LIST_SIZE:  # as the masks are
+                    fine = F.adaptive_avg_pool2d(fine, LIST_SIZE)
+                fine = F.normalize(fine, dim=1)
+                images = fine.expand(listed.size(0), -1, -1, -1)[
+                    listed.nonzero()[:, 0]]
+            crops = box_crops(masks[listed], images=images)
             if self.training:
                 crops = torch.rot90(crops, int(torch.randint(4, ())), (2, 3))
                 if torch.rand(()) < 0.5:
                     crops = crops.flip(3)
             shape[listed] = self.outline(crops)
-        levels = [feats] if isinstance(feats, torch.Tensor) else feats
         region = self.region(torch.cat(
             [region_features(masks, f.detach()) for f in levels], -1))
         return torch.cat([shape, region, masks.mean((2, 3))[..., None]], -1)
