@@ -71,12 +71,11 @@ def box_crops(probs: torch.Tensor, size: int = CROP_SIZE, pad: float = 0.25,
     theta[:, 0, 2] = torch.where(some, cx, 0.0)
     theta[:, 1, 2] = torch.where(some, cy, 0.0)
     grid = F.affine_grid(theta, (n, 1, size, size), align_corners=False)
-    maps = probs[:, None].float()
-    if images is not None:
-        maps = [maps, images.float()]
-        return torch.cat([F.grid_sample(m, grid, align_corners=False)
-                          for m in maps], 1)
-    return F.grid_sample(maps, grid, align_corners=False)
+    crops = F.grid_sample(probs[:, None].float(), grid, align_corners=False)
+    if images is None:
+        return crops
+    return torch.cat([crops, F.grid_sample(images.float(), grid,
+                                           align_corners=False)], 1)
 
 
 def region_features(probs: torch.Tensor, feats: torch.Tensor
@@ -235,13 +234,15 @@ class ScenePresence(nn.Module):
 
     An object is embedded from its silhouette cropped to its box (a small
     CNN, global average pooling; quarter turns and mirrors while
-    training: a shape's name does not change with them), the unit mean of
-    the image features under it (a linear map) and its area. It attends
-    over the expression's tokens (one attention layer: which words are
-    about it; a mean of the tokens blurs the words that name it) and reads
-    the presence query's mean expression and sound; an MLP on the object,
-    what it attended to, the query and their products gives the object's
-    logit. Every input is detached: the check learns alone.
+    training: a shape's name does not change with them; with ``fine_dims``
+    the finest level's features cropped beside it), the unit mean of the
+    image features under it at every level given (a linear map) and its
+    area. It attends over the expression's tokens (one attention layer:
+    which words are about it; a mean of the tokens blurs the words that
+    name it) and reads the presence query's mean expression and sound; an
+    MLP on the object, what it attended to, the query and their products
+    gives the object's logit. Every input is detached: the check learns
+    alone.
 
     Args:
         query_dim (int): width of the presence query's two means (2 D).
