@@ -56,7 +56,8 @@ def check_presence(cfg: dict | None) -> dict | None:
     ``'scene'`` lists objects from frame 0's cells pooled to this many per
     side (None: every cell; :func:`~.scene_presence.list_frame0_objects`);
     ``fine_regions`` (False): ``'scene'`` also reads SAM2's two
-    high-resolution feature levels under each object.
+    high-resolution feature levels under each object, and the finest
+    cropped to its box beside its silhouette.
     """
     if not cfg:
         return None
@@ -272,6 +273,18 @@ class PresenceMixin:
             out = dict(out, presence_logits=self._presence_logits(
                 prompt, out['backbone_out'], mask))
         return out
+
+    def _fine_dims(self) -> tuple:
+        """Channels of SAM2's two high-resolution levels (its mask
+        decoder's ``conv_s0`` / ``conv_s1``) when ``'scene'`` reads them
+        (``fine_regions``)."""
+        if not self.presence['fine_regions']:
+            return ()
+        decoder = self.sam.sam_mask_decoder
+        if not self.sam.use_high_res_features_in_sam:
+            raise ValueError('presence.fine_regions needs a SAM2 with '
+                             'use_high_res_features_in_sam')
+        return decoder.conv_s0.out_channels, decoder.conv_s1.out_channels
 
     def _check_query(self, prompt: torch.Tensor) -> None:
         if prompt.size(1) < 3:

@@ -376,17 +376,6 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
             yield dict(out, logits=logits[:, 0], presence=presence[:, 0],
                        memory_frames=tracker.state.stored_frames)
 
-    def _fine_dims(self) -> tuple:
-        """Channels of SAM2's two high-resolution levels (its mask
-        decoder's ``conv_s0`` / ``conv_s1``) when ``'scene'`` reads them."""
-        if not self.presence['fine_regions']:
-            return ()
-        decoder = self.sam.sam_mask_decoder
-        if not self.sam.use_high_res_features_in_sam:
-            raise ValueError('presence.fine_regions needs a SAM2 with '
-                             'use_high_res_features_in_sam')
-        return decoder.conv_s0.out_channels, decoder.conv_s1.out_channels
-
     def prompt_tokens(self, prompt: torch.Tensor) -> torch.Tensor:
         """(B, 1, D) fused token -> (B, 1, C) SAM2 sparse prompt token
         (of a (B, 3 + P, D) prompt with the neck's presence query, its
