@@ -12,7 +12,6 @@ from sam2love.models.decode_heads.scene_presence import (
     ListingMemo,
     ScenePresence,
     box_crops,
-    largest_components,
     list_frame0_objects,
     object_loss,
     object_targets,
@@ -24,10 +23,8 @@ SCENE = dict(source='scene', null_weight=2.0)
 
 def scene_model(fine_regions: bool = False, **kwargs):
     """The tiny model with the scene check, SAM2's object score biased so
-    that the decoder lists objects (with ``fine_regions``, also
-    ``instance_crops``, as the scene configs set both)."""
-    model = build_model(presence=dict(SCENE, fine_regions=fine_regions,
-                                      instance_crops=fine_regions),
+    that the decoder lists objects."""
+    model = build_model(presence=dict(SCENE, fine_regions=fine_regions),
                         **kwargs)
     with torch.no_grad():
         model.decode_head.sam.sam_mask_decoder.pred_obj_score_head \
@@ -61,38 +58,6 @@ def test_box_crops_crop_other_maps_to_the_same_boxes():
     assert (crops[:, 1] - crops[:, 0]).abs().mean() < 0.05
     assert ((crops[:, 1] > 0.5) == (crops[:, 0] > 0.5)).float().mean() > 0.95
     torch.testing.assert_close(crops[:, 2], -crops[:, 1])
-
-
-def test_largest_components_keep_one_object_of_a_mask():
-    on = torch.zeros(3, 12, 12, dtype=torch.bool)
-    on[0, 0:2, 0:2] = True  # 4 pixels
-    on[0, 5:9, 4:10] = True  # 24 pixels, an L below: one component
-    on[0, 9:12, 4:6] = True
-    on[1, 1, 1] = on[1, 2, 2] = on[1, 3, 3] = True  # a diagonal: 8-connected
-    on[1, 8, 8] = True
-    largest = largest_components(on)
-    assert largest[0].sum() == 24 + 6 and not largest[0, :2, :2].any()
-    assert largest[1].sum() == 3 and not largest[1, 8, 8]
-    assert not largest[2].any()  # nothing on: nothing kept
-
-
-def test_instance_crops_read_one_of_two_look_alikes():
-    """Two squares in one mask: the whole mask's box shrinks each to a
-    few pixels of the crop; ``instance_crops`` reads one as if alone."""
-    torch.manual_seed(0)
-    pair, alone = torch.zeros(1, 1, 32, 32), torch.zeros(1, 1, 32, 32)
-    pair[..., 2:8, 2:8] = pair[..., 24:29, 24:29] = 1.0
-    alone[..., 2:8, 2:8] = 1.0
-    listed = torch.ones(1, 1, dtype=torch.bool)
-    feats = torch.randn(1, 8, 4, 4)
-    embeds = {}
-    for instance in (False, True):
-        check = ScenePresence(query_dim=2, feat_dim=8, token_dim=4,
-                              width=16, instance_crops=instance).eval()
-        embeds[instance] = [check.embed_objects(m, listed, feats)[0, 0, :16]
-                            for m in (pair, alone)]
-    torch.testing.assert_close(*embeds[True])
-    assert not torch.allclose(*embeds[False], atol=1e-3)
 
 
 def test_region_features_are_the_unit_mean_under_each_mask():

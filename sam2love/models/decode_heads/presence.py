@@ -57,9 +57,7 @@ def check_presence(cfg: dict | None) -> dict | None:
     side (None: every cell; :func:`~.scene_presence.list_frame0_objects`);
     ``fine_regions`` (False): ``'scene'`` also reads SAM2's two
     high-resolution feature levels under each object, and the finest
-    cropped to its box beside its silhouette; ``instance_crops`` (False):
-    ``'scene'`` crops each object to its largest connected component
-    (SAM2 often lists look-alike objects as one mask).
+    cropped to its box beside its silhouette.
     """
     if not cfg:
         return None
@@ -67,7 +65,7 @@ def check_presence(cfg: dict | None) -> dict | None:
                     threshold=0.5, mask_loss_on_null=False,
                     detach_token=False, obj_loss_on_null=True,
                     temperature=0.1, object_weight=1.0, list_grid=None,
-                    fine_regions=False, instance_crops=False)
+                    fine_regions=False)
     unknown = set(cfg) - set(defaults)
     if unknown:
         raise ValueError(f'presence: unknown keys {sorted(unknown)}; '

@@ -199,8 +199,7 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
             with torch.random.fork_rng():  # as presence_mlp's
                 self.presence_scene = ScenePresence(
                     2 * in_channels, self.sam.hidden_dim, in_channels,
-                    fine_dims=self._fine_dims(),
-                    instance_crops=self.presence['instance_crops'])
+                    fine_dims=self._fine_dims())
             self.scene_listing = ListingMemo(self.presence['list_grid'])
         self.memory_dtype = getattr(torch, memory_dtype)
         self.threshold = threshold

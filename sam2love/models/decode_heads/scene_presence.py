@@ -78,38 +78,6 @@ def box_crops(probs: torch.Tensor, size: int = CROP_SIZE, pad: float = 0.25,
                                            align_corners=False)], 1)
 
 
-def largest_components(on: torch.Tensor) -> torch.Tensor:
-    """Each mask's largest 8-connected component.
-
-    A listed object is SAM2's answer to a cell's feature, and SAM2 often
-    answers with every object that looks alike (two green squares, one
-    mask): the box around them all shrinks each shape to a few pixels of
-    its crop. Labels spread by 3 x 3 max pooling within the mask until
-    they settle (each component ends with its largest pixel index); ties
-    go to the component of the smaller label.
-
-    Args:
-        on (Tensor): (N, h, w) bool masks.
-
-    Returns:
-        Tensor: (N, h, w) bool, the largest component of each (empty where
-        the mask is).
-    """
-    n, h, w = on.shape
-    ids = torch.arange(1, h * w + 1, device=on.device, dtype=torch.float32)
-    ids = ids.view(1, h, w) * on
-    while True:
-        spread = F.max_pool2d(ids[:, None], 3, 1, 1)[:, 0] * on
-        if torch.equal(spread, ids):
-            break
-        ids = spread
-    labels = ids.long().flatten(1)
-    counts = torch.zeros(n, h * w + 1, device=on.device).scatter_add_(
-        1, labels, torch.ones_like(labels, dtype=torch.float32))
-    counts[:, 0] = 0
-    return (ids.long() == counts.argmax(1)[:, None, None]) & on
-
-
 def region_features(probs: torch.Tensor, feats: torch.Tensor
                     ) -> torch.Tensor:
     """The unit mean of the unit cells under each mask.
@@ -289,16 +257,12 @@ class ScenePresence(nn.Module):
             first (the finest) also cropped to the object's box beside its
             silhouette (the shape as the image shows it, not only as the
             decoder's blurred mask); () reads frame 0's features alone.
-        instance_crops (bool): crop the silhouette (and the finest level)
-            to the box of the object's largest connected component
-            (:func:`largest_components`), not of its whole mask.
     """
 
     def __init__(self, query_dim: int, feat_dim: int, token_dim: int,
                  width: int = 32, heads: int = 4,
-                 fine_dims: tuple = (), instance_crops: bool = False) -> None:
+                 fine_dims: tuple = ()) -> None:
         super().__init__()
-        self.instance_crops = instance_crops
         # the silhouette, and the finest level's unit features around it
         self.crop_dims = fine_dims[:1]
         self.outline = nn.Sequential(
@@ -342,11 +306,7 @@ class ScenePresence(nn.Module):
                 fine = F.normalize(fine, dim=1)
                 images = fine.expand(listed.size(0), -1, -1, -1)[
                     listed.nonzero()[:, 0]]
-            silhouettes = masks[listed]
-            if self.instance_crops:
-                silhouettes = silhouettes * largest_components(
-                    silhouettes > 0.5)
-            crops = box_crops(silhouettes, images=images)
+            crops = box_crops(masks[listed], images=images)
             if self.training:
                 crops = torch.rot90(crops, int(torch.randint(4, ())), (2, 3))
                 if torch.rand(()) < 0.5:
