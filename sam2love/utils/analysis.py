@@ -81,3 +81,20 @@ def roc_auc(positive, negative) -> float | None:
         return None
     pos, neg = np.asarray(positive)[:, None], np.asarray(negative)[None]
     return float(((pos > neg) + 0.5 * (pos == neg)).mean())
+
+
+def asks_for_sound(text: str) -> bool:
+    """Whether an expression asks for a sounding object: a word of
+    ``null_negatives.SOUND_WORDS``, none of its ``SILENCE_WORDS``."""
+    from ..datasets.null_negatives import SILENCE_WORDS, SOUND_WORDS, words
+    found = words(text)
+    return bool(found & SOUND_WORDS) and not found & SILENCE_WORDS
+
+
+def found_absent(ordinary, absent, shares=(0.01, 0.02, 0.05)) -> dict:
+    """Share of ``absent`` below the threshold that finds each share of
+    ``ordinary`` absent."""
+    ordinary = np.sort(np.asarray(ordinary))
+    return {str(s): float(np.mean(np.asarray(absent)
+                                  < ordinary[int(s * len(ordinary))]))
+            for s in shares}

@@ -65,7 +65,6 @@ from torch import nn
 import sam2love  # noqa: F401  (registers the components)
 from sam2love.apis.checkpoint import load_weights_strict
 from sam2love.datasets.metadata import clip_name
-from sam2love.datasets.null_negatives import SILENCE_WORDS, SOUND_WORDS, words
 from sam2love.evaluation.kinds import null_types
 from sam2love.models.decode_heads.scene_presence import (
     box_crops,
@@ -75,7 +74,12 @@ from sam2love.models.decode_heads.scene_presence import (
 from sam2love.models.losses.mask_candidates import mask_iou
 from sam2love.models.sam2.features import encode_frames
 from sam2love.utils import load_config
-from sam2love.utils.analysis import preprocessed_batches, roc_auc
+from sam2love.utils.analysis import (
+    asks_for_sound,
+    found_absent,
+    preprocessed_batches,
+    roc_auc,
+)
 
 
 def parse_args(argv=None):
@@ -321,18 +325,6 @@ def sound_score(hearer: Hearer, names: torch.Tensor, sound: torch.Tensor,
     return float(hearer(sound, names).sigmoid().max())
 
 
-def asks_for_sound(text: str) -> bool:
-    found = words(text)
-    return bool(found & SOUND_WORDS) and not found & SILENCE_WORDS
-
-
-def found_absent(ordinary, absent, shares=(0.01, 0.02, 0.05)) -> dict:
-    """Share of ``absent`` below the threshold that finds each share of
-    ``ordinary`` absent."""
-    ordinary = np.sort(np.asarray(ordinary))
-    return {str(s): float(np.mean(np.asarray(absent)
-                                  < ordinary[int(s * len(ordinary))]))
-            for s in shares}
 
 
 def main(argv=None) -> dict:

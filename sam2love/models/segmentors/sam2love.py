@@ -13,6 +13,7 @@ from ...feature_cache.keys import SAM2_LEVEL_KEY, cached_sam2_levels
 from ...feature_cache.manifest import FeatureCacheError, check_frozen_parts
 from ...utils.fingerprint import bytes_sha256, module_sha256, to_jsonable
 from ..decode_heads.presence import QUERY_SOURCES
+from ..decode_heads.sound_on_screen import SoundOnScreen
 from ..sam2.features import image_encoder_levels
 from .base import ClipSegmentor
 
@@ -79,6 +80,17 @@ class SAM2LOVE(ClipSegmentor):
             the presence check on a trained model); every other module is
             frozen and kept in eval mode (no batch-norm statistic moves),
             so the rest of the model stays bit for bit as loaded.
+        sound_check (dict, optional): beyond the paper, is the sound made
+            on screen (:class:`~sam2love.models.decode_heads.
+            sound_on_screen.SoundOnScreen`, its keys ``size``, ``width``,
+            ``loud_floor``, ``loud_rel``)? A clip whose sync is under
+            ``threshold`` (0.5) is heard as silence by the presence check
+            (the presence query's sound row; the masks keep the sound):
+            for the referent a sound nothing on screen makes is no sound.
+            Needs the neck's ``presence_query``. Acts on clips of frames
+            and audio in eval mode; learns (``loss_weight``, 1.0) where
+            trained (``train_only=('sound_on_screen', )``) from clips with
+            frames and their own audio.
     """
 
     def __init__(self,
@@ -89,10 +101,12 @@ class SAM2LOVE(ClipSegmentor):
                  train_cfg: dict | None = None,
                  test_cfg: dict | None = None,
                  train_only: Sequence[str] | None = None,
+                 sound_check: dict | None = None,
                  init_cfg: dict | None = None) -> None:
         super().__init__(data_preprocessor, train_cfg, test_cfg, init_cfg,
                          backbone=backbone, neck=neck,
                          decode_head=decode_head)
+        self.sound_check = self._build_sound_check(sound_check)
         source = (self.decode_head.presence or {}).get('source')
         if (source in QUERY_SOURCES) != bool(getattr(self.neck,
                                                      'presence_query', False)):
@@ -111,6 +125,19 @@ class SAM2LOVE(ClipSegmentor):
                 data_preprocessor or dict(type='ClipDataPreprocessor'))),
             backbone=to_jsonable(frozen_backbone))
         self._checked_caches: set[str] = set()
+
+    def _build_sound_check(self, cfg: dict | None) -> dict | None:
+        if cfg is None:
+            return None
+        cfg = dict(cfg)
+        settings = dict(threshold=cfg.pop('threshold', 0.5),
+                        loss_weight=cfg.pop('loss_weight', 1.0))
+        if not getattr(self.neck, 'presence_query', False):
+            raise ValueError('SAM2LOVE: sound_check makes the presence '
+                             "check hear silence and needs the neck's "
+                             'presence_query')
+        self.sound_on_screen = SoundOnScreen(**cfg)
+        return settings
 
     # ------------------------------------------------------ frozen parts
     def _freeze_all_but(self, names: Sequence[str] | None) -> tuple:
@@ -227,9 +254,41 @@ class SAM2LOVE(ClipSegmentor):
             check_frozen_parts(cache, self.frozen_fingerprint())
             self._checked_caches.add(cache)
 
-    def extract_feat(self, inputs: dict, texts: list[str]) -> torch.Tensor:
-        """Encoders and fusion: the prompt token (B, 1, D)."""
-        return self.neck(self.backbone(inputs, texts))['prompt']
+    def extract_feat(self, inputs: dict, texts: list[str],
+                     sync: torch.Tensor | None = None) -> torch.Tensor:
+        """Encoders and fusion: the prompt token (B, 1, D) (with the
+        neck's presence query, (B, 3 + P, D)). With ``sound_check``, in
+        eval mode, the query's sound is silence for the clips whose
+        ``sync`` (B,) (:meth:`sound_sync` of ``inputs`` by default) is
+        under the threshold."""
+        feats = self.backbone(inputs, texts)
+        prompt = self.neck(feats)['prompt']
+        if self.sound_check is None or self.training:
+            return prompt
+        if sync is None:
+            sync = self.sound_sync(inputs)
+        if sync is None:
+            return prompt
+        off = sync < self.sound_check['threshold']
+        if not off.any():
+            return prompt
+        silence = self.backbone.silence_features(feats['audio'])
+        quiet = self.neck.query_of(self.neck.project(dict(
+            feats, audio=silence.expand_as(feats['audio']))))[:, 1]
+        prompt = prompt.clone()
+        prompt[:, 2] = torch.where(off[:, None], quiet.to(prompt.dtype),
+                                   prompt[:, 2])
+        return prompt
+
+    @torch.no_grad()
+    def sound_sync(self, inputs: dict) -> torch.Tensor | None:
+        """(B,) how much the sound is made on screen (``SoundOnScreen``)
+        of clips with ``frames`` and ``audio``; None without them or
+        without ``sound_check``."""
+        if self.sound_check is None or 'frames' not in inputs \
+                or 'audio' not in inputs:
+            return None
+        return self.sound_on_screen(inputs['frames'], inputs['audio'])
 
     def encode_decode(self, inputs: dict, batch_img_metas: list[dict]
                       ) -> torch.Tensor:
@@ -262,8 +321,10 @@ class SAM2LOVE(ClipSegmentor):
             Tensor: (K, 1, D).
         """
         clip = self.frozen_clip_features(inputs, sam2_levels=False)
-        return self.extract_feat(repeat_clip_features(clip, len(texts)),
-                                 texts)
+        sync = self.sound_sync(inputs)
+        return self.extract_feat(
+            repeat_clip_features(clip, len(texts)), texts,
+            None if sync is None else sync.expand(len(texts)))
 
     @torch.no_grad()
     def track(self, prompt: torch.Tensor, frames: Iterable[torch.Tensor],
@@ -298,7 +359,35 @@ class SAM2LOVE(ClipSegmentor):
             yield merged
 
     def loss(self, inputs: dict, data_samples) -> dict:
-        """Frame-0 losses, from frames or from cached features."""
+        """Frame-0 losses, from frames or from cached features (none
+        when only ``sound_on_screen`` is trained), and ``sound_check``'s
+        where it is trained."""
+        losses = {}
+        if self.sound_check is not None and any(
+                p.requires_grad for p in self.sound_on_screen.parameters()):
+            losses.update(self._sound_loss(inputs, data_samples))
+        if any(p.requires_grad for name, p in self.named_parameters()
+               if not name.startswith('sound_on_screen.')):
+            losses.update(self._frame0_loss(inputs, data_samples))
+        return losses
+
+    def _sound_loss(self, inputs: dict, data_samples) -> dict:
+        """``SoundOnScreen.loss`` of the clips that have their own sound
+        (not another clip's or silence, as null references made at
+        training time give them)."""
+        if 'frames' not in inputs or 'audio' not in inputs:
+            raise KeyError('SAM2LOVE: sound_check learns from frames and '
+                           'audio; a feature cache has neither')
+        own = torch.tensor([
+            'audio_clip' not in s.metainfo
+            and not s.metainfo.get('silent_audio', False)
+            for s in data_samples], device=inputs['audio'].device)
+        loss = self.sound_on_screen.loss(inputs['frames'], inputs['audio'],
+                                         own)
+        return dict(loss_sound_on_screen=self.sound_check['loss_weight']
+                    * loss)
+
+    def _frame0_loss(self, inputs: dict, data_samples) -> dict:
         self._check_feature_cache(data_samples)
         prompt = self.extract_feat(inputs, [ds.text for ds in data_samples])
         gt0 = torch.stack([ds.gt_sem_seg.data[0] for ds in data_samples])

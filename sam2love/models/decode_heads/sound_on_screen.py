@@ -1,0 +1,106 @@
+"""Is the sound made on screen? Audio-visual synchrony for the presence
+check, learnt from the sound alone.
+
+The presence checks hear *that* something sounds, not *what*: naming
+which object makes which sound is learnt from the pairs train shows and
+does not carry over to unseen pairs (docs/presence.md), so a sound that
+nothing on screen makes (a mismatched sound: the release's ``null_c-``
+clips) passes for the referent's. Synchrony asks less, and the same of
+every object: is something on screen active in the seconds the sound is
+loud? :class:`SoundOnScreen` learns a frame's activity from its own
+clip's loudness in that second (no annotation) and scores a clip by the
+largest activity over its loud seconds. ``SAM2LOVE(sound_check=...)``
+then lets the presence check hear silence where the sound is not made on
+screen: for the referent, a sound nothing on screen makes is no sound.
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def loud_seconds(audio: torch.Tensor, seconds: int, floor: float = 0.01,
+                 rel: float = 0.1) -> torch.Tensor:
+    """The seconds in which the sound is loud: RMS above ``floor`` and
+    above ``rel`` times the clip's loudest second.
+
+    Args:
+        audio (Tensor): (B, L) waveforms.
+        seconds (int): T, the clip's seconds (one per frame).
+
+    Returns:
+        Tensor: (B, T) bool.
+    """
+    rms = torch.stack([part.float().pow(2).mean(1).sqrt() for part in
+                       torch.tensor_split(audio, seconds, dim=1)], 1)
+    return (rms > floor) & (rms > rel * rms.amax(1, keepdim=True))
+
+
+class SoundOnScreen(nn.Module):
+    """Per frame, is something on screen active (a small CNN on the frame
+    pooled to ``size``, its largest response over the frame); per clip,
+    the largest activity over the seconds its sound is loud.
+
+    Args:
+        size (int): side the frames are pooled to (the synthetic set's
+            activity cue is a ring a pixel or two wide: 64 keeps it on
+            its 128-pixel frames).
+        width (int): channels of the CNN.
+        loud_floor, loud_rel (float): :func:`loud_seconds`'s.
+    """
+
+    def __init__(self, size: int = 64, width: int = 32,
+                 loud_floor: float = 0.01, loud_rel: float = 0.1) -> None:
+        super().__init__()
+        self.size = size
+        self.loud_floor, self.loud_rel = loud_floor, loud_rel
+        self.net = nn.Sequential(
+            nn.Conv2d(3, width, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(width, 1, 1))
+
+    def activity(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, H, W) normalised frames -> (B, T) activity logits."""
+        b, t = frames.shape[:2]
+        x = F.adaptive_avg_pool2d(frames.flatten(0, 1).float(), self.size)
+        if self.training and torch.rand(()) < 0.5:
+            x = x.flip(3)
+        return self.net(x).flatten(1).amax(1).view(b, t)
+
+    def loud(self, audio: torch.Tensor, seconds: int) -> torch.Tensor:
+        """(B, L) waveforms -> (B, T) bool loud seconds."""
+        return loud_seconds(audio, seconds, self.loud_floor, self.loud_rel)
+
+    def loss(self, frames: torch.Tensor, audio: torch.Tensor,
+             own: torch.Tensor | None = None) -> torch.Tensor:
+        """BCE of each frame's activity against its clip's loudness in
+        that second, the loud and the quiet seconds of the batch weighing
+        half each.
+
+        Args:
+            frames (Tensor): (B, T, 3, H, W) normalised.
+            audio (Tensor): (B, L) waveforms.
+            own (Tensor, optional): (B,) bool, the clips whose sound is
+                their own (not lent nor silenced by a null reference made
+                at training time); the others are left out.
+        """
+        logits = self.activity(frames)
+        target = self.loud(audio, frames.size(1)).float()
+        if own is not None:
+            if not own.any():
+                return logits.sum() * 0
+            logits, target = logits[own], target[own]
+        # loud and quiet seconds weigh half each: a frame where nothing is
+        # active then scores under 0.5 however often the sound is loud
+        share = target.mean().clamp(1e-3, 1 - 1e-3)
+        weight = torch.where(target > 0, 0.5 / share, 0.5 / (1 - share))
+        return F.binary_cross_entropy_with_logits(logits, target, weight)
+
+    @torch.no_grad()
+    def forward(self, frames: torch.Tensor, audio: torch.Tensor
+                ) -> torch.Tensor:
+        """(B, T, 3, H, W) normalised frames and (B, L) waveforms -> (B,)
+        sync in [0, 1]: the largest activity probability over the loud
+        seconds, 0 where none is loud."""
+        act = self.activity(frames).sigmoid()
+        loud = self.loud(audio, frames.size(1))
+        return act.masked_fill(~loud, 0).amax(1)

@@ -1,0 +1,142 @@
+"""``SAM2LOVE(sound_check=...)``: is the sound made on screen? A clip
+whose loud seconds show nothing active is heard as silence by the
+presence check."""
+import copy
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmseg.registry import MODELS
+from test_sam2love_segmentor import TINY, T, forward_loss
+
+from sam2love.models.decode_heads.sound_on_screen import (
+    SoundOnScreen,
+    loud_seconds,
+)
+
+
+def test_loud_seconds_per_clip():
+    second = torch.ones(50)
+    loud = torch.cat([0.5 * second, 0.003 * second, 0.04 * second])
+    quiet = torch.full((150, ), 0.003)  # the noise floor alone
+    assert loud_seconds(torch.stack([loud, quiet]), 3).tolist() == [
+        [True, False, False], [False, False, False]]
+    assert loud_seconds(loud[None], 3, rel=0.05).tolist() == [
+        [True, False, True]]
+
+
+def test_sync_is_the_largest_activity_over_the_loud_seconds():
+    check = SoundOnScreen(size=8).eval()
+    logits = torch.tensor([[3.0, -2.0, 0.0], [3.0, -2.0, 0.0]])
+    check.activity = lambda frames: logits
+    second = torch.ones(10)
+    audio = torch.stack([torch.cat([0.003 * second, second, second]),
+                         torch.full((30, ), 0.003)])
+    sync = check(torch.zeros(2, 3, 3, 8, 8), audio)
+    torch.testing.assert_close(sync, torch.tensor([0.5, 0.0]))
+
+
+def test_activity_is_learnt_from_the_loud_seconds_alone():
+    """A bright spot in most loud seconds, never in the quiet ones: the
+    loudness of each second teaches it, and clips whose sound is not
+    their own are left out."""
+    torch.manual_seed(0)
+    b, t = 8, 6
+    frames = torch.randn(b, t, 3, 16, 16) * 0.1
+    loud = torch.rand(b, t) < 0.5
+    loud[:, :2] = torch.tensor([True, False])
+    spot = loud & (torch.rand(b, t) < 0.8)
+    frames[..., 6, 9] += 3.0 * spot[..., None].float()
+    audio = (loud.float() * 0.5 + 0.003).repeat_interleave(20, 1)
+    check = SoundOnScreen(size=16, width=8)
+    optim = torch.optim.Adam(check.parameters(), 1e-2)
+    for _ in range(60):
+        loss = check.loss(frames, audio)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    check.eval()
+    act = check.activity(frames).sigmoid()
+    assert act[spot].min() > act[~loud].max()
+    # a clip with another clip's sound, or silenced, is left out
+    lent = torch.zeros(b, dtype=torch.bool)
+    assert check.loss(frames, audio, lent) == 0
+    one = check.loss(frames[:1], audio[:1])
+    torch.testing.assert_close(check.loss(frames, audio, lent.index_fill(
+        0, torch.tensor([0]), True)), one)
+
+
+def sound_model(threshold: float = 0.5, train_only=None):
+    cfg = Config.fromfile(TINY)
+    cfg.model.backbone.audio.num_examples = T
+    cfg.model.decode_head.presence = dict(source='scene', null_weight=2.0)
+    cfg.model.neck.presence_query = True
+    cfg.model.sound_check = dict(threshold=threshold, size=32, width=8)
+    if train_only:
+        cfg.model.train_only = train_only
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model
+
+
+def test_needs_the_presence_query():
+    cfg = Config.fromfile(TINY)
+    cfg.model.sound_check = dict()
+    with pytest.raises(ValueError, match="sound_check .* presence_query"):
+        MODELS.build(cfg.model)
+
+
+@pytest.fixture(scope='module')
+def two_clips(tiny_samples):
+    silenced = copy.deepcopy(tiny_samples[1])
+    silenced['data_samples'].set_metainfo(dict(silent_audio=True))
+    return pseudo_collate([tiny_samples[0], silenced])
+
+
+def test_a_sound_not_made_on_screen_is_heard_as_silence(two_clips):
+    """Under the threshold only the presence query's sound changes, to
+    what silence gives; above it the prompt is the model's; the prompts
+    of a streamed clip do the same."""
+    heard = sound_model(threshold=-1.0).eval()  # every sound on screen
+    unseen = sound_model(threshold=2.0).eval()  # none
+    with torch.no_grad():
+        data = heard.data_preprocessor(two_clips)
+        inputs, texts = data['inputs'], [s.text for s in data['data_samples']]
+        assert heard.sound_sync(inputs).shape == (2, )
+        kept = heard.extract_feat(inputs, texts)
+        quiet = unseen.extract_feat(inputs, texts)
+        silent = heard.extract_feat(dict(inputs, silent_audio=torch.ones(
+            2, dtype=torch.bool)), texts)
+        heard.sound_check = None
+        torch.testing.assert_close(kept, heard.extract_feat(inputs, texts))
+        streamed = unseen.prompts(
+            {k: v[:1] for k, v in inputs.items()}, texts)
+    rows = [0, 1] + list(range(3, kept.size(1)))
+    torch.testing.assert_close(quiet[:, rows], kept[:, rows])
+    torch.testing.assert_close(quiet[:, 2], silent[:, 2])
+    assert not torch.allclose(kept[:, 2], quiet[:, 2])
+    torch.testing.assert_close(streamed[:1, 2], quiet[:1, 2])
+
+
+def test_trained_alone_from_its_own_loss(two_clips):
+    """``train_only=('sound_on_screen', )``: its loss alone (no frame-0
+    loss is computed), its gradients alone; the silenced clip is left out
+    of it."""
+    model = sound_model(train_only=('sound_on_screen', ))
+    model.train()
+    torch.manual_seed(1)  # the same random mirroring as below
+    losses = forward_loss(model, two_clips)
+    assert set(losses) == {'loss_sound_on_screen'}
+    losses['loss_sound_on_screen'].backward()
+    grads = {name: p.grad for name, p in model.named_parameters()
+             if p.grad is not None}
+    assert grads and all(n.startswith('sound_on_screen.') for n in grads)
+    check = model.sound_on_screen
+    with torch.no_grad():
+        data = model.data_preprocessor(two_clips, training=True)
+        torch.manual_seed(1)
+        alone = check.loss(data['inputs']['frames'][:1],
+                           data['inputs']['audio'][:1])
+    torch.testing.assert_close(losses['loss_sound_on_screen'], alone)
