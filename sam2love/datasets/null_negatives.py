@@ -186,12 +186,6 @@ class NullNegativeSampler:
         return bool(found & SOUND_WORDS) and not found & SILENCE_WORDS \
             and not found & self.vocabulary
 
-    @staticmethod
-    def names_no_sound(expression: str) -> bool:
-        """Whether ``expression`` says nothing of sound or silence (its
-        referent is the same whatever is heard)."""
-        return not words(expression) & (SOUND_WORDS | SILENCE_WORDS)
-
     def absent_sounds(self, clip_name: str) -> Sequence[str]:
         """The other clips none of whose categories ``clip_name`` shows
         (their audio is a mismatched sound for it)."""

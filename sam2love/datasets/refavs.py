@@ -78,12 +78,8 @@ class RefAVSDataset(BaseSegDataset):
             when the kind is on: the backbone swaps in its encoder's
             output of silence). ``match``: ``'word'`` or ``'object'``,
             what "does not show" means. The sample keeps its ``uid``;
-            ``is_null`` and ``null_negative`` are True. ``quiet_prob``
-            (0): an ordinary row left ordinary whose expression names no
-            sound nor silence gets silence with this probability and
-            keeps its referent (what it names is seen, not heard: a
-            presence check must not learn that silence empties every
-            row). Training only (refused with ``test_mode``).
+            ``is_null`` and ``null_negative`` are True. Training only
+            (refused with ``test_mode``).
         **kwargs: passed to :class:`mmseg.datasets.BaseSegDataset`
             (``pipeline``, ``test_mode``, ``backend_args``, ...).
     """
@@ -148,26 +144,23 @@ class RefAVSDataset(BaseSegDataset):
     def _check_null_negatives(cfg: dict | None, test_mode: bool):
         if cfg is None:
             return None
-        unknown = set(cfg) - {'prob', 'match', 'kinds', 'quiet_prob'}
+        unknown = set(cfg) - {'prob', 'match', 'kinds'}
         prob = cfg.get('prob')
-        quiet = cfg.get('quiet_prob', 0.0)
         match = cfg.get('match', 'word')
         kinds = tuple(cfg.get('kinds', NEGATIVE_KINDS))
         if unknown or not isinstance(prob, (int, float)) or \
                 not 0 <= prob <= 1 or \
-                not isinstance(quiet, (int, float)) or not 0 <= quiet <= 1 or \
                 match not in NullNegativeSampler.MATCHES or not kinds or \
                 not set(kinds) <= set(NEGATIVE_KINDS):
             raise ValueError(
                 f'RefAVSDataset: null_negatives must be dict(prob=p, '
-                f'match=m, kinds=k[, quiet_prob=q]) with 0 <= p, q <= 1, m in '
+                f'match=m, kinds=k) with 0 <= p <= 1, m in '
                 f'{NullNegativeSampler.MATCHES} and k a non-empty subset of '
                 f'{NEGATIVE_KINDS}, got {cfg!r}')
         if test_mode:
             raise ValueError('RefAVSDataset: null_negatives is for training '
                              'only (test_mode=True)')
-        return dict(prob=float(prob), match=match, kinds=kinds,
-                    quiet_prob=float(quiet))
+        return dict(prob=float(prob), match=match, kinds=kinds)
 
     def load_data_list(self) -> list[dict]:
         """One dict per expression of the selected splits, in csv order."""
@@ -184,17 +177,11 @@ class RefAVSDataset(BaseSegDataset):
         (numpy's global generator, which mmengine seeds per worker)."""
         info = self.get_data_info(idx)
         if self.negative_sampler is not None:
-            made = self.null_negatives
-            if 'silence' in made['kinds'] or made['quiet_prob']:
+            if 'silence' in self.null_negatives['kinds']:
                 info['silent_audio'] = False
-            if not info['is_null']:
-                if np.random.rand() < made['prob']:
-                    self._make_null(info)
-                elif made['quiet_prob'] and \
-                        np.random.rand() < made['quiet_prob'] and \
-                        self.negative_sampler.names_no_sound(info['text']):
-                    # ordinary still: what it names is seen, not heard
-                    info['silent_audio'] = True
+            if not info['is_null'] and \
+                    np.random.rand() < self.null_negatives['prob']:
+                self._make_null(info)
         return self.pipeline(info)
 
     def _make_null(self, info: dict) -> None:

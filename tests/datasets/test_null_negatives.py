@@ -223,38 +223,12 @@ def test_a_silenced_row_keeps_its_expression_and_loses_its_sound(tiny_tree):
     assert made > 0
 
 
-def test_a_quiet_row_keeps_its_referent_when_it_names_no_sound(tiny_tree):
-    """``quiet_prob``: ordinary rows that say nothing of sound or silence
-    get silence and stay ordinary (their masks, their expression); the
-    others are never silenced unless made null."""
-    plain = dataset(tiny_tree)
-    quiet = dataset(tiny_tree, null_negatives=dict(
-        prob=0.0, kinds=('silence', ), quiet_prob=1.0))
-    sampler = quiet.negative_sampler
-    made = 0
-    for i in range(len(plain)):
-        a, b = plain[i], quiet[i]
-        info, meta = a['data_samples'].metainfo, b['data_samples'].metainfo
-        assert meta['text'] == info['text'] and not meta.get('null_negative')
-        assert torch.equal(b['data_samples'].gt_sem_seg.data,
-                           a['data_samples'].gt_sem_seg.data)
-        expected = not info['is_null'] and sampler.names_no_sound(info['text'])
-        assert meta['silent_audio'] == expected
-        assert bool(b['inputs']['silent_audio']) == expected
-        made += expected
-    assert 0 < made < len(plain)
-    assert NullNegativeSampler.names_no_sound('The red triangle.')
-    assert not NullNegativeSampler.names_no_sound('The sounding star.')
-    assert not NullNegativeSampler.names_no_sound('The silent object.')
-
-
 def test_null_negatives_are_for_training_only(tiny_tree):
     with pytest.raises(ValueError, match='training only'):
         dataset(tiny_tree, null_negatives=dict(prob=0.5), test_mode=True)
     for bad in (dict(prob=1.5), dict(p=0.5), dict(prob='0.5'),
                 dict(prob=0.5, match='any'), dict(prob=0.5, kinds=()),
-                dict(prob=0.5, kinds=('noise', )),
-                dict(prob=0.5, quiet_prob=2.0)):
+                dict(prob=0.5, kinds=('noise', ))):
         with pytest.raises(ValueError, match='dict\\(prob=p, match=m'):
             dataset(tiny_tree, null_negatives=bad)
 
