@@ -239,7 +239,7 @@ EOF
     $PY tools/analysis_tools/presence_scores.py "$SCFG" "$CKPT4" \
       --thresholds "$THRESHOLD" --out "$W4/test_presence.json" \
       --cfg-options "${S4OPTS[@]}"
-    ROWS+=("SAM2-LOVE + presence + sound check (threshold $THRESHOLD from val)=$W4/test_calibrated")
+    ROWS+=("SAM2-LOVE + presence + sound check (sync 0.5; threshold $THRESHOLD from val)=$W4/test_calibrated")
     EXTRAS+=(--extra "sound_check_test=$W4/test_presence.json")
   fi
 fi
