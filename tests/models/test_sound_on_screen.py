@@ -13,6 +13,7 @@ from test_sam2love_segmentor import TINY, T, forward_loss
 from sam2love.models.decode_heads.sound_on_screen import (
     SoundOnScreen,
     loud_seconds,
+    sync_scores,
 )
 
 
@@ -24,6 +25,25 @@ def test_loud_seconds_per_clip():
         [True, False, False], [False, False, False]]
     assert loud_seconds(loud[None], 3, rel=0.05).tolist() == [
         [True, False, True]]
+
+
+def test_loud_seconds_are_above_the_floor_and_the_clips_loudest():
+    second = torch.ones(100)
+    audio = torch.cat([0.5 * second, 0.002 * second, 0.02 * second,
+                       0.04 * second])[None]
+    assert loud_seconds(audio, 4, floor=0.01, rel=0.1).tolist() == [[
+        True, False, False, False]]  # 0.02 and 0.04 under 0.1 x 0.5
+    assert loud_seconds(audio, 4, floor=0.01, rel=0.01).tolist() == [[
+        True, False, True, True]]
+    quiet = torch.full((1, 400), 0.003)  # the noise floor alone
+    assert not loud_seconds(quiet, 4, 0.01, 0.1).any()
+
+
+def test_sync_scores_are_the_largest_activity_in_the_loud_seconds():
+    activity = torch.tensor([[0.9, 0.1, 0.3, 0.2], [0.9, 0.1, 0.3, 0.2]])
+    loud = torch.tensor([[False, True, True, False], [False] * 4])
+    torch.testing.assert_close(sync_scores(activity, loud),
+                               torch.tensor([0.3, 0.0]))
 
 
 def test_sync_is_the_largest_activity_over_the_loud_seconds():

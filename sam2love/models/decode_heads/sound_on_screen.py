@@ -35,6 +35,23 @@ def loud_seconds(audio: torch.Tensor, seconds: int, floor: float = 0.01,
     return (rms > floor) & (rms > rel * rms.amax(1, keepdim=True))
 
 
+def balanced_bce(logits: torch.Tensor, target: torch.Tensor
+                 ) -> torch.Tensor:
+    """BCE with the loud and the quiet seconds weighing half each: a
+    frame where nothing is active then scores under 0.5 however often the
+    sound is loud."""
+    share = target.mean().clamp(1e-3, 1 - 1e-3)
+    weight = torch.where(target > 0, 0.5 / share, 0.5 / (1 - share))
+    return F.binary_cross_entropy_with_logits(logits, target, weight)
+
+
+def sync_scores(activity: torch.Tensor, loud: torch.Tensor
+                ) -> torch.Tensor:
+    """(B, T) activity probabilities and (B, T) bool loud seconds ->
+    (B,) the largest activity over the loud seconds, 0 where none is."""
+    return activity.masked_fill(~loud, 0).amax(1)
+
+
 class SoundOnScreen(nn.Module):
     """Per frame, is something on screen active (a small CNN on the frame
     pooled to ``size``, its largest response over the frame); per clip,
@@ -72,9 +89,8 @@ class SoundOnScreen(nn.Module):
 
     def loss(self, frames: torch.Tensor, audio: torch.Tensor,
              own: torch.Tensor | None = None) -> torch.Tensor:
-        """BCE of each frame's activity against its clip's loudness in
-        that second, the loud and the quiet seconds of the batch weighing
-        half each.
+        """:func:`balanced_bce` of each frame's activity against its
+        clip's loudness in that second.
 
         Args:
             frames (Tensor): (B, T, 3, H, W) normalised.
@@ -89,11 +105,7 @@ class SoundOnScreen(nn.Module):
             if not own.any():
                 return logits.sum() * 0
             logits, target = logits[own], target[own]
-        # loud and quiet seconds weigh half each: a frame where nothing is
-        # active then scores under 0.5 however often the sound is loud
-        share = target.mean().clamp(1e-3, 1 - 1e-3)
-        weight = torch.where(target > 0, 0.5 / share, 0.5 / (1 - share))
-        return F.binary_cross_entropy_with_logits(logits, target, weight)
+        return balanced_bce(logits, target)
 
     @torch.no_grad()
     def forward(self, frames: torch.Tensor, audio: torch.Tensor
@@ -101,6 +113,5 @@ class SoundOnScreen(nn.Module):
         """(B, T, 3, H, W) normalised frames and (B, L) waveforms -> (B,)
         sync in [0, 1]: the largest activity probability over the loud
         seconds, 0 where none is loud."""
-        act = self.activity(frames).sigmoid()
-        loud = self.loud(audio, frames.size(1))
-        return act.masked_fill(~loud, 0).amax(1)
+        return sync_scores(self.activity(frames).sigmoid(),
+                           self.loud(audio, frames.size(1)))

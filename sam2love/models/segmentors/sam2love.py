@@ -272,9 +272,12 @@ class SAM2LOVE(ClipSegmentor):
         off = sync < self.sound_check['threshold']
         if not off.any():
             return prompt
-        silence = self.backbone.silence_features(feats['audio'])
-        quiet = self.neck.query_of(self.neck.project(dict(
-            feats, audio=silence.expand_as(feats['audio']))))[:, 1]
+        # the query's sound row of silence is the same for every clip:
+        # one clip's features, one patch, silence for its audio
+        one = {key: value[:1] for key, value in feats.items()}
+        one.update(audio=self.backbone.silence_features(feats['audio']),
+                   patches=one['patches'][:, :, :1])
+        quiet = self.neck.query_of(self.neck.project(one))[:, 1]  # (1, D)
         prompt = prompt.clone()
         prompt[:, 2] = torch.where(off[:, None], quiet.to(prompt.dtype),
                                    prompt[:, 2])
