@@ -87,6 +87,33 @@ def test_activity_is_learnt_from_the_loud_seconds_alone():
         0, torch.tensor([0]), True)), one)
 
 
+def test_what_stays_on_screen_is_not_activity():
+    """The same bright spot in every frame of half the clips (a static
+    background edge that looks like the cue), and in the loud seconds of
+    the others: only the difference from the clip's median frame tells
+    them apart, and the check learns to."""
+    torch.manual_seed(0)
+    b, t = 8, 6
+    frames = torch.randn(b, t, 3, 16, 16) * 0.1
+    loud = torch.rand(b, t) < 0.5
+    loud[:, :2] = torch.tensor([True, False])
+    static = torch.arange(b) % 2 == 0
+    spot = torch.where(static[:, None], torch.ones(b, t, dtype=torch.bool),
+                       loud)
+    frames[..., 6, 9] += 3.0 * spot[..., None].float()
+    audio = (loud.float() * 0.5 + 0.003).repeat_interleave(20, 1)
+    check = SoundOnScreen(size=16, width=8)
+    optim = torch.optim.Adam(check.parameters(), 1e-2)
+    for _ in range(80):
+        loss = check.loss(frames, audio)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    act = check.eval().activity(frames).sigmoid()
+    cue = ~static[:, None] & loud
+    assert act[static[:, None] & ~loud].max() < 0.5 < act[cue].min()
+
+
 def sound_model(threshold: float = 0.5, train_only=None):
     cfg = Config.fromfile(TINY)
     cfg.model.backbone.audio.num_examples = T

@@ -53,35 +53,53 @@ def sync_scores(activity: torch.Tensor, loud: torch.Tensor
 
 
 class SoundOnScreen(nn.Module):
-    """Per frame, is something on screen active (a small CNN on the frame
-    pooled to ``size``, its largest response over the frame); per clip,
-    the largest activity over the seconds its sound is loud.
+    """Per frame, is something on screen active; per clip, the largest
+    activity over the seconds its sound is loud.
+
+    A CNN reads each frame beside its difference from the clip's median
+    frame (what changes in the clip: a static background, whose edges can
+    pass for activity in a single frame, cancels), max-pooled twice (a
+    line a pixel wide survives a max, not an average) and then dilated (a
+    receptive field of about 46 pixels: an arc around an object, not an
+    edge); a frame's activity is its largest response.
 
     Args:
         size (int): side the frames are pooled to (the synthetic set's
-            activity cue is a ring a pixel or two wide: 64 keeps it on
-            its 128-pixel frames).
-        width (int): channels of the CNN.
+            activity cue is a ring a pixel or two wide on 128-pixel
+            frames: 128 keeps it whole).
+        width (int): channels of the CNN (half of them in its first
+            layer).
         loud_floor, loud_rel (float): :func:`loud_seconds`'s.
     """
 
-    def __init__(self, size: int = 64, width: int = 32,
+    def __init__(self, size: int = 128, width: int = 32,
                  loud_floor: float = 0.01, loud_rel: float = 0.1) -> None:
         super().__init__()
         self.size = size
         self.loud_floor, self.loud_rel = loud_floor, loud_rel
+        half = max(1, width // 2)
         self.net = nn.Sequential(
-            nn.Conv2d(3, width, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(6, half, 3, padding=1), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(half, width, 3, padding=1), nn.ReLU(inplace=True),
             nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, width, 3, padding=2, dilation=2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=2, dilation=2),
+            nn.ReLU(inplace=True),
             nn.Conv2d(width, 1, 1))
 
     def activity(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, H, W) normalised frames -> (B, T) activity logits."""
         b, t = frames.shape[:2]
-        x = F.adaptive_avg_pool2d(frames.flatten(0, 1).float(), self.size)
+        x = F.adaptive_avg_pool2d(frames.flatten(0, 1).float(),
+                                  self.size).view(b, t, 3, self.size,
+                                                  self.size)
+        x = torch.cat([x, x - x.median(1, keepdim=True).values], 2)
         if self.training and torch.rand(()) < 0.5:
-            x = x.flip(3)
-        return self.net(x).flatten(1).amax(1).view(b, t)
+            x = x.flip(4)
+        return self.net(x.flatten(0, 1)).flatten(1).amax(1).view(b, t)
 
     def loud(self, audio: torch.Tensor, seconds: int) -> torch.Tensor:
         """(B, L) waveforms -> (B, T) bool loud seconds."""
