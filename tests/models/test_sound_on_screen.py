@@ -57,26 +57,37 @@ def test_sync_is_the_largest_activity_over_the_loud_seconds():
     torch.testing.assert_close(sync, torch.tensor([0.5, 0.0]))
 
 
-def test_activity_is_learnt_from_the_loud_seconds_alone():
-    """A bright spot in most loud seconds, never in the quiet ones: the
-    loudness of each second teaches it, and clips whose sound is not
-    their own are left out."""
+def clips_and_loudness(b: int = 8, t: int = 6):
+    """Noise frames (b, t, 3, 16, 16), each clip's loud seconds (about
+    half; the first loud, the second quiet) and a sound to match."""
     torch.manual_seed(0)
-    b, t = 8, 6
     frames = torch.randn(b, t, 3, 16, 16) * 0.1
     loud = torch.rand(b, t) < 0.5
     loud[:, :2] = torch.tensor([True, False])
-    spot = loud & (torch.rand(b, t) < 0.8)
-    frames[..., 6, 9] += 3.0 * spot[..., None].float()
     audio = (loud.float() * 0.5 + 0.003).repeat_interleave(20, 1)
+    return frames, loud, audio
+
+
+def fitted_check(frames, audio, steps: int) -> SoundOnScreen:
     check = SoundOnScreen(size=16, width=8)
     optim = torch.optim.Adam(check.parameters(), 1e-2)
-    for _ in range(60):
+    for _ in range(steps):
         loss = check.loss(frames, audio)
         optim.zero_grad()
         loss.backward()
         optim.step()
-    check.eval()
+    return check.eval()
+
+
+def test_activity_is_learnt_from_the_loud_seconds_alone():
+    """A bright spot in most loud seconds, never in the quiet ones: the
+    loudness of each second teaches it, and clips whose sound is not
+    their own are left out."""
+    frames, loud, audio = clips_and_loudness()
+    b, t = loud.shape
+    spot = loud & (torch.rand(b, t) < 0.8)
+    frames[..., 6, 9] += 3.0 * spot[..., None].float()
+    check = fitted_check(frames, audio, 60)
     act = check.activity(frames).sigmoid()
     assert act[spot].min() > act[~loud].max()
     # a clip with another clip's sound, or silenced, is left out
@@ -92,24 +103,13 @@ def test_what_stays_on_screen_is_not_activity():
     background edge that looks like the cue), and in the loud seconds of
     the others: only the difference from the clip's median frame tells
     them apart, and the check learns to."""
-    torch.manual_seed(0)
-    b, t = 8, 6
-    frames = torch.randn(b, t, 3, 16, 16) * 0.1
-    loud = torch.rand(b, t) < 0.5
-    loud[:, :2] = torch.tensor([True, False])
+    frames, loud, audio = clips_and_loudness()
+    b, t = loud.shape
     static = torch.arange(b) % 2 == 0
     spot = torch.where(static[:, None], torch.ones(b, t, dtype=torch.bool),
                        loud)
     frames[..., 6, 9] += 3.0 * spot[..., None].float()
-    audio = (loud.float() * 0.5 + 0.003).repeat_interleave(20, 1)
-    check = SoundOnScreen(size=16, width=8)
-    optim = torch.optim.Adam(check.parameters(), 1e-2)
-    for _ in range(80):
-        loss = check.loss(frames, audio)
-        optim.zero_grad()
-        loss.backward()
-        optim.step()
-    act = check.eval().activity(frames).sigmoid()
+    act = fitted_check(frames, audio, 80).activity(frames).sigmoid()
     cue = ~static[:, None] & loud
     assert act[static[:, None] & ~loud].max() < 0.5 < act[cue].min()
 

@@ -325,8 +325,6 @@ def sound_score(hearer: Hearer, names: torch.Tensor, sound: torch.Tensor,
     return float(hearer(sound, names).sigmoid().max())
 
 
-
-
 def main(argv=None) -> dict:
     args = parse_args(argv)
     torch.manual_seed(args.seed)
