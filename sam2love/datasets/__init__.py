@@ -18,6 +18,7 @@ from .transforms import (
     LoadClipFrames,
     LoadClipFramesFromNDArray,
     LoadClipMasks,
+    LoadClipObjects,
     PackClipInputs,
     ResizeClip,
 )
@@ -27,7 +28,8 @@ __all__ = [
     'MediaError', 'LoadClipFramesFromNDArray', 'LoadClipAudioFromNDArray',
     'SPLITS', 'RefAVSRow',
     'clip_name', 'read_metadata', 'RefAVSDataset', 'LoadClipAudio',
-    'LoadClipFrames', 'LoadClipMasks', 'PackClipInputs', 'ResizeClip',
+    'LoadClipFrames', 'LoadClipMasks', 'LoadClipObjects', 'PackClipInputs',
+    'ResizeClip',
     'make_synthetic_refavs', 'read_referents', 'LoadCachedFeatures',
     'FeatureCacheReader', 'FeatureCacheWriter', 'SplitPlan',
     'ClipGroupedSampler'

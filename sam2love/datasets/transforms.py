@@ -6,6 +6,9 @@ A clip sample flows through a pipeline such as::
     LoadClipFrames -> LoadClipAudio -> LoadClipMasks -> ResizeClip
     -> PackClipInputs
 
+(``LoadClipObjects`` before ``ResizeClip`` adds frame 0's map of every
+referred object, for a check that names them.)
+
 and comes out as ``inputs = dict(frames=(T, 3, H, W) uint8,
 audio=(L,) float32)`` plus a ``SegDataSample`` whose ``gt_sem_seg`` holds
 the (T, H, W) masks and whose metainfo holds the expression (``text``).
@@ -15,6 +18,7 @@ For media already in memory (a decoded video, see ``sam2love.apis``),
 the two loading steps, so that the rest of a config's pipeline is reused
 unchanged.
 """
+import os.path as osp
 from collections.abc import Sequence
 
 import mmcv
@@ -27,6 +31,7 @@ from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
 from .audio import AudioFix, fit_clip_audio, load_clip_audio
+from .errors import RefAVSDataError
 from .media import (
     check_file_count,
     check_same_size,
@@ -228,6 +233,51 @@ class LoadClipMasks(BaseTransform):
 
 
 @TRANSFORMS.register_module()
+class LoadClipObjects(BaseTransform):
+    """Read one frame's masks of every object the clip's rows refer to,
+    as one label map: what is on screen and where, for a check that
+    names it (``SAM2LOVE(name_check=...)``).
+
+    Required keys: ``clip_objects`` ((fid, category) of each object the
+    csv's rows of the clip refer to, ``RefAVSDataset``), ``mask_dir``
+    (``gt_mask/<clip>/fid_<fid>``: its siblings hold the others'),
+    ``ori_shape``.
+
+    Added keys: ``gt_objects`` (uint8 (H, W): 0 where no referred object
+    is, k + 1 on object k, a later object over an earlier one) and
+    ``object_categories`` (their categories, in order; empty for a clip
+    no ordinary row refers to, whose map is all 0).
+
+    Args:
+        frame (int): which frame's masks. Defaults to 0.
+    """
+
+    def __init__(self, frame: int = 0,
+                 backend_args: dict | None = None) -> None:
+        self.frame = frame
+        self.backend_args = backend_args
+
+    def transform(self, results: dict) -> dict:
+        objects = results['clip_objects']
+        if len(objects) > 254:
+            raise ValueError(f'LoadClipObjects: {results["mask_dir"]}: '
+                             f'{len(objects)} objects, at most 254')
+        folder = osp.dirname(osp.normpath(results['mask_dir']))
+        labels = np.zeros(results['ori_shape'], np.uint8)
+        paths = [osp.join(folder, f'fid_{fid}', f'{self.frame:05d}.png')
+                 for fid, _ in objects]
+        for k, path in enumerate(paths):
+            mask = load_mask(path, self.backend_args)
+            if mask.shape != labels.shape:
+                raise RefAVSDataError(path, f'mask of size {mask.shape} for '
+                                      f'frames of size {labels.shape}')
+            labels[mask > 0] = k + 1
+        results['gt_objects'] = labels
+        results['object_categories'] = [c for _, c in objects]
+        return results
+
+
+@TRANSFORMS.register_module()
 class ResizeClip(BaseTransform):
     """Resize every frame (bilinear) and mask (nearest) of a clip.
 
@@ -235,8 +285,9 @@ class ResizeClip(BaseTransform):
     frames, ``ori_shape``: then only the masks are resized); optional
     ``gt_masks``.
 
-    Modified keys: ``frames``, ``gt_masks``, ``img_shape``; added
-    ``scale_factor`` ((w_scale, h_scale) of the frames).
+    Modified keys: ``frames``, ``gt_masks``, ``gt_objects``,
+    ``img_shape``; added ``scale_factor`` ((w_scale, h_scale) of the
+    frames).
 
     Args:
         scale (int | tuple[int, int]): frame size (W, H), mmcv's order; an
@@ -269,6 +320,10 @@ class ResizeClip(BaseTransform):
             results['gt_masks'] = np.stack([
                 mmcv.imresize(m, self.mask_scale, interpolation='nearest')
                 for m in results['gt_masks']])
+        if 'gt_objects' in results:
+            results['gt_objects'] = mmcv.imresize(
+                results['gt_objects'], self.mask_scale,
+                interpolation='nearest')
         return results
 
     def __repr__(self) -> str:
@@ -301,7 +356,7 @@ class PackClipInputs(BaseTransform):
         'metadata_line', 'num_frames', 'clip_seconds', 'sample_idx',
         'frame_paths', 'audio_path', 'mask_paths', 'img_path', 'ori_shape',
         'img_shape', 'scale_factor', 'audio_sample_rate', 'audio_fix',
-        'reduce_zero_label')
+        'reduce_zero_label', 'object_categories')
 
     def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
         self.meta_keys = tuple(meta_keys)
@@ -324,6 +379,9 @@ class PackClipInputs(BaseTransform):
         if 'gt_eval_masks' in results:
             sample.gt_eval_masks = PixelData(
                 data=torch.from_numpy(results['gt_eval_masks']))
+        if 'gt_objects' in results:
+            sample.gt_objects = PixelData(
+                data=torch.from_numpy(results['gt_objects'])[None])
         meta = {k: results[k] for k in self.meta_keys if k in results}
         if 'feature_cache' in results:
             meta['feature_cache'] = results['feature_cache']
@@ -334,6 +392,7 @@ class PackClipInputs(BaseTransform):
         return f'{type(self).__name__}(meta_keys={self.meta_keys})'
 
 
-__all__ = ['LoadClipFrames', 'LoadClipAudio', 'LoadClipMasks', 'ResizeClip',
+__all__ = ['LoadClipFrames', 'LoadClipAudio', 'LoadClipMasks',
+           'LoadClipObjects', 'ResizeClip',
            'PackClipInputs', 'LoadClipFramesFromNDArray',
            'LoadClipAudioFromNDArray']

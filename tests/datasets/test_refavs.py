@@ -251,3 +251,62 @@ def test_bad_input_names_file_and_problem(small_tree, copy_tree, fault):
     with pytest.raises(RefAVSDataError, match=message) as info:
         dataset.prepare_data(index)
     assert name in info.value.path
+
+
+OBJECTS_PIPELINE = [
+    dict(type='LoadClipFrames'),
+    dict(type='LoadClipAudio', sample_rate=16000),
+    dict(type='LoadClipMasks'),
+    dict(type='LoadClipObjects'),
+    dict(type='PackClipInputs'),
+]
+
+
+@pytest.mark.parametrize('name,split', [
+    ('-1HyqEM_VwM_137000_147000', 'train'),  # two objects
+    ('MDyjY3uiWp0_297000_307000', 'test_s'),  # one uid, two fids
+    ('null_c-45AfEdAU050_99000_109000', 'train'),  # no ordinary row
+])
+def test_clip_objects_map_every_referred_object(refavs_tree, name, split):
+    """Frame 0's map holds each object an ordinary row of the clip refers
+    to (k + 1 on the k-th), its category from the uid; every row of the
+    clip gets the same map (all 0 for a null clip)."""
+    dataset = make_dataset(refavs_tree, split, pipeline=OBJECTS_PIPELINE)
+    rows = [r for r in real_metadata_rows() if r['uid'].rsplit('_', 2)[0]
+            == name and not name.startswith(('null_c-', 'null_m-'))]
+    objects = sorted({(int(r['fid']), r['uid'].rsplit('_', 2)[1])
+                      for r in rows})
+    size = SAMPLED_CLIPS[name][0]
+    expected = np.zeros(object_mask(0, 0, size).shape, np.uint8)
+    for k, (fid, _) in enumerate(objects):
+        expected[object_mask(fid, 0, size)] = k + 1
+    assert indices_of(dataset, name)
+    for index in indices_of(dataset, name):
+        ds = dataset[index]['data_samples']
+        assert ds.object_categories == [c for _, c in objects]
+        np.testing.assert_array_equal(ds.gt_objects.data[0].numpy(),
+                                      expected)
+
+
+def test_clip_objects_resize_with_the_masks(refavs_tree):
+    pipeline = OBJECTS_PIPELINE[:-1] + [
+        dict(type='ResizeClip', scale=(64, 64), mask_scale=(32, 32)),
+        dict(type='PackClipInputs')]
+    dataset = make_dataset(refavs_tree, 'train', pipeline=pipeline)
+    ds = dataset[indices_of(dataset, '-1HyqEM_VwM_137000_147000')[0]][
+        'data_samples']
+    assert ds.gt_objects.shape == (32, 32)
+    assert ds.gt_objects.data.max() == len(ds.object_categories) == 2
+
+
+def test_clip_objects_name_a_missing_mask(small_tree, copy_tree):
+    root = copy_tree(small_tree)
+    name = '--KCIeTv6PM_14000_24000'
+    dataset = make_dataset(root, 'val', pipeline=[
+        dict(type='LoadClipFrames'), dict(type='LoadClipObjects')])
+    index = sample_index(dataset, name)
+    dataset[index]
+    os.remove(osp.join(root, 'gt_mask', name, 'fid_0', '00000.png'))
+    with pytest.raises(RefAVSDataError, match=r'fid_0.00000\.png') as info:
+        dataset.prepare_data(index)
+    assert name in info.value.path
