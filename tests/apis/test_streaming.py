@@ -165,7 +165,8 @@ def test_stream_reports_bad_input(setup, tmp_path):
 @pytest.mark.parametrize('config', [
     'sam2love_tiny-presence_1xb16-stage2-cached_synthetic.py',
     'sam2love_tiny-presence-verify_1xb16-stage3-cached_synthetic.py',
-    'sam2love_tiny-presence-scene_1xb16-stage3-cached_synthetic.py'])
+    'sam2love_tiny-presence-scene_1xb16-stage3-cached_synthetic.py',
+    'sam2love_tiny-presence-scene-sound-names_1xb16-stage5_synthetic.py'])
 @pytest.mark.parametrize('threshold', [1e-6, 1 - 1e-6])
 def test_presence_is_applied_as_the_model_applies_it(setup, tmp_path,
                                                      threshold, config):
@@ -174,7 +175,8 @@ def test_presence_is_applied_as_the_model_applies_it(setup, tmp_path,
     object listed on it) the
     inferencer's windowed and streamed paths give SAM2LOVE.predict's
     presence; a clip found absent (threshold ~1) has empty masks on every
-    frame."""
+    frame. With the names check (stage 5) the threshold is its own, the
+    head's at ~0: the rows it finds absent are emptied the same way."""
     from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
 
@@ -182,6 +184,9 @@ def test_presence_is_applied_as_the_model_applies_it(setup, tmp_path,
     cfg = Config.fromfile(osp.join(osp.dirname(CONFIG), config))
     cfg.model.decode_head.checkpoint = None
     cfg.model.decode_head.presence.threshold = threshold
+    if 'name_check' in cfg.model:
+        cfg.model.name_check.threshold = threshold
+        cfg.model.decode_head.presence.threshold = 1e-6
     cfg.test_dataloader.dataset.num_frames = WINDOW
     torch.manual_seed(0)
     from mmengine.registry import DefaultScope
@@ -194,6 +199,8 @@ def test_presence_is_applied_as_the_model_applies_it(setup, tmp_path,
     inferencer = RefAVSInferencer(cfg, ckpt, device='cpu',
                                   show_progress=False, num_frames=WINDOW)
     texts = setup['texts'][:1]
+    if 'name_check' in cfg.model:  # an expression it reads (a colour)
+        texts = ['The red object.']
     windowed = inferencer(setup['mp4'], texts)['predictions'][0]
     media = load_clip_media(setup['mp4'], num_frames=WINDOW)
     packed = inferencer._pack(media, media.video.sampled_frames, texts[0])

@@ -9,12 +9,19 @@ TINY_FRAMES = PRESETS['tiny']['num_frames']
 
 
 @pytest.fixture(scope='session')
-def tiny_samples(tmp_path_factory) -> list[dict]:
+def tiny_root(tmp_path_factory) -> str:
+    """A tiny synthetic tree."""
+    root = str(tmp_path_factory.mktemp('synthetic'))
+    make_synthetic_refavs(root, seed=1, **PRESETS['tiny'])
+    return root
+
+
+@pytest.fixture(scope='session')
+def tiny_samples(tiny_root) -> list[dict]:
     """Every train expression of a tiny synthetic tree, through a test-style
     pipeline (frames at 128 px, masks at the frame size), as the Runner's
     dataloader yields them before collation."""
-    root = str(tmp_path_factory.mktemp('synthetic'))
-    make_synthetic_refavs(root, seed=1, **PRESETS['tiny'])
+    root = tiny_root
     pipeline = [
         dict(type='LoadClipFrames'), dict(type='LoadClipAudio'),
         dict(type='ResizeClip', scale=128),

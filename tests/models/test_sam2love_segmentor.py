@@ -24,16 +24,28 @@ def check_clip_predictions(samples) -> None:
         assert sample.pred_eval_logits.data.shape == (T, 256, 256)
 
 
-def build_model(seed: int = 0, **head):
+def build_model(seed: int = 0, model: dict | None = None, **head):
+    """The tiny SAM2LOVE, its head's keys ``head`` and its own ``model``
+    (e.g. ``sound_check``)."""
     cfg = Config.fromfile(TINY)
     cfg.model.backbone.audio.num_examples = T
     cfg.model.decode_head.update(head)
+    cfg.model.update(model or {})
     if (head.get('presence') or {}).get('source') in ('verify', 'scene'):
         cfg.model.neck.presence_query = True
     torch.manual_seed(seed)
     model = MODELS.build(cfg.model)
     model.init_weights()
     return model
+
+
+def check_model(train_only=None, **checks):
+    """The tiny SAM2LOVE with the scene check and the segmentor's
+    ``checks`` (``sound_check=...``, ``name_check=...``)."""
+    if train_only:
+        checks['train_only'] = train_only
+    return build_model(model=checks, presence=dict(source='scene',
+                                                   null_weight=2.0))
 
 
 @torch.no_grad()

@@ -8,7 +8,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmseg.registry import MODELS
-from test_sam2love_segmentor import TINY, T, forward_loss
+from test_sam2love_segmentor import TINY, check_model, forward_loss
 
 from sam2love.models.decode_heads.sound_on_screen import (
     SoundOnScreen,
@@ -115,17 +115,8 @@ def test_what_stays_on_screen_is_not_activity():
 
 
 def sound_model(threshold: float = 0.5, train_only=None):
-    cfg = Config.fromfile(TINY)
-    cfg.model.backbone.audio.num_examples = T
-    cfg.model.decode_head.presence = dict(source='scene', null_weight=2.0)
-    cfg.model.neck.presence_query = True
-    cfg.model.sound_check = dict(threshold=threshold, size=32, width=8)
-    if train_only:
-        cfg.model.train_only = train_only
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    return model
+    return check_model(train_only, sound_check=dict(
+        threshold=threshold, size=32, width=8))
 
 
 def test_needs_the_presence_query():

@@ -223,7 +223,8 @@ def presence_loss(cfg: dict, logits: torch.Tensor,
 
 
 def apply_presence(cfg: dict | None, clip: torch.Tensor | None,
-                   logits: torch.Tensor, scores: torch.Tensor) -> tuple:
+                   logits: torch.Tensor, scores: torch.Tensor,
+                   vetoed: torch.Tensor | None = None) -> tuple:
     """Empty the masks of clips found absent; per-frame presence.
 
     Args:
@@ -233,6 +234,8 @@ def apply_presence(cfg: dict | None, clip: torch.Tensor | None,
         logits (Tensor): (B, T, h, w) mask logits (any T, e.g. one
             streamed frame).
         scores (Tensor): (B, T) SAM2's object-score logits.
+        vetoed (Tensor, optional): (B, ) bool, clips found absent by
+            another check (``SAM2LOVE(name_check=...)``).
 
     Returns:
         tuple: ``logits`` (:data:`NO_OBJECT_LOGIT` on every frame of a clip
@@ -247,6 +250,8 @@ def apply_presence(cfg: dict | None, clip: torch.Tensor | None,
     if cfg['source'] == 'token':
         presence = presence * clip[:, None]
     absent = clip < cfg['threshold']
+    if vetoed is not None:
+        absent = absent | vetoed.to(absent.device)
     logits = torch.where(absent[:, None, None, None],
                          logits.new_tensor(NO_OBJECT_LOGIT), logits)
     return logits, torch.where(absent[:, None], 0.0, presence)
@@ -375,7 +380,8 @@ class PresenceMixin:
                                      frame0_mask)[:, 0].float().sigmoid()
 
     def apply_presence(self, clip: torch.Tensor | None, logits: torch.Tensor,
-                       scores: torch.Tensor) -> tuple:
+                       scores: torch.Tensor,
+                       vetoed: torch.Tensor | None = None) -> tuple:
         """Empty the masks of clips found absent: :func:`~.presence.
         apply_presence` with this head's switch."""
-        return apply_presence(self.presence, clip, logits, scores)
+        return apply_presence(self.presence, clip, logits, scores, vetoed)

@@ -12,6 +12,7 @@ from mmseg.registry import MODELS
 from ...feature_cache.keys import SAM2_LEVEL_KEY, cached_sam2_levels
 from ...feature_cache.manifest import FeatureCacheError, check_frozen_parts
 from ...utils.fingerprint import bytes_sha256, module_sha256, to_jsonable
+from ..decode_heads.names_on_screen import NamesOnScreen
 from ..decode_heads.presence import QUERY_SOURCES
 from ..decode_heads.sound_on_screen import SoundOnScreen
 from ..sam2.features import image_encoder_levels
@@ -91,6 +92,18 @@ class SAM2LOVE(ClipSegmentor):
             and audio in eval mode; learns (``loss_weight``, 1.0) where
             trained (``train_only=('sound_on_screen', )``) from clips with
             frames and their own audio.
+        name_check (dict, optional): beyond the paper, is what the
+            expression names on screen (:class:`~sam2love.models.
+            decode_heads.names_on_screen.NamesOnScreen`, its keys
+            ``vocabulary``, ``size``, ``width``)? A row whose probability
+            is under ``threshold`` (0.5) is found absent (masks emptied,
+            presence 0) whatever the head's check says. Needs the head's
+            ``presence`` switch. Acts on clips of frames in eval mode;
+            learns (``loss_weight``, 1.0) where trained
+            (``train_only=('names_on_screen', )``) from rows with frames
+            and frame 0's map of the clip's referred objects
+            (``LoadClipObjects``): each object's cells named by its
+            category, the cells no such object touches by no word.
     """
 
     def __init__(self,
@@ -102,11 +115,13 @@ class SAM2LOVE(ClipSegmentor):
                  test_cfg: dict | None = None,
                  train_only: Sequence[str] | None = None,
                  sound_check: dict | None = None,
+                 name_check: dict | None = None,
                  init_cfg: dict | None = None) -> None:
         super().__init__(data_preprocessor, train_cfg, test_cfg, init_cfg,
                          backbone=backbone, neck=neck,
                          decode_head=decode_head)
         self.sound_check = self._build_sound_check(sound_check)
+        self.name_check = self._build_name_check(name_check)
         source = (self.decode_head.presence or {}).get('source')
         if (source in QUERY_SOURCES) != bool(getattr(self.neck,
                                                      'presence_query', False)):
@@ -137,6 +152,19 @@ class SAM2LOVE(ClipSegmentor):
                              "check hear silence and needs the neck's "
                              'presence_query')
         self.sound_on_screen = SoundOnScreen(**cfg)
+        return settings
+
+    def _build_name_check(self, cfg: dict | None) -> dict | None:
+        if cfg is None:
+            return None
+        cfg = dict(cfg)
+        settings = dict(threshold=cfg.pop('threshold', 0.5),
+                        loss_weight=cfg.pop('loss_weight', 1.0))
+        if not self.decode_head.presence:
+            raise ValueError('SAM2LOVE: name_check finds rows absent through '
+                             "the head's presence switch "
+                             '(decode_head.presence)')
+        self.names_on_screen = NamesOnScreen(**cfg)
         return settings
 
     # ------------------------------------------------------ frozen parts
@@ -307,8 +335,31 @@ class SAM2LOVE(ClipSegmentor):
             raise KeyError(
                 'SAM2LOVE: prediction tracks whole clips and needs their '
                 'frames; a feature cache (frame 0 only) is for training')
-        prompt = self.extract_feat(inputs, [m['text'] for m in batch_img_metas])
-        return self.decode_head.predict_clip(prompt, inputs['frames'])
+        texts = [m['text'] for m in batch_img_metas]
+        prompt = self.extract_feat(inputs, texts)
+        return self.decode_head.predict_clip(
+            prompt, inputs['frames'], vetoed=self.names_absent(inputs, texts))
+
+    @torch.no_grad()
+    def names_presence(self, inputs: dict, texts: list[str]
+                       ) -> torch.Tensor | None:
+        """(B,) probability that what each expression names is on its
+        clip's frame 0 (``NamesOnScreen``; a clip of ``frames`` (1, T, 3,
+        H, W) serves every expression); None without ``name_check`` or
+        frames."""
+        if self.name_check is None or 'frames' not in inputs:
+            return None
+        frames0 = inputs['frames'][:, 0]
+        if frames0.size(0) == 1:
+            frames0 = frames0.expand(len(texts), -1, -1, -1)
+        return self.names_on_screen(frames0, texts)
+
+    def names_absent(self, inputs: dict, texts: list[str]
+                     ) -> torch.Tensor | None:
+        """(B,) bool: :meth:`names_presence` under ``name_check``'s
+        threshold (the rows it finds absent); None where it cannot look."""
+        found = self.names_presence(inputs, texts)
+        return None if found is None else found < self.name_check['threshold']
 
     @torch.no_grad()
     def prompts(self, inputs: dict, texts: list[str]) -> torch.Tensor:
@@ -332,7 +383,8 @@ class SAM2LOVE(ClipSegmentor):
     @torch.no_grad()
     def track(self, prompt: torch.Tensor, frames: Iterable[torch.Tensor],
               num_frames: int | None = None,
-              batch_size: int | None = None) -> Iterator[dict]:
+              batch_size: int | None = None,
+              vetoed: torch.Tensor | None = None) -> Iterator[dict]:
         """Track the K prompted objects through frames that come one at a
         time, in memory that does not grow with the video
         (``SAM2PromptHead.track``).
@@ -344,6 +396,8 @@ class SAM2LOVE(ClipSegmentor):
             num_frames (int, optional): how many there will be.
             batch_size (int, optional): objects per SAM2 tracker (all K in
                 one by default); each tracker encodes a frame once.
+            vetoed (Tensor, optional): (K,) bool, the expressions found
+                absent beforehand (:meth:`names_absent`).
 
         Yields:
             dict: per frame, as ``SAM2PromptHead.track``: ``logits``
@@ -351,10 +405,12 @@ class SAM2LOVE(ClipSegmentor):
             ``presence`` (K,) and ``memory_frames`` (the most any tracker
             held).
         """
-        chunks = prompt.split(batch_size or len(prompt))
+        size = batch_size or len(prompt)
+        chunks = prompt.split(size)
+        vetoes = [None] * len(chunks) if vetoed is None else vetoed.split(size)
         copies = itertools.tee(frames, len(chunks))
-        streams = [self.decode_head.track(chunk, copy, num_frames)
-                   for chunk, copy in zip(chunks, copies)]
+        streams = [self.decode_head.track(chunk, copy, num_frames, veto)
+                   for chunk, copy, veto in zip(chunks, copies, vetoes)]
         for outs in zip(*streams):
             merged = {key: torch.cat([o[key] for o in outs])
                       for key in outs[0] if key != 'memory_frames'}
@@ -363,14 +419,22 @@ class SAM2LOVE(ClipSegmentor):
 
     def loss(self, inputs: dict, data_samples) -> dict:
         """Frame-0 losses, from frames or from cached features (none
-        when only ``sound_on_screen`` is trained), and ``sound_check``'s
-        where it is trained."""
+        when only ``sound_on_screen`` or ``names_on_screen`` is
+        trained), and ``sound_check``'s and ``name_check``'s where they
+        are trained."""
         losses = {}
-        if self.sound_check is not None and any(
-                p.requires_grad for p in self.sound_on_screen.parameters()):
+        checks = ('sound_on_screen.', 'names_on_screen.')
+
+        def trained(prefix: str) -> bool:
+            return any(p.requires_grad for name, p in self.named_parameters()
+                       if name.startswith(prefix))
+
+        if self.sound_check is not None and trained(checks[0]):
             losses.update(self._sound_loss(inputs, data_samples))
+        if self.name_check is not None and trained(checks[1]):
+            losses.update(self._names_loss(inputs, data_samples))
         if any(p.requires_grad for name, p in self.named_parameters()
-               if not name.startswith('sound_on_screen.')):
+               if not name.startswith(checks)):
             losses.update(self._frame0_loss(inputs, data_samples))
         return losses
 
@@ -388,6 +452,26 @@ class SAM2LOVE(ClipSegmentor):
         loss = self.sound_on_screen.loss(inputs['frames'], inputs['audio'],
                                          own)
         return dict(loss_sound_on_screen=self.sound_check['loss_weight']
+                    * loss)
+
+    def _names_loss(self, inputs: dict, data_samples) -> dict:
+        """``NamesOnScreen.loss``: frame 0's referred objects named by
+        their categories (``LoadClipObjects``), whatever the row's
+        expression or sound."""
+        if 'frames' not in inputs:
+            raise KeyError('SAM2LOVE: name_check learns from frames; a '
+                           'feature cache has none')
+        if any('gt_objects' not in ds for ds in data_samples):
+            raise KeyError('SAM2LOVE: name_check learns from the map of '
+                           "each clip's referred objects: add "
+                           "dict(type='LoadClipObjects') to the train "
+                           'pipeline, before ResizeClip')
+        loss = self.names_on_screen.loss(
+            inputs['frames'][:, 0],
+            torch.stack([ds.gt_objects.data[0] for ds in data_samples]),
+            [ds.metainfo.get('object_categories', [])
+             for ds in data_samples])
+        return dict(loss_names_on_screen=self.name_check['loss_weight']
                     * loss)
 
     def _frame0_loss(self, inputs: dict, data_samples) -> dict:

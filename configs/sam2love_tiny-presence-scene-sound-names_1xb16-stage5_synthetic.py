@@ -1,0 +1,38 @@
+# Stage 5 of the CPU demo, beyond the paper: is what the expression names
+# on screen? (`SAM2LOVE(name_check=...)`, docs/presence.md). The scene
+# check names the objects SAM2 lists on frame 0 and misnames their shapes,
+# unseen colour-shape pairs most: an absent referent ("the red cross"
+# beside a red triangle) passes. A CNN names each cell of frame 0 with
+# the words of the data set's categories (here the synthetic set's colours
+# and shapes; `tools/analysis_tools/null_negatives.py DATA_ROOT` prints a
+# data set's), learnt from the masks of the objects each clip's rows
+# refer to and the categories their uids name; a row whose words no cell
+# of frame 0 shows is found absent.
+# Trained alone on a stage-4 model (`load_from`; every other module
+# frozen, no other loss), from frames: the feature cache holds none.
+#   python tools/train.py \
+#       configs/sam2love_tiny-presence-scene-sound-names_1xb16-stage5_synthetic.py \
+#       --cfg-options load_from=STAGE4_CHECKPOINT
+_base_ = ['./sam2love_tiny-presence-scene-sound_1xb16-stage4_synthetic.py']
+load_from = ('work_dirs/sam2love_tiny-presence-scene-sound_1xb16-stage4_'
+             'synthetic/iter_600.pth')
+model = dict(
+    train_only=('names_on_screen', ),
+    name_check=dict(vocabulary=('blue', 'green', 'red', 'yellow', 'circle',
+                                'cross', 'diamond', 'square', 'star',
+                                'triangle')))
+# frame 0's map of every referred object (LoadClipObjects) names the cells
+train_dataloader = dict(
+    batch_size=16,
+    dataset=dict(pipeline=[
+        dict(type='LoadClipFrames'),
+        dict(type='LoadClipAudio', sample_rate=16000),
+        dict(type='LoadClipMasks'),
+        dict(type='LoadClipObjects'),
+        dict(type='ResizeClip', scale=128, mask_scale=128),
+        dict(type='PackClipInputs')
+    ]))
+max_iters = 1200
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters,
+                 val_begin=max_iters + 1)
+default_hooks = dict(checkpoint=dict(interval=max_iters))

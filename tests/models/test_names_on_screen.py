@@ -1,0 +1,212 @@
+"""``SAM2LOVE(name_check=...)``: is what the expression names on frame 0?
+A row whose words no cell of frame 0 shows is found absent."""
+import copy
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmseg.registry import MODELS
+from test_sam2love_segmentor import TINY, T, check_model, forward_loss
+
+from sam2love.datasets import RefAVSDataset
+from sam2love.models.decode_heads.names_on_screen import (
+    NamesOnScreen,
+    log_found,
+)
+from sam2love.models.decode_heads.presence import NO_OBJECT_LOGIT
+
+WORDS = ('red', 'blue', 'square', 'cross')
+
+
+def test_named_words_and_category_targets():
+    check = NamesOnScreen(WORDS, size=16, width=4)
+    assert check.vocabulary == ('blue', 'cross', 'red', 'square')
+    named = check.named(['The red square.', 'The object making a sound.',
+                         'The sounding cross after the blue one stops'])
+    assert named.tolist() == [[0, 0, 1, 1], [0, 0, 0, 0], [1, 1, 0, 0]]
+    targets = check.category_targets(['blue-square', 'cross'])
+    assert targets.tolist() == [[1, 0, 0, 1], [0, 1, 0, 0]]
+    with pytest.raises(ValueError, match=r"'green-star' .*\['green', 'star'\]"):
+        check.category_targets(['green-star'])
+    with pytest.raises(ValueError, match='single words'):
+        NamesOnScreen(['red square'])
+
+
+def test_found_where_one_cell_shows_every_named_word():
+    """Both words on one cell, not each on a cell of its own."""
+    logits = torch.full((2, 2, 1, 2), -9.0)  # 2 words, 2 cells
+    logits[0, :, 0, 1] = 9.0  # clip 0: a cell with both words
+    logits[1, 0, 0, 0] = logits[1, 1, 0, 1] = 9.0  # clip 1: apart
+    both = torch.ones(2, 2)
+    found = log_found(logits, both).exp()
+    assert found[0] > 0.99 and found[1] < 0.01
+    none = log_found(logits, torch.zeros(2, 2)).exp()
+    torch.testing.assert_close(none, torch.ones(2))
+
+
+def draw(colour: str, shape: str, x: int, y: int,
+         frame: torch.Tensor) -> torch.Tensor:
+    """A 16-pixel square or cross of pure red or blue on (3, H, W), at
+    (x, y); its mask."""
+    on = torch.zeros(frame.shape[1:], dtype=torch.bool)
+    if shape == 'square':
+        on[y:y + 16, x:x + 16] = True
+    else:
+        on[y + 5:y + 11, x:x + 16] = on[y:y + 16, x + 5:x + 11] = True
+    frame[:, on] = torch.tensor([3.0, -1.0, -1.0] if colour == 'red'
+                                else [-1.0, -1.0, 3.0])[:, None]
+    return on
+
+
+def scenes(pairs, n: int, seed: int, per_frame: int | None = None):
+    """n 96-pixel frames, each with one object of each (colour, shape) in
+    ``pairs`` (or of ``per_frame`` of them drawn at random) in random
+    corners; their objects' maps (n, 96, 96) (k + 1 on the k-th drawn)
+    and categories."""
+    gen = torch.Generator().manual_seed(seed)
+    frames = torch.randn(n, 3, 96, 96, generator=gen) * 0.3
+    objects = torch.zeros(n, 96, 96, dtype=torch.long)
+    categories = []
+    for i in range(n):
+        drawn = torch.randperm(len(pairs), generator=gen)[:per_frame]
+        slots = torch.randperm(4, generator=gen)
+        for k, (j, slot) in enumerate(zip(drawn.tolist(), slots.tolist())):
+            x, y = 8 + 64 * (slot % 2), 8 + 64 * (slot // 2)
+            objects[i][draw(*pairs[j], x, y, frames[i])] = k + 1
+        categories.append(['-'.join(pairs[j]) for j in drawn.tolist()])
+    return frames, objects, categories
+
+
+def test_cells_are_named_by_the_object_covering_them():
+    check = NamesOnScreen(WORDS, size=16, width=4)
+    objects = torch.zeros(2, 8, 8, dtype=torch.long)
+    objects[0, :4, :4] = 1  # cell (0, 0): red square
+    objects[0, 4:, :3] = 2  # cell (1, 0): 3 / 4 blue cross
+    objects[0, 4:, 4:5] = 1  # cell (1, 1): 1 / 4 red square
+    objects[1, :4, :4] = 1  # a clip no row refers to: not named
+    targets, labelled = check.cell_targets(
+        objects, [['red-square', 'blue-cross'], []], (2, 2))
+    assert targets[0, :, 0, 0].tolist() == [0, 0, 1, 1]
+    assert targets[0, :, 1, 0].tolist() == [1, 1, 0, 0]
+    assert labelled.tolist() == [[[True, True], [True, False]],
+                                 [[False, False], [False, False]]]
+    assert targets[0, :, 0, 1].sum() == 0  # nothing there: no word
+
+
+def test_unseen_colour_shape_pairs_are_named():
+    """Trained on frames of two of red squares, red crosses and blue
+    squares (the cells named by the objects covering them), the check
+    finds a blue cross, which it never saw, and finds none beside a blue
+    square and a red cross (both words, not on one object), nor where no
+    cross or nothing blue is."""
+    torch.manual_seed(0)
+    check = NamesOnScreen(WORDS, size=96, width=8)
+    seen = [('red', 'square'), ('red', 'cross'), ('blue', 'square')]
+    frames, objects, categories = scenes(seen, 128, seed=0, per_frame=2)
+    optim = torch.optim.Adam(check.parameters(), 3e-3)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(250):
+        idx = torch.randint(128, (8, ), generator=gen)
+        loss = check.loss(frames[idx], objects[idx],
+                          [categories[i] for i in idx.tolist()])
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    check.eval()
+    unseen = scenes([('blue', 'cross'), ('red', 'square')], 8, 2)[0]
+    apart = scenes([('blue', 'square'), ('red', 'cross')], 8, 3)[0]
+    no_cross = scenes([('blue', 'square'), ('red', 'square')], 8, 4)[0]
+    no_blue = scenes([('red', 'cross'), ('red', 'square')], 8, 5)[0]
+    found = check(torch.cat([unseen, apart, no_cross, no_blue]),
+                  ['The blue cross.'] * 32)
+    assert found[:8].min() > 0.5 > found[8:].max()
+
+
+def names_model(threshold: float = 0.5, train_only=None):
+    return check_model(train_only, name_check=dict(
+        vocabulary=('blue', 'green', 'red', 'yellow', 'circle', 'cross',
+                    'diamond', 'square', 'star', 'triangle'),
+        threshold=threshold, size=32, width=4))
+
+
+def test_needs_the_presence_switch():
+    cfg = Config.fromfile(TINY)
+    cfg.model.name_check = dict(vocabulary=WORDS)
+    with pytest.raises(ValueError, match='name_check .* presence'):
+        MODELS.build(cfg.model)
+
+
+@pytest.fixture(scope='module')
+def two_rows(tiny_root):
+    """A row and a row whose expression was lent (absent), with frame 0's
+    map of their clips' referred objects."""
+    dataset = RefAVSDataset(tiny_root, 'train', num_frames=T, pipeline=[
+        dict(type='LoadClipFrames'), dict(type='LoadClipAudio'),
+        dict(type='LoadClipMasks'), dict(type='LoadClipObjects'),
+        dict(type='ResizeClip', scale=128), dict(type='PackClipInputs')])
+    first, lent = dataset[0], copy.deepcopy(dataset[1])
+    lent['data_samples'].set_metainfo(dict(is_null=True, null_negative=True,
+                                           text='The red triangle.'))
+    return pseudo_collate([first, lent])
+
+
+def test_rows_it_finds_absent_are_emptied(two_rows):
+    """Under its threshold a row's masks are emptied and its presence is
+    0 on every frame, in the test path and the streamed one alike;
+    above it the model predicts as without the check."""
+    with torch.no_grad():
+        kept = names_model(threshold=0.0).eval()  # finds nothing absent
+        vetoed = names_model(threshold=1.1).eval()  # finds every row absent
+        data = kept.data_preprocessor(two_rows)
+        metas = [s.metainfo for s in data['data_samples']]
+        inputs = data['inputs']
+        texts = [m['text'] for m in metas]
+        assert kept.names_presence(inputs, texts).shape == (2, )
+        out = kept._predict_clip(inputs, metas)
+        kept.name_check = None
+        torch.testing.assert_close(out['logits'],
+                                   kept._predict_clip(inputs, metas)['logits'])
+        empty = vetoed._predict_clip(inputs, metas)
+        one = {k: v[:1] for k, v in inputs.items()}
+        prompt = vetoed.prompts(one, texts)
+        streamed = next(vetoed.track(
+            prompt, one['frames'][0], vetoed=vetoed.names_absent(one, texts)))
+    assert (empty['logits'] == NO_OBJECT_LOGIT).all()
+    assert (empty['presence'] == 0).all()
+    assert (streamed['logits'] == NO_OBJECT_LOGIT).all()
+    assert (streamed['presence'] == 0).all()
+
+
+def test_trained_alone_from_its_own_loss(two_rows):
+    """``train_only=('names_on_screen', )``: its loss alone, its gradients
+    alone; the cells are named from the objects' map whatever the
+    expression."""
+    model = names_model(train_only=('names_on_screen', ))
+    model.train()
+    torch.manual_seed(1)  # the same colour shuffle and mirror as below
+    losses = forward_loss(model, two_rows)
+    assert set(losses) == {'loss_names_on_screen'}
+    losses['loss_names_on_screen'].backward()
+    grads = {name: p.grad for name, p in model.named_parameters()
+             if p.grad is not None}
+    assert grads and all(n.startswith('names_on_screen.') for n in grads)
+    with torch.no_grad():
+        data = model.data_preprocessor(two_rows, training=True)
+        samples = data['data_samples']
+        torch.manual_seed(1)
+        objects = torch.stack([s.gt_objects.data[0] for s in samples])
+        cats = [s.metainfo['object_categories'] for s in samples]
+        alone = model.names_on_screen.loss(
+            data['inputs']['frames'][:, 0], objects, cats)
+    torch.testing.assert_close(losses['loss_names_on_screen'], alone)
+    assert cats[0] and objects[0].max() == len(cats[0])
+
+
+def test_learning_needs_the_objects_map(two_rows):
+    model = names_model(train_only=('names_on_screen', ))
+    batch = copy.deepcopy(two_rows)
+    for sample in batch['data_samples']:
+        del sample.gt_objects
+    with pytest.raises(KeyError, match='LoadClipObjects'):
+        forward_loss(model, batch)
