@@ -15,8 +15,9 @@
 #      --presence also learns the presence switch alone on it (stage 3, null
 #      references; its threshold and AUCs go into results.json): the check
 #      of the one object SAM2 keeps on frame 0 ('verify'), or with
-#      --presence-source scene the check of every object on frame 0 and
-#      then whether the sound is made on screen (stage 4);
+#      --presence-source scene the check of every object on frame 0, then
+#      whether the sound is made on screen (stage 4) and whether what the
+#      expression names is on frame 0 (stage 5);
 #   4. print the table and write it as OUT/results.json;
 #   5. run tools/demo.py on a test clip written as an mp4 with sound.
 # --reuse-stage1 keeps a stage 1 already trained in OUT/stage1 (its
@@ -241,6 +242,31 @@ EOF
       --cfg-options "${S4OPTS[@]}"
     ROWS+=("SAM2-LOVE + presence + sound check (sync 0.5; threshold $THRESHOLD from val)=$W4/test_calibrated")
     EXTRAS+=(--extra "sound_check_test=$W4/test_presence.json")
+    # stage 5: is what the expression names on frame 0? learnt alone on
+    # stage 4 from frames and the map of each clip's referred objects;
+    # a row is found absent where the head's check or this one says so,
+    # this one under its own threshold from val (the largest finding at
+    # most 2 % of val's ordinary rows absent by it)
+    NCFG=configs/sam2love_tiny-presence-scene-sound-names_1xb16-stage5_synthetic.py
+    S5OPTS=("model.decode_head.checkpoint=$S1PT" "${DATA_OPTS[@]}"
+            "model.decode_head.presence.null_weight=$NULL_WEIGHT"
+            "model.decode_head.presence.threshold=$THRESHOLD")
+    W5=$OUT/stage5_names
+    $PY tools/train.py "$NCFG" --work-dir "$W5" \
+      --cfg-options "${S5OPTS[@]}" "load_from=$CKPT4"
+    CKPT5=$(cat "$W5/last_checkpoint")
+    $PY tools/analysis_tools/presence_scores.py "$NCFG" "$CKPT5" --split val \
+      --names-max-ordinary-loss 0.02 --out "$W5/val_presence.json" \
+      --cfg-options "${S5OPTS[@]}"
+    NAMES_THRESHOLD=$($PY -c "import json, sys; print(json.load(open(sys.argv[1]))['names_calibrated']['threshold'])" "$W5/val_presence.json")
+    run_test "$NCFG" "$CKPT5" "$W5/test_calibrated" "${S5OPTS[@]}" \
+      "$ALL_SPLITS" "model.name_check.threshold=$NAMES_THRESHOLD"
+    $PY tools/analysis_tools/presence_scores.py "$NCFG" "$CKPT5" \
+      --names-threshold "$NAMES_THRESHOLD" --out "$W5/test_presence.json" \
+      --cfg-options "${S5OPTS[@]}"
+    ROWS+=("SAM2-LOVE + presence + sound check + names check (threshold $NAMES_THRESHOLD from val)=$W5/test_calibrated")
+    EXTRAS+=(--extra "names_check_calibration=$W5/val_presence.json"
+             --extra "names_check_test=$W5/test_presence.json")
   fi
 fi
 elapsed 'stage 2'

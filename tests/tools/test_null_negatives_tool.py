@@ -4,6 +4,8 @@ import json
 import pytest
 from inference_helpers import make_tiny_tree
 
+from sam2love.datasets.synthetic.categories import COLOURS, SHAPES
+
 TOOL = 'analysis_tools/null_negatives'
 
 
@@ -19,7 +21,12 @@ def test_counts_what_can_be_made_and_the_wrong_pairs(tool, tmp_path, capsys):
     assert counts['absent_per_row_min'] <= counts['absent_per_row_mean']
     assert 0 <= counts['wrong_pairs'] <= counts['pairs']
     assert counts['wrong_share'] == counts['wrong_pairs'] / counts['pairs']
-    assert 'wrong_share' in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert 'wrong_share' in printed
+    # the category words name_check's vocabulary is set to
+    assert set(counts['vocabulary']) <= set(COLOURS) | set(SHAPES)
+    assert len(counts['vocabulary']) > 2
+    assert ' '.join(counts['vocabulary']) in printed
     kinds = counts['kinds']
     assert kinds and set(kinds) <= {'audio', 'vision', 'mixed', 'temporal'}
     # every ordinary row that can borrows once (audio texts name nothing:

@@ -103,3 +103,29 @@ def test_the_token_switch_is_read(tool, tmp_path):
     inputs, _, texts = next(preprocessed_batches(model, cfg, 'test_n', 2))
     assert tool.clip_presence(model, inputs, texts).tolist() == pytest.approx(
         [torch.sigmoid(torch.tensor(2.0)).item()] * 2)
+
+
+def test_names_check_threshold_and_either_check(tool):
+    """``--names-max-ordinary-loss`` calibrates the names check on its own
+    probabilities (no ceiling); ``combined`` finds a row absent where
+    either check does."""
+    from types import SimpleNamespace
+    model = SimpleNamespace(name_check=dict(threshold=0.5),
+                            decode_head=SimpleNamespace(
+                                presence=dict(threshold=0.3)))
+    scores = {'ordinary': [0.9, 0.8, 0.2, 0.9], 'absent-referent': [0.9, 0.1]}
+    names = {'ordinary': [0.99, 0.95, 0.97, 0.6], 'absent-referent': [0.4, 0.98]}
+    args = SimpleNamespace(names_threshold=None, names_max_ordinary_loss=0.25)
+    out = tool.names_figures(model, scores, names, {}, args)
+    assert out['names_calibrated']['threshold'] == pytest.approx(0.95)
+    assert out['names']['groups']['absent-referent']['auc'] == 0.625
+    combined = out['combined']
+    assert combined['threshold'] == 0.3 and combined['names_threshold'] == 0.95
+    assert combined['found_absent'] == {'ordinary': 0.5,
+                                        'absent-referent': 1.0}
+    args = SimpleNamespace(names_threshold=None, names_max_ordinary_loss=None)
+    out = tool.names_figures(model, scores, names, {'calibrated': dict(
+        threshold=0.85)}, args)
+    assert 'names_calibrated' not in out
+    assert out['combined']['found_absent'] == {'ordinary': 0.5,
+                                               'absent-referent': 1.0}

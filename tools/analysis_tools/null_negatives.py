@@ -4,10 +4,12 @@ data set, and, on a synthetic one, how many of them are wrong.
     python tools/analysis_tools/null_negatives.py DATA_ROOT [--split train]
         [--match word|object] [--out OUT.json]
 
-Prints the expressions that may be lent (those naming a category word),
-the split's ordinary rows that ask for a sound (audio and silence can
-make them null), the csv's null rows (every split) and how many of them
-ask for a sound, the absent expressions per ordinary row (min / mean), and with
+Prints the category words (``vocabulary``, what
+``SAM2LOVE(name_check=dict(vocabulary=...))`` names), the expressions
+that may be lent (those naming a category word), the split's ordinary
+rows that ask for a sound (audio and silence can make them null), the
+csv's null rows (every split) and how many of them ask for a sound, the
+absent expressions per ordinary row (min / mean), and with
 ``synthetic_info.json`` (``tools/make_synthetic_refavs.py``) the share of
 (row, lent expression) pairs that the same ``--match`` rule would not have
 made had it known every object on screen (objects no row refers to are
@@ -32,6 +34,7 @@ def count(data_root: str, split: str = 'train',
     ordinary = [r for r in selected if not r.is_null]
     lent = [sampler.absent_expressions(r.name) for r in ordinary]
     out = dict(split=split, match=match, rows=len(selected),
+               vocabulary=sorted(sampler.vocabulary),
                ordinary_rows=len(ordinary),
                lendable_expressions=len({d.text for group in
                                          sampler.donors.values()
@@ -103,6 +106,8 @@ def main(argv=None) -> dict:
                       f'lending {got["lending_rows"]:5d}  lent '
                       f'{got["lent"]:7.1f}  per lending row '
                       f'{got["lent_per_lending_row"]:.2f}')
+        elif key == 'vocabulary':
+            print(f'{key:24s} {" ".join(value)}')
         else:
             print(f'{key:24s} {value:.4f}' if isinstance(value, float)
                   else f'{key:24s} {value}')

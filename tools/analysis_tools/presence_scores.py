@@ -3,8 +3,9 @@
     python tools/analysis_tools/presence_scores.py CONFIG CHECKPOINT
         [--split test_s test_u test_n] [--batch-size 16]
         [--thresholds 0.1 0.3 0.5 0.7 0.9] [--max-ordinary-loss 0.02]
-        [--max-threshold 0.5] [--miss-iou 0.3] [--out FILE.json]
-        [--cfg-options ...]
+        [--max-threshold 0.5] [--miss-iou 0.3]
+        [--names-max-ordinary-loss 0.02] [--names-threshold T]
+        [--out FILE.json] [--cfg-options ...]
 
 For every row of the splits it computes the clip's presence probability,
 the one ``SAM2PromptHead.predict_clip`` compares with
@@ -38,6 +39,17 @@ only the kept object (``'verify'``) sees those rows as it sees an absent
 referent (the object kept is not the one named): emptying them costs
 their J, so that share bounds what such a check can reject within a J&F
 budget (docs/presence.md).
+
+With ``SAM2LOVE(name_check=...)`` it also scores each row by the names
+check (is what the expression names on frame 0, ``names_presence``):
+``"names"`` (the same figures, its probabilities) and, with
+``--names-max-ordinary-loss MN``, ``"names_calibrated"``: its threshold
+found as above with no ceiling (test with ``--cfg-options
+model.name_check.threshold=TN``). ``"combined"`` is then the share of
+each group found absent by either check: the head's under its threshold
+(the calibrated one, else the config's) or the names check under its own
+(the calibrated one, else ``--names-threshold``, else the config's), as
+the model decides.
 
 ``--out`` writes ``{"tool": "presence_scores", "config", "checkpoint",
 "splits", "groups": {name: {"count", "mean", "auc"}}, "thresholds": {t:
@@ -86,6 +98,12 @@ def parse_args(argv=None):
     parser.add_argument('--miss-iou', type=float, default=0.3,
                         help='a kept frame-0 object below this IoU with '
                         'the referent misses it')
+    parser.add_argument('--names-max-ordinary-loss', type=float,
+                        help="calibrate name_check's threshold: at most "
+                        'this share of ordinary rows found absent by it')
+    parser.add_argument('--names-threshold', type=float,
+                        help="name_check's threshold for the combined "
+                        "figures (default: the config's)")
     parser.add_argument('--out', help='write the figures as JSON here')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
                         else 'cpu')
@@ -104,6 +122,35 @@ def frame0_presence(model, inputs: dict, texts: list) -> tuple:
     mask = chosen_mask(out)
     clip = head.clip_presence(prompt, scores, out['backbone_out'], mask)
     return (scores.float().sigmoid() if clip is None else clip), mask
+
+
+@torch.no_grad()
+def names_presence(model, inputs: dict, texts: list) -> torch.Tensor | None:
+    """(B, ) the names check's probabilities (None without one)."""
+    look = getattr(model, 'names_presence', None)
+    return None if look is None else look(inputs, texts)
+
+
+def names_figures(model, scores: dict, names: dict, figures: dict,
+                  args) -> dict:
+    """``names``, ``names_calibrated`` and ``combined`` of ``--out``."""
+    out = {}
+    threshold = args.names_threshold
+    if threshold is None:
+        threshold = model.name_check['threshold']
+    if args.names_max_ordinary_loss is not None:
+        out['names_calibrated'] = calibrate(
+            names, args.names_max_ordinary_loss, ceiling=1.0)
+        threshold = out['names_calibrated']['threshold']
+    out['names'] = summarise(names, [threshold])
+    head = figures.get('calibrated', {}).get(
+        'threshold', (model.decode_head.presence or {}).get('threshold', 0.0))
+    out['combined'] = dict(
+        threshold=head, names_threshold=threshold,
+        found_absent={group: float(np.mean(
+            (np.asarray(scores[group]) < head)
+            | (np.asarray(names[group]) < threshold))) for group in scores})
+    return out
 
 
 def clip_presence(model, inputs: dict, texts: list) -> torch.Tensor:
@@ -185,6 +232,20 @@ def format_table(figures: dict) -> str:
         lines.append(f"calibrated threshold {c['threshold']:.4g} (at most "
                      f"{c['max_ordinary_loss']:.0%} of ordinary rows absent): "
                      + '  '.join(f'{c["found_absent"][n]:.2f}' for n in names))
+    if 'names' in figures:
+        lines.append('names check (is what the expression names on frame 0):')
+        lines.append(format_table(figures['names']))
+        if 'names_calibrated' in figures:
+            c = figures['names_calibrated']
+            lines.append(
+                f"names check's calibrated threshold {c['threshold']:.4g} "
+                f"(at most {c['max_ordinary_loss']:.0%} of ordinary rows "
+                'absent)')
+        c = figures['combined']
+        lines.append(
+            f"either check (presence < {c['threshold']:.4g} or names < "
+            f"{c['names_threshold']:.4g}), found absent: "
+            + '  '.join(f'{c["found_absent"][n]:.2f}' for n in names))
     return '\n'.join(lines)
 
 
@@ -198,13 +259,16 @@ def main(argv=None) -> dict:
     root = dataset_cfg.data_root
     types = null_types(root) if has_expression_kinds(root) else {}
     scores = defaultdict(list)
+    names = defaultdict(list)
     ious = []
     for split in args.split:
         for inputs, samples, texts in preprocessed_batches(
                 model, dataset_cfg, split, args.batch_size):
             inputs = {k: v.to(args.device) for k, v in inputs.items()}
             presence, masks = frame0_presence(model, inputs, texts)
-            for sample, p, mask in zip(samples, presence, masks):
+            found = names_presence(model, inputs, texts)
+            for i, (sample, p, mask) in enumerate(zip(samples, presence,
+                                                      masks)):
                 referent = sample.gt_eval_masks.data
                 if referent.any():
                     group = ORDINARY
@@ -212,6 +276,8 @@ def main(argv=None) -> dict:
                 else:
                     group = types.get(sample.metainfo['uid'], 'null')
                 scores[group].append(float(p))
+                if found is not None:
+                    names[group].append(float(found[i]))
     figures = dict(tool='presence_scores', config=args.config,
                    checkpoint=args.checkpoint, splits=args.split,
                    **summarise(scores, args.thresholds))
@@ -220,6 +286,8 @@ def main(argv=None) -> dict:
     if args.max_ordinary_loss is not None:
         figures['calibrated'] = calibrate(scores, args.max_ordinary_loss,
                                           args.max_threshold)
+    if names:
+        figures.update(names_figures(model, scores, names, figures, args))
     print(format_table(figures))
     if args.out:
         with open(args.out, 'w') as f:
