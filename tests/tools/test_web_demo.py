@@ -304,7 +304,8 @@ def upload_url(page, uploader: str) -> str:
 @needs_browser
 def test_the_server_holds_the_upload_limits(demo, browser_page):
     """Direct POSTs to the uploader's route (no browser checks): over
-    --max-upload-mb (1 MB here) refused with 413, a type the page does not
+    --max-upload-mb (1 MB here) refused with 413 (or the connection closed
+    under the upload), a type the page does not
     take or a name '..' not kept, each said in the page; nothing lands in
     uploads/ and the server log has no traceback."""
     page = browser_page['page']
@@ -316,7 +317,13 @@ def test_the_server_holds_the_upload_limits(demo, browser_page):
         return page.page.request.post(url, multipart=dict(file=dict(
             name=name, mimeType='video/mp4', buffer=b'x' * size))).status
 
-    assert post('big.mp4', 3_000_000) == 413
+    from playwright.sync_api import Error as PlaywrightError
+    try:
+        assert post('big.mp4', 3_000_000) == 413
+    except PlaywrightError as err:
+        # refused before the whole body was sent: the server closes the
+        # connection under the upload (seen on a loaded machine)
+        assert 'EPIPE' in err.message or 'ECONNRESET' in err.message, err
     assert post('notes.txt', 1000) == 200
     assert page.wait_error(containing='notes.txt').startswith(
         'video file refused: notes.txt: not a video file')
