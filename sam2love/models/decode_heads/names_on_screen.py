@@ -1,5 +1,6 @@
 """Is what the expression names on screen? A namer of frame 0's cells,
-learnt from the referents' masks and the categories their uids name.
+learnt from the masks of the objects each clip's rows refer to and the
+categories their uids name.
 
 The scene check names the objects SAM2 lists on frame 0 from the
 decoder's features and silhouettes: shapes are misnamed there, and unseen
@@ -37,9 +38,9 @@ COLOUR_WORDS = frozenset(
 
 
 def cell_cnn(width: int, out: int) -> nn.Sequential:
-    """(B, 3, S, S) -> (B, out, S/8, S/8): a receptive field of about 60
-    pixels at stride 8, an object of the synthetic set whole at its
-    centre cell."""
+    """(B, 3, S, S) -> (B, out, S/8, S/8): a receptive field of 74
+    pixels at stride 8 (an object of the synthetic set, 30-40 pixels
+    across at S = 128, whole at its centre cell)."""
     return nn.Sequential(
         nn.Conv2d(3, width, 3, padding=1), nn.ReLU(inplace=True),
         nn.MaxPool2d(2),
