@@ -167,17 +167,18 @@ class RefAVSDataset(BaseSegDataset):
         """One dict per expression of the selected splits, in csv order."""
         rows = read_metadata(self.ann_file, self.backend_args)
         selected = [r for r in rows if r.split in self.splits]
+        # each clip's referred objects, (fid, category), for
+        # ``LoadClipObjects``
         objects = defaultdict(set)
         for r in rows:
             if not r.is_null:
                 objects[r.name].add((r.fid, r.category))
-        #: each clip's referred objects, (fid, category), for
-        #: ``LoadClipObjects``
-        self.clip_objects = {name: sorted(o) for name, o in objects.items()}
+        objects = {name: sorted(o) for name, o in objects.items()}
         if self.null_negatives is not None:
             self.negative_sampler = NullNegativeSampler(
                 rows, selected, self.null_negatives['match'])
-        return [self.row_to_data_info(r) for r in selected]
+        return [dict(self.row_to_data_info(r),
+                     clip_objects=objects.get(r.name, [])) for r in selected]
 
     def prepare_data(self, idx: int):
         """The pipeline's output for row ``idx``; with ``null_negatives``,
@@ -217,8 +218,6 @@ class RefAVSDataset(BaseSegDataset):
             fid=row.fid, text=row.exp, is_null=row.is_null,
             metadata_line=row.line, num_frames=self.num_frames,
             clip_seconds=self.num_frames * self.seconds_per_frame,
-            clip_objects=list(getattr(self, 'clip_objects', {}).get(
-                row.name, ())),
             reduce_zero_label=False, seg_fields=[])
         info.update(clip_files(self.data_root, row.name, self.num_frames,
                                self.media_dir))

@@ -121,6 +121,10 @@ def test_unseen_colour_shape_pairs_are_named():
     found = check(torch.cat([unseen, apart, no_cross, no_blue]),
                   ['The blue cross.'] * 32)
     assert found[:8].min() > 0.5 > found[8:].max()
+    # one frame is named once for every expression
+    texts = ['The blue cross.', 'The red cross.']
+    torch.testing.assert_close(check(unseen[:1], texts),
+                               check(unseen[:1].expand(2, -1, -1, -1), texts))
 
 
 def names_model(threshold: float = 0.5, train_only=None):

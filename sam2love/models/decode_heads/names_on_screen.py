@@ -30,6 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...datasets.null_negatives import words
+from ..losses import balanced_mean
 
 #: basic colour terms: the words read with the frame's colours intact
 COLOUR_WORDS = frozenset(
@@ -70,15 +71,6 @@ def log_found(cell_logits: torch.Tensor, named: torch.Tensor
     """
     log_p = F.logsigmoid(cell_logits.float()).flatten(2)  # (B, V, h w)
     return torch.einsum('bv,bvn->bn', named.float(), log_p).amax(1)
-
-
-def half_bce(loss: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean of ``loss`` with the positives and the negatives of
-    ``target`` weighing half each (either alone where the other is
-    missing; 0 where there is none)."""
-    parts = [loss[target > 0].mean()] if (target > 0).any() else []
-    parts += [loss[target == 0].mean()] if (target == 0).any() else []
-    return sum(parts) / len(parts) if parts else loss.sum() * 0
 
 
 class NamesOnScreen(nn.Module):
@@ -212,12 +204,15 @@ class NamesOnScreen(nn.Module):
         cells = labelled[:, None].expand_as(logits)
         bce = F.binary_cross_entropy_with_logits(
             logits.float(), target, reduction='none')
-        return half_bce(bce[cells], target[cells])
+        return balanced_mean(bce[cells], target[cells])
 
     @torch.no_grad()
     def forward(self, frames0: torch.Tensor, texts: Sequence[str]
                 ) -> torch.Tensor:
-        """(B, 3, H, W) normalised frames 0 and B expressions -> (B,)
+        """(B, 3, H, W) normalised frames 0 (or one frame, (1, 3, H, W),
+        named once for every expression) and B expressions -> (B,)
         probability that one cell shows every word the expression names
         (1 where it names none)."""
-        return log_found(self.cell_logits(frames0), self.named(texts)).exp()
+        logits = self.cell_logits(frames0)
+        logits = logits.expand(len(texts), -1, -1, -1)
+        return log_found(logits, self.named(texts)).exp()

@@ -20,6 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..losses import balanced_mean
+
 #: a listed object: a positive object score and more than this many pixels
 #: of the (S/4, S/4) mask
 MIN_PIXELS = 2
@@ -366,7 +368,4 @@ def object_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return logits.masked_fill(torch.isinf(logits), 0).sum() * 0
     bce = F.binary_cross_entropy_with_logits(
         logits[scored].float(), targets[scored], reduction='none')
-    pos = targets[scored] > 0
-    parts = [bce[pos].mean()] if pos.any() else []
-    parts += [bce[~pos].mean()] if (~pos).any() else []
-    return sum(parts) / len(parts)
+    return balanced_mean(bce, targets[scored])

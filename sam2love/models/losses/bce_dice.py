@@ -26,6 +26,15 @@ def dice_loss(logits: torch.Tensor, targets: torch.Tensor,
     return 1 - (2 * inter + smooth) / (probs.sum(1) + targets.sum(1) + smooth)
 
 
+def balanced_mean(loss: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean of per-element losses with the positives (``target`` > 0)
+    and the negatives (``target`` == 0) weighing half each: either alone
+    where the other is missing, 0 (in the graph) where there is none."""
+    parts = [loss[target > 0].mean()] if (target > 0).any() else []
+    parts += [loss[target == 0].mean()] if (target == 0).any() else []
+    return sum(parts) / len(parts) if parts else loss.sum() * 0
+
+
 def bce_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Per-pixel binary cross-entropy averaged per mask: (N, H, W) -> (N,)."""
     return F.binary_cross_entropy_with_logits(

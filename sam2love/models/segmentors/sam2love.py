@@ -349,10 +349,7 @@ class SAM2LOVE(ClipSegmentor):
         frames."""
         if self.name_check is None or 'frames' not in inputs:
             return None
-        frames0 = inputs['frames'][:, 0]
-        if frames0.size(0) == 1:
-            frames0 = frames0.expand(len(texts), -1, -1, -1)
-        return self.names_on_screen(frames0, texts)
+        return self.names_on_screen(inputs['frames'][:, 0], texts)
 
     def names_absent(self, inputs: dict, texts: list[str]
                      ) -> torch.Tensor | None:
