@@ -45,6 +45,28 @@ def test_found_where_one_cell_shows_every_named_word():
     torch.testing.assert_close(none, torch.ones(2))
 
 
+def test_turns_average_every_view_of_the_frame():
+    """With ``turns`` the eval cell logits are the mean over the frame's
+    eight quarter turns and mirrors: a turned frame is named as the frame
+    turned; without, the one view."""
+    torch.manual_seed(0)
+    check = NamesOnScreen(WORDS, size=32, width=4).eval()
+    frame = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        logits = check.cell_logits(frame)
+        turned = check.cell_logits(torch.rot90(frame, 1, (-2, -1)))
+        views = [torch.rot90(check._cell_logits(torch.rot90(
+            seen, k, (-2, -1))), -k, (-2, -1))
+            for seen in (frame, frame.flip(-1)) for k in range(4)]
+        views[4:] = [v.flip(-1) for v in views[4:]]
+        check.turns = False
+        one = check.cell_logits(frame)
+    torch.testing.assert_close(logits, torch.stack(views).mean(0))
+    torch.testing.assert_close(turned, torch.rot90(logits, 1, (-2, -1)))
+    torch.testing.assert_close(one, views[0])
+    assert not torch.allclose(one, logits)
+
+
 def draw(colour: str, shape: str, x: int, y: int,
          frame: torch.Tensor) -> torch.Tensor:
     """A 16-pixel square or cross of pure red or blue on (3, H, W), at

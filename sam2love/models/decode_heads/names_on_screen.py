@@ -89,10 +89,13 @@ class NamesOnScreen(nn.Module):
             data set's).
         size (int): side frame 0 is pooled to.
         width (int): channels of the CNNs' first layers.
+        turns (bool): at test, average each cell's logits over the
+            frame's four quarter turns and their mirrors (as training
+            shows them): a shape misread in one view is outvoted.
     """
 
     def __init__(self, vocabulary: Sequence[str], size: int = 128,
-                 width: int = 32) -> None:
+                 width: int = 32, turns: bool = True) -> None:
         super().__init__()
         vocabulary = sorted({str(w).lower() for w in vocabulary})
         if not vocabulary or any(words(w) != {w} for w in vocabulary):
@@ -102,6 +105,7 @@ class NamesOnScreen(nn.Module):
         self.vocabulary = tuple(vocabulary)
         self.index = {w: i for i, w in enumerate(vocabulary)}
         self.size = size
+        self.turns = turns
         self.register_buffer('colour', torch.tensor(
             [w in COLOUR_WORDS for w in vocabulary]), persistent=False)
         self.look = cell_cnn(width, len(vocabulary))
@@ -118,8 +122,22 @@ class NamesOnScreen(nn.Module):
 
     def cell_logits(self, frames0: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) normalised frames 0 -> (B, V, S/8, S/8) word
-        logits of each cell."""
+        logits of each cell (in eval mode with ``turns``, their mean over
+        the frame's quarter turns and mirrors)."""
         x = F.adaptive_avg_pool2d(frames0.float(), self.size)
+        if self.training or not self.turns:
+            return self._cell_logits(x)
+        views = []
+        for mirror in (False, True):
+            seen = x.flip(-1) if mirror else x
+            for k in range(4):
+                logits = torch.rot90(self._cell_logits(
+                    torch.rot90(seen, k, (-2, -1))), -k, (-2, -1))
+                views.append(logits.flip(-1) if mirror else logits)
+        return torch.stack(views).mean(0)
+
+    def _cell_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> (B, V, S/8, S/8), one view."""
         shuffled = x[:, torch.randperm(3, device=x.device)] \
             if self.training else x
         return torch.where(self.colour[None, :, None, None], self.look(x),

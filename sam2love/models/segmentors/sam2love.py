@@ -95,7 +95,7 @@ class SAM2LOVE(ClipSegmentor):
         name_check (dict, optional): beyond the paper, is what the
             expression names on screen (:class:`~sam2love.models.
             decode_heads.names_on_screen.NamesOnScreen`, its keys
-            ``vocabulary``, ``size``, ``width``)? A row whose probability
+            ``vocabulary``, ``size``, ``width``, ``turns``)? A row whose probability
             is under ``threshold`` (0.5) is found absent (masks emptied,
             presence 0) whatever the head's check says. Needs the head's
             ``presence`` switch. Acts on clips of frames in eval mode;
