@@ -33,6 +33,25 @@ def test_calibrated_threshold_keeps_the_ordinary_rows(tool):
         tool.calibrate(dict(silent=[0.1]), 0.1)
 
 
+def test_separating_threshold_sits_in_the_widest_best_gap(tool):
+    ordinary = [0.0001, 0.03, 0.4, 0.6, 0.9]  # one silenced wrongly
+    silent = [0.001, 0.004, 0.9997]  # one silence not heard
+    got = tool.separate(ordinary, silent)
+    # under 0.03 finds 2/3 made-silent rows and 1/5 ordinary ones (above
+    # 0.03 the same share of made-silent rows for 2/5 ordinary ones)
+    assert got['threshold'] == pytest.approx((0.004 * 0.03) ** 0.5)
+    assert got['separation'] == pytest.approx(2 / 3 - 1 / 5)
+    assert got['rule'] == 'separate-silence'
+    # equal separations: the wider gap in log probability
+    assert tool.separate([0.5, 0.6], [0.01, 0.02])['threshold'] == \
+        pytest.approx((0.02 * 0.5) ** 0.5)
+    assert tool.separate([0.9], [0.8], ceiling=0.5)['threshold'] == 0.5
+    none = tool.separate([0.1, 0.2], [0.5])  # no threshold separates
+    assert none['threshold'] == 0.05 and none['separation'] == 0
+    with pytest.raises(ValueError, match='ordinary and null rows'):
+        tool.separate([0.5], [])
+
+
 def test_kept_object_misses_and_the_j_they_hold(tool):
     import torch
     referent = torch.zeros(8, 8, dtype=torch.bool)
@@ -82,6 +101,32 @@ def test_groups_aucs_and_shares_of_a_checkpoint(tool, tmp_path):
     low, high = figures['thresholds']['0.2'], figures['thresholds']['0.8']
     for name in groups:  # a higher threshold finds more rows absent
         assert low[name] <= high[name]
+
+
+def test_separate_silence_scores_the_rows_asking_for_a_sound(tool,
+                                                             tmp_path):
+    """``--separate-silence``: the ordinary rows that ask for a sound,
+    scored again with silence, set the threshold."""
+    from sam2love.datasets import read_metadata
+    from sam2love.datasets.null_negatives import NullNegativeSampler
+    tree, ckpt = tiny_tree_and_checkpoint(tmp_path)
+    frames = tiny_dataset(tree, 'test_s').num_frames
+    options = ['--cfg-options', f'test_dataloader.dataset.data_root={tree}',
+               f'test_dataloader.dataset.num_frames={frames}']
+    figures = tool.main([CONFIG, ckpt, '--split', 'test_s', '--batch-size',
+                         '4', '--separate-silence'] + options)
+    rows = read_metadata(f'{tree}/metadata.csv')
+    asks = NullNegativeSampler(rows, []).asks_for_sound
+    ordinary = [r for r in rows if r.split == 'test_s' and not r.is_null]
+    assert figures['groups']['made-silent']['count'] == sum(
+        asks(r.exp) for r in ordinary) > 0
+    c = figures['calibrated']
+    assert c['rule'] == 'separate-silence' and 0 < c['threshold'] <= 0.5
+    assert c['separation'] == pytest.approx(
+        c['found_absent']['made-silent'] - c['found_absent']['ordinary'])
+    with pytest.raises(SystemExit, match='two rules'):
+        tool.main([CONFIG, ckpt, '--separate-silence',
+                   '--max-ordinary-loss', '0.1'] + options)
 
 
 def test_the_token_switch_is_read(tool, tmp_path):

@@ -3,7 +3,7 @@
     python tools/analysis_tools/presence_scores.py CONFIG CHECKPOINT
         [--split test_s test_u test_n] [--batch-size 16]
         [--thresholds 0.1 0.3 0.5 0.7 0.9] [--max-ordinary-loss 0.02]
-        [--max-threshold 0.5] [--miss-iou 0.3]
+        [--max-threshold 0.5] [--separate-silence] [--miss-iou 0.3]
         [--names-max-ordinary-loss 0.02] [--names-threshold T]
         [--out FILE.json] [--cfg-options ...]
 
@@ -29,6 +29,19 @@ that finds at most a share M of the ordinary rows absent (run it on
 model.decode_head.presence.threshold=T``). The cap matters when the
 ordinary rows' probabilities saturate near 1: their M-quantile then sits
 at 0.9997, where a few test rows fall below it by a hair.
+
+``--separate-silence`` calibrates it against silence instead, for a
+model whose names check (below) takes the absent referents, so that the
+head's threshold has only to tell whether the sound asked for is there:
+the ordinary rows that ask for a sound are scored again with silence in
+place of their audio (group ``made-silent``) and the threshold is the one
+that best separates them from the ordinary rows (the largest share of
+made-silent rows found absent less the share of ordinary rows; among
+equals, the widest gap in log probability), at the geometric mean of the
+two probabilities around it, up to ``--max-threshold``. A quantile of the
+ordinary rows alone sits too high there (val's 2 % cost test_u 10 % of
+its rows for no null row the names check misses, docs/presence.md), and
+too low where the sound check silences a few val clips wrongly.
 
 It also measures the object frame 0 keeps on the ordinary rows (the mask
 SAM2 decodes from the token, :func:`~sam2love.models.decode_heads.presence.
@@ -57,10 +70,14 @@ the model decides.
 "miss_iou", "missed_share", "missed_j"}}`` (``missed_j`` in points of
 frame-0 J of all ordinary rows) and, when calibrating, ``"calibrated":
 {"max_ordinary_loss": M, "max_threshold": C, "threshold": T,
-"found_absent": {name: share}}``.
+"found_absent": {name: share}}`` (with ``--separate-silence``:
+``{"rule": "separate-silence", "max_threshold", "threshold",
+"separation", "found_absent"}``, ``separation`` the share of made-silent
+rows found absent less the ordinary rows').
 """
 import argparse
 import json
+import os.path as osp
 from collections import defaultdict
 
 import numpy as np
@@ -71,6 +88,8 @@ from mmseg.registry import MODELS
 
 import sam2love  # noqa: F401  (registers the components)
 from sam2love.apis.checkpoint import load_weights_strict
+from sam2love.datasets import read_metadata
+from sam2love.datasets.null_negatives import NullNegativeSampler
 from sam2love.evaluation.kinds import has_expression_kinds, null_types
 from sam2love.models.decode_heads.presence import chosen_mask
 from sam2love.models.losses.mask_candidates import mask_iou
@@ -78,6 +97,7 @@ from sam2love.utils import load_config
 from sam2love.utils.analysis import preprocessed_batches, roc_auc
 
 ORDINARY = 'ordinary'
+MADE_SILENT = 'made-silent'
 
 
 def parse_args(argv=None):
@@ -95,6 +115,10 @@ def parse_args(argv=None):
                         'of ordinary rows found absent')
     parser.add_argument('--max-threshold', type=float, default=0.5,
                         help='the calibrated threshold is at most this')
+    parser.add_argument('--separate-silence', action='store_true',
+                        help='calibrate the threshold that best separates '
+                        'the ordinary rows from those asking for a sound '
+                        'scored with silence')
     parser.add_argument('--miss-iou', type=float, default=0.3,
                         help='a kept frame-0 object below this IoU with '
                         'the referent misses it')
@@ -153,6 +177,22 @@ def names_figures(model, scores: dict, names: dict, figures: dict,
     return out
 
 
+def made_silent(model, inputs: dict, samples, texts: list, asks_for_sound,
+                found, scores: dict, names: dict) -> None:
+    """Score the batch's ordinary rows that ask for a sound again with
+    silence in place of their audio, into the ``made-silent`` groups
+    (``found``: the batch's names check, which does not hear)."""
+    asks = torch.tensor([bool(asks_for_sound(t)) and bool(
+        s.gt_eval_masks.data.any()) for s, t in zip(samples, texts)])
+    if not asks.any():
+        return
+    silent = dict(inputs, silent_audio=asks.to(inputs['frames'].device))
+    presence, _ = frame0_presence(model, silent, texts)
+    scores[MADE_SILENT] += presence[asks.to(presence.device)].tolist()
+    if found is not None:
+        names[MADE_SILENT] += found[asks.to(found.device)].tolist()
+
+
 def clip_presence(model, inputs: dict, texts: list) -> torch.Tensor:
     """(B, ) probability that each row's referent is in its clip."""
     return frame0_presence(model, inputs, texts)[0]
@@ -208,6 +248,31 @@ def calibrate(scores: dict, max_share: float, ceiling: float = 0.5) -> dict:
                               for name, v in scores.items()})
 
 
+def separate(ordinary, null, ceiling: float = 0.5) -> dict:
+    """The threshold that best separates ``null`` probabilities (found
+    absent under it) from ``ordinary`` ones: the largest share of null
+    rows under it less the share of ordinary rows, among equals the
+    widest gap in log probability, at the geometric mean of the two
+    probabilities around it; at most ``ceiling``."""
+    ordinary = np.asarray(ordinary, dtype=float)
+    null = np.asarray(null, dtype=float)
+    if not len(ordinary) or not len(null):
+        raise ValueError('separating needs ordinary and null rows, got '
+                         f'{len(ordinary)} and {len(null)}')
+    values = np.unique(np.clip(np.concatenate([ordinary, null]), 1e-12, 1))
+    best, threshold = (0.0, 0.0), float(values[0]) / 2  # finds none
+    for low, high in zip(values[:-1], values[1:]):
+        key = (float(np.mean(null <= low) - np.mean(ordinary <= low)),
+               float(np.log(high / low)))
+        if key > best:
+            best, threshold = key, float(np.sqrt(low * high))
+    threshold = min(max(threshold, 1e-6), ceiling, 1 - 1e-6)
+    return dict(rule='separate-silence', max_threshold=ceiling,
+                threshold=threshold,
+                separation=float(np.mean(null < threshold)
+                                 - np.mean(ordinary < threshold)))
+
+
 def format_table(figures: dict) -> str:
     names = list(figures['groups'])
     lines = ['group            rows   mean p    AUC']
@@ -229,8 +294,11 @@ def format_table(figures: dict) -> str:
             'points of frame-0 J')
     if 'calibrated' in figures:
         c = figures['calibrated']
-        lines.append(f"calibrated threshold {c['threshold']:.4g} (at most "
-                     f"{c['max_ordinary_loss']:.0%} of ordinary rows absent): "
+        rule = (f"at most {c['max_ordinary_loss']:.0%} of ordinary rows "
+                'absent' if 'max_ordinary_loss' in c else
+                'the best separation of ordinary and made-silent rows: '
+                f"{c['separation']:.2f}")
+        lines.append(f"calibrated threshold {c['threshold']:.4g} ({rule}): "
                      + '  '.join(f'{c["found_absent"][n]:.2f}' for n in names))
     if 'names' in figures:
         lines.append('names check (is what the expression names on frame 0):')
@@ -258,6 +326,13 @@ def main(argv=None) -> dict:
     dataset_cfg = cfg.test_dataloader.dataset
     root = dataset_cfg.data_root
     types = null_types(root) if has_expression_kinds(root) else {}
+    if args.separate_silence:
+        if args.max_ordinary_loss is not None:
+            raise SystemExit('presence_scores: --separate-silence and '
+                             '--max-ordinary-loss are two rules; give one')
+        rows = read_metadata(osp.join(root, dataset_cfg.get(
+            'ann_file', 'metadata.csv')))
+        asks_for_sound = NullNegativeSampler(rows, []).asks_for_sound
     scores = defaultdict(list)
     names = defaultdict(list)
     ious = []
@@ -278,6 +353,9 @@ def main(argv=None) -> dict:
                 scores[group].append(float(p))
                 if found is not None:
                     names[group].append(float(found[i]))
+            if args.separate_silence:
+                made_silent(model, inputs, samples, texts, asks_for_sound,
+                            found, scores, names)
     figures = dict(tool='presence_scores', config=args.config,
                    checkpoint=args.checkpoint, splits=args.split,
                    **summarise(scores, args.thresholds))
@@ -286,6 +364,13 @@ def main(argv=None) -> dict:
     if args.max_ordinary_loss is not None:
         figures['calibrated'] = calibrate(scores, args.max_ordinary_loss,
                                           args.max_threshold)
+    if args.separate_silence:
+        c = separate(scores[ORDINARY], scores[MADE_SILENT],
+                     args.max_threshold)
+        c['found_absent'] = {name: float(np.mean(np.asarray(v)
+                                                 < c['threshold']))
+                             for name, v in scores.items()}
+        figures['calibrated'] = c
     if names:
         figures.update(names_figures(model, scores, names, figures, args))
     print(format_table(figures))
