@@ -39,9 +39,9 @@ that best separates them from the ordinary rows (the largest share of
 made-silent rows found absent less the share of ordinary rows; among
 equals, the widest gap in log probability), at the geometric mean of the
 two probabilities around it, up to ``--max-threshold``. A quantile of the
-ordinary rows alone sits too high there (val's 2 % cost test_u 10 % of
-its rows for no null row the names check misses, docs/presence.md), and
-too low where the sound check silences a few val clips wrongly.
+ordinary rows alone sits too high there (stage 3's 2 % found 10 % of the
+quick start's test_u rows absent, docs/presence.md) or too low where the
+sound check silences a few val clips wrongly.
 
 It also measures the object frame 0 keeps on the ordinary rows (the mask
 SAM2 decodes from the token, :func:`~sam2love.models.decode_heads.presence.
@@ -267,8 +267,7 @@ def separate(ordinary, null, ceiling: float = 0.5) -> dict:
         if key > best:
             best, threshold = key, float(np.sqrt(low * high))
     threshold = min(max(threshold, 1e-6), ceiling, 1 - 1e-6)
-    return dict(rule='separate-silence', max_threshold=ceiling,
-                threshold=threshold,
+    return dict(max_threshold=ceiling, threshold=threshold,
                 separation=float(np.mean(null < threshold)
                                  - np.mean(ordinary < threshold)))
 
@@ -365,8 +364,8 @@ def main(argv=None) -> dict:
         figures['calibrated'] = calibrate(scores, args.max_ordinary_loss,
                                           args.max_threshold)
     if args.separate_silence:
-        c = separate(scores[ORDINARY], scores[MADE_SILENT],
-                     args.max_threshold)
+        c = dict(rule='separate-silence', **separate(
+            scores[ORDINARY], scores[MADE_SILENT], args.max_threshold))
         c['found_absent'] = {name: float(np.mean(np.asarray(v)
                                                  < c['threshold']))
                              for name, v in scores.items()}
