@@ -65,6 +65,20 @@ def forward_loss(model, batch):
     return model(**data, mode='loss')
 
 
+def loss_trained_alone(model, batch, module: str):
+    """With ``train_only=(module, )``: the loss (seed 1) is
+    ``loss_<module>`` alone and its gradients reach that module alone."""
+    model.train()
+    torch.manual_seed(1)
+    losses = forward_loss(model, batch)
+    assert set(losses) == {f'loss_{module}'}
+    losses[f'loss_{module}'].backward()
+    grads = {name: p.grad for name, p in model.named_parameters()
+             if p.grad is not None}
+    assert grads and all(n.startswith(f'{module}.') for n in grads)
+    return losses[f'loss_{module}']
+
+
 def test_loss_step_and_predict_on_two_clips(batch):
     model = build_model()
     model.train()

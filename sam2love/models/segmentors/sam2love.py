@@ -95,8 +95,8 @@ class SAM2LOVE(ClipSegmentor):
         name_check (dict, optional): beyond the paper, is what the
             expression names on screen (:class:`~sam2love.models.
             decode_heads.names_on_screen.NamesOnScreen`, its keys
-            ``vocabulary``, ``size``, ``width``, ``turns``)? A row whose probability
-            is under ``threshold`` (0.5) is found absent (masks emptied,
+            ``vocabulary``, ``size``, ``width``, ``turns``)? A row whose
+            probability is under ``threshold`` (0.5) is found absent (masks emptied,
             presence 0) whatever the head's check says. Needs the head's
             ``presence`` switch. Acts on clips of frames in eval mode;
             learns (``loss_weight``, 1.0) where trained
@@ -141,12 +141,18 @@ class SAM2LOVE(ClipSegmentor):
             backbone=to_jsonable(frozen_backbone))
         self._checked_caches: set[str] = set()
 
+    @staticmethod
+    def _check_settings(cfg: dict) -> tuple[dict, dict]:
+        """A check's config -> (its module's kwargs, the segmentor's
+        ``threshold`` (0.5) and ``loss_weight`` (1.0))."""
+        cfg = dict(cfg)
+        return cfg, dict(threshold=cfg.pop('threshold', 0.5),
+                         loss_weight=cfg.pop('loss_weight', 1.0))
+
     def _build_sound_check(self, cfg: dict | None) -> dict | None:
         if cfg is None:
             return None
-        cfg = dict(cfg)
-        settings = dict(threshold=cfg.pop('threshold', 0.5),
-                        loss_weight=cfg.pop('loss_weight', 1.0))
+        cfg, settings = self._check_settings(cfg)
         if not getattr(self.neck, 'presence_query', False):
             raise ValueError('SAM2LOVE: sound_check makes the presence '
                              "check hear silence and needs the neck's "
@@ -157,9 +163,7 @@ class SAM2LOVE(ClipSegmentor):
     def _build_name_check(self, cfg: dict | None) -> dict | None:
         if cfg is None:
             return None
-        cfg = dict(cfg)
-        settings = dict(threshold=cfg.pop('threshold', 0.5),
-                        loss_weight=cfg.pop('loss_weight', 1.0))
+        cfg, settings = self._check_settings(cfg)
         if not self.decode_head.presence:
             raise ValueError('SAM2LOVE: name_check finds rows absent through '
                              "the head's presence switch "
