@@ -2,12 +2,16 @@
 # on screen? (`SAM2LOVE(name_check=...)`, docs/presence.md). The scene
 # check names the objects SAM2 lists on frame 0 and misnames their shapes,
 # unseen colour-shape pairs most: an absent referent ("the red cross"
-# beside a red triangle) passes. A CNN names each cell of frame 0 with
+# beside a red triangle) passes. `SilhouetteNames` finds the objects of
+# each frame (connected regions of one colour, from a per-pixel namer of
+# the colour words) and names each one's shape from its silhouette, with
 # the words of the data set's categories (here the synthetic set's colours
 # and shapes; `tools/analysis_tools/null_negatives.py DATA_ROOT` prints a
 # data set's), learnt from the masks of the objects each clip's rows
-# refer to and the categories their uids name; a row whose words no cell
-# of frame 0 shows is found absent.
+# refer to (frames 0, 2, 4, 6, 8) and the categories their uids name; a
+# row whose words no object of any frame shows is found absent.
+# (`type='NamesOnScreen'`, the cell namer of frame 0, is for objects that
+# are not flat colours; on this set it takes a star's top for a cross.)
 # Trained alone on a stage-4 model (`load_from`; every other module
 # frozen, no other loss), from frames: the feature cache holds none.
 #   python tools/train.py \
@@ -18,17 +22,18 @@ load_from = ('work_dirs/sam2love_tiny-presence-scene-sound_1xb16-stage4_'
              'synthetic/iter_600.pth')
 model = dict(
     train_only=('names_on_screen', ),
-    name_check=dict(vocabulary=('blue', 'green', 'red', 'yellow', 'circle',
+    name_check=dict(type='SilhouetteNames',
+                    vocabulary=('blue', 'green', 'red', 'yellow', 'circle',
                                 'cross', 'diamond', 'square', 'star',
                                 'triangle')))
-# frame 0's map of every referred object (LoadClipObjects) names the cells
+# the maps of every referred object (LoadClipObjects) name the objects
 train_dataloader = dict(
     batch_size=16,
     dataset=dict(pipeline=[
         dict(type='LoadClipFrames'),
         dict(type='LoadClipAudio', sample_rate=16000),
         dict(type='LoadClipMasks'),
-        dict(type='LoadClipObjects'),
+        dict(type='LoadClipObjects', frame=(0, 2, 4, 6, 8)),
         dict(type='ResizeClip', scale=128, mask_scale=128),
         dict(type='PackClipInputs')
     ]))

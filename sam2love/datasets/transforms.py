@@ -244,15 +244,17 @@ class LoadClipObjects(BaseTransform):
     ``ori_shape``.
 
     Added keys: ``gt_objects`` (uint8 (H, W): 0 where no referred object
-    is, k + 1 on object k, a later object over an earlier one) and
-    ``object_categories`` (their categories, in order; empty for a clip
-    no ordinary row refers to, whose map is all 0).
+    is, k + 1 on object k, a later object over an earlier one; (T', H, W)
+    for several frames) and ``object_categories`` (their categories, in
+    order; empty for a clip no ordinary row refers to, whose map is all
+    0), ``object_frames`` (the frames' indices).
 
     Args:
-        frame (int): which frame's masks. Defaults to 0.
+        frame (int | Sequence[int]): which frame's masks, or several
+            frames' (one map each). Defaults to 0.
     """
 
-    def __init__(self, frame: int = 0,
+    def __init__(self, frame: int | Sequence[int] = 0,
                  backend_args: dict | None = None) -> None:
         self.frame = frame
         self.backend_args = backend_args
@@ -263,17 +265,21 @@ class LoadClipObjects(BaseTransform):
             raise ValueError(f'LoadClipObjects: {results["mask_dir"]}: '
                              f'{len(objects)} objects, at most 254')
         folder = osp.dirname(osp.normpath(results['mask_dir']))
-        labels = np.zeros(results['ori_shape'], np.uint8)
-        paths = [osp.join(folder, f'fid_{fid}', f'{self.frame:05d}.png')
-                 for fid, _ in objects]
-        for k, path in enumerate(paths):
-            mask = load_mask(path, self.backend_args)
-            if mask.shape != labels.shape:
-                raise RefAVSDataError(path, f'mask of size {mask.shape} for '
-                                      f'frames of size {labels.shape}')
-            labels[mask > 0] = k + 1
-        results['gt_objects'] = labels
+        steps = [self.frame] if isinstance(self.frame, int) else self.frame
+        labels = np.zeros((len(steps), *results['ori_shape']), np.uint8)
+        for t, step in enumerate(steps):
+            for k, (fid, _) in enumerate(objects):
+                path = osp.join(folder, f'fid_{fid}', f'{step:05d}.png')
+                mask = load_mask(path, self.backend_args)
+                if mask.shape != labels.shape[1:]:
+                    raise RefAVSDataError(
+                        path, f'mask of size {mask.shape} for frames of '
+                        f'size {labels.shape[1:]}')
+                labels[t][mask > 0] = k + 1
+        results['gt_objects'] = labels[0] if isinstance(self.frame, int) \
+            else labels
         results['object_categories'] = [c for _, c in objects]
+        results['object_frames'] = list(steps)
         return results
 
 
@@ -320,10 +326,13 @@ class ResizeClip(BaseTransform):
             results['gt_masks'] = np.stack([
                 mmcv.imresize(m, self.mask_scale, interpolation='nearest')
                 for m in results['gt_masks']])
-        if 'gt_objects' in results:
-            results['gt_objects'] = mmcv.imresize(
-                results['gt_objects'], self.mask_scale,
-                interpolation='nearest')
+        if 'gt_objects' in results:  # (H, W) or (T', H, W)
+            objects = results['gt_objects']
+            resized = [mmcv.imresize(m, self.mask_scale,
+                                     interpolation='nearest')
+                       for m in objects.reshape(-1, *objects.shape[-2:])]
+            results['gt_objects'] = resized[0] if objects.ndim == 2 \
+                else np.stack(resized)
         return results
 
     def __repr__(self) -> str:
@@ -356,7 +365,7 @@ class PackClipInputs(BaseTransform):
         'metadata_line', 'num_frames', 'clip_seconds', 'sample_idx',
         'frame_paths', 'audio_path', 'mask_paths', 'img_path', 'ori_shape',
         'img_shape', 'scale_factor', 'audio_sample_rate', 'audio_fix',
-        'reduce_zero_label', 'object_categories')
+        'reduce_zero_label', 'object_categories', 'object_frames')
 
     def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
         self.meta_keys = tuple(meta_keys)
@@ -380,8 +389,9 @@ class PackClipInputs(BaseTransform):
             sample.gt_eval_masks = PixelData(
                 data=torch.from_numpy(results['gt_eval_masks']))
         if 'gt_objects' in results:
-            sample.gt_objects = PixelData(
-                data=torch.from_numpy(results['gt_objects'])[None])
+            objects = torch.from_numpy(results['gt_objects'])
+            sample.gt_objects = PixelData(  # (T', H, W)
+                data=objects[None] if objects.dim() == 2 else objects)
         meta = {k: results[k] for k in self.meta_keys if k in results}
         if 'feature_cache' in results:
             meta['feature_cache'] = results['feature_cache']

@@ -199,8 +199,8 @@ def test_presence_is_applied_as_the_model_applies_it(setup, tmp_path,
     inferencer = RefAVSInferencer(cfg, ckpt, device='cpu',
                                   show_progress=False, num_frames=WINDOW)
     texts = setup['texts'][:1]
-    if 'name_check' in cfg.model:  # an expression it reads (a colour)
-        texts = ['The red object.']
+    if 'name_check' in cfg.model:  # an expression it reads (a colour and
+        texts = ['The red star.']  # a shape: under 1 whatever it sees)
     windowed = inferencer(setup['mp4'], texts)['predictions'][0]
     media = load_clip_media(setup['mp4'], num_frames=WINDOW)
     packed = inferencer._pack(media, media.video.sampled_frames, texts[0])

@@ -299,6 +299,29 @@ def test_clip_objects_resize_with_the_masks(refavs_tree):
     assert ds.gt_objects.data.max() == len(ds.object_categories) == 2
 
 
+def test_clip_objects_of_several_frames(refavs_tree):
+    """``frame=(0, 2)``: one map per frame, each as that frame's alone,
+    resized with the masks; their indices in ``object_frames``."""
+    name = '-1HyqEM_VwM_137000_147000'
+
+    def sample(**objects):
+        pipeline = OBJECTS_PIPELINE[:3] + [
+            dict(type='LoadClipObjects', **objects),
+            dict(type='ResizeClip', scale=(64, 64), mask_scale=(32, 32)),
+            dict(type='PackClipInputs')]
+        dataset = make_dataset(refavs_tree, 'train', pipeline=pipeline)
+        return dataset[indices_of(dataset, name)[0]]['data_samples']
+
+    both = sample(frame=(0, 2))
+    assert both.gt_objects.data.shape == (2, 32, 32)
+    assert both.object_frames == [0, 2]
+    for t, step in enumerate((0, 2)):
+        one = sample(frame=step)
+        assert one.object_frames == [step]
+        torch.testing.assert_close(both.gt_objects.data[t],
+                                   one.gt_objects.data[0])
+
+
 def test_clip_objects_name_a_missing_mask(small_tree, copy_tree):
     root = copy_tree(small_tree)
     name = '--KCIeTv6PM_14000_24000'

@@ -14,6 +14,7 @@ from ...feature_cache.manifest import FeatureCacheError, check_frozen_parts
 from ...utils.fingerprint import bytes_sha256, module_sha256, to_jsonable
 from ..decode_heads.names_on_screen import NamesOnScreen
 from ..decode_heads.presence import QUERY_SOURCES
+from ..decode_heads.silhouette_names import SilhouetteNames
 from ..decode_heads.sound_on_screen import SoundOnScreen
 from ..sam2.features import image_encoder_levels
 from .base import ClipSegmentor
@@ -95,15 +96,18 @@ class SAM2LOVE(ClipSegmentor):
         name_check (dict, optional): beyond the paper, is what the
             expression names on screen (:class:`~sam2love.models.
             decode_heads.names_on_screen.NamesOnScreen`, its keys
-            ``vocabulary``, ``size``, ``width``, ``turns``)? A row whose
+            ``vocabulary``, ``size``, ``width``, ``turns``; or with
+            ``type='SilhouetteNames'``, :class:`~sam2love.models.
+            decode_heads.silhouette_names.SilhouetteNames`, names read
+            from the objects' silhouettes on every frame)? A row whose
             probability is under ``threshold`` (0.5) is found absent (masks emptied,
             presence 0) whatever the head's check says. Needs the head's
             ``presence`` switch. Acts on clips of frames in eval mode;
             learns (``loss_weight``, 1.0) where trained
             (``train_only=('names_on_screen', )``) from rows with frames
-            and frame 0's map of the clip's referred objects
-            (``LoadClipObjects``): each object's cells named by its
-            category, the cells no such object touches by no word.
+            and the map of the clip's referred objects on frame 0 (or,
+            for ``SilhouetteNames``, the frames ``LoadClipObjects``
+            reads): each object named by its category.
     """
 
     def __init__(self,
@@ -168,7 +172,13 @@ class SAM2LOVE(ClipSegmentor):
             raise ValueError('SAM2LOVE: name_check finds rows absent through '
                              "the head's presence switch "
                              '(decode_head.presence)')
-        self.names_on_screen = NamesOnScreen(**cfg)
+        kind = cfg.pop('type', 'NamesOnScreen')
+        checks = dict(NamesOnScreen=NamesOnScreen,
+                      SilhouetteNames=SilhouetteNames)
+        if kind not in checks:
+            raise ValueError(f'SAM2LOVE: name_check type {kind!r}, not one '
+                             f'of {sorted(checks)}')
+        self.names_on_screen = checks[kind](**cfg)
         return settings
 
     # ------------------------------------------------------ frozen parts
@@ -348,12 +358,15 @@ class SAM2LOVE(ClipSegmentor):
     def names_presence(self, inputs: dict, texts: list[str]
                        ) -> torch.Tensor | None:
         """(B,) probability that what each expression names is on its
-        clip's frame 0 (``NamesOnScreen``; a clip of ``frames`` (1, T, 3,
-        H, W) serves every expression); None without ``name_check`` or
-        frames."""
+        clip's frame 0 (``NamesOnScreen``) or on one of its frames
+        (``SilhouetteNames``); a clip of ``frames`` (1, T, 3, H, W) serves
+        every expression. None without ``name_check`` or frames."""
         if self.name_check is None or 'frames' not in inputs:
             return None
-        return self.names_on_screen(inputs['frames'][:, 0], texts)
+        frames = inputs['frames']
+        if isinstance(self.names_on_screen, NamesOnScreen):
+            frames = frames[:, 0]
+        return self.names_on_screen(frames, texts)
 
     def names_absent(self, inputs: dict, texts: list[str]
                      ) -> torch.Tensor | None:
@@ -467,11 +480,21 @@ class SAM2LOVE(ClipSegmentor):
                            "each clip's referred objects: add "
                            "dict(type='LoadClipObjects') to the train "
                            'pipeline, before ResizeClip')
-        loss = self.names_on_screen.loss(
-            inputs['frames'][:, 0],
-            torch.stack([ds.gt_objects.data[0] for ds in data_samples]),
-            [ds.metainfo.get('object_categories', [])
-             for ds in data_samples])
+        categories = [ds.metainfo.get('object_categories', [])
+                      for ds in data_samples]
+        if isinstance(self.names_on_screen, NamesOnScreen):
+            loss = self.names_on_screen.loss(
+                inputs['frames'][:, 0],
+                torch.stack([ds.gt_objects.data[0] for ds in data_samples]),
+                categories)
+        else:  # the frames the maps are of
+            steps = [ds.metainfo.get('object_frames', [0])
+                     for ds in data_samples]
+            loss = self.names_on_screen.loss(
+                torch.stack([inputs['frames'][i, s]
+                             for i, s in enumerate(steps)]),
+                torch.stack([ds.gt_objects.data for ds in data_samples]),
+                categories)
         return dict(loss_names_on_screen=self.name_check['loss_weight']
                     * loss)
 
