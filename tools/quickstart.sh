@@ -242,8 +242,9 @@ EOF
       --cfg-options "${S4OPTS[@]}"
     ROWS+=("SAM2-LOVE + presence + sound check (sync 0.5; threshold $THRESHOLD from val)=$W4/test_calibrated")
     EXTRAS+=(--extra "sound_check_test=$W4/test_presence.json")
-    # stage 5: is what the expression names on frame 0? learnt alone on
-    # stage 4 from frames and the map of each clip's referred objects;
+    # stage 5: is what the expression names on screen (an object's colour
+    # and silhouette, on some frame)? learnt alone on stage 4 from frames
+    # and the maps of each clip's referred objects;
     # a row is found absent where the head's check or this one says so,
     # this one under its own threshold from val (the largest finding at
     # most 2 % of val's ordinary rows absent by it). With the absent
