@@ -132,6 +132,9 @@ def test_in_the_model_learnt_from_the_maps_of_its_frames(two_rows):
     assert found[1] == 1.0
 
 
-def test_unknown_check_type_is_refused():
-    with pytest.raises(ValueError, match="'Cells'"):
+def test_other_check_types_are_refused():
+    with pytest.raises(KeyError, match='Cells'):
         check_model(None, name_check=dict(type='Cells', vocabulary=WORDS))
+    with pytest.raises(TypeError, match="'CrossEntropyLoss' is not a names"):
+        check_model(None, name_check=dict(type='CrossEntropyLoss',
+                                          avg_non_ignore=True))

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmseg.registry import MODELS
 
 from ...datasets.null_negatives import words
 from ..losses import balanced_mean
@@ -73,6 +74,7 @@ def log_found(cell_logits: torch.Tensor, named: torch.Tensor
     return torch.einsum('bv,bvn->bn', named.float(), log_p).amax(1)
 
 
+@MODELS.register_module()
 class NamesOnScreen(nn.Module):
     """Per cell of frame 0, which words of the vocabulary it shows; per
     expression, whether one cell shows every word it names.

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmseg.registry import MODELS
 from scipy import ndimage
 
 from ...datasets.null_negatives import words
@@ -66,6 +67,7 @@ def shape_cnn(width: int, out: int, size: int) -> nn.Sequential:
         nn.ReLU(inplace=True), nn.Linear(4 * width, out))
 
 
+@MODELS.register_module()
 class SilhouetteNames(nn.Module):
     """Per frame, the objects (connected regions of one colour) and their
     shapes; per expression, whether one object of one frame shows every

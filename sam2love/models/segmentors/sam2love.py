@@ -172,13 +172,12 @@ class SAM2LOVE(ClipSegmentor):
             raise ValueError('SAM2LOVE: name_check finds rows absent through '
                              "the head's presence switch "
                              '(decode_head.presence)')
-        kind = cfg.pop('type', 'NamesOnScreen')
-        checks = dict(NamesOnScreen=NamesOnScreen,
-                      SilhouetteNames=SilhouetteNames)
-        if kind not in checks:
-            raise ValueError(f'SAM2LOVE: name_check type {kind!r}, not one '
-                             f'of {sorted(checks)}')
-        self.names_on_screen = checks[kind](**cfg)
+        check = MODELS.build(dict(dict(type='NamesOnScreen'), **cfg))
+        if not isinstance(check, (NamesOnScreen, SilhouetteNames)):
+            raise TypeError(f'SAM2LOVE: name_check type {cfg["type"]!r} is '
+                            'not a names check (NamesOnScreen, '
+                            'SilhouetteNames)')
+        self.names_on_screen = check
         return settings
 
     # ------------------------------------------------------ frozen parts
