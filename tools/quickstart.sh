@@ -246,8 +246,9 @@ EOF
     # and silhouette, on some frame)? learnt alone on stage 4 from frames
     # and the maps of each clip's referred objects;
     # a row is found absent where the head's check or this one says so,
-    # this one under its own threshold from val (the largest finding at
-    # most 2 % of val's ordinary rows absent by it). With the absent
+    # this one under its own threshold from val (the one that best
+    # separates val's ordinary rows from their clips scored with lent
+    # expressions naming nothing they show). With the absent
     # referents this check's, the head's threshold has only to tell
     # whether the sound asked for is there: it is recalibrated on val as
     # the one that best separates the ordinary rows from those asking for
@@ -261,7 +262,7 @@ EOF
       "model.decode_head.presence.threshold=$THRESHOLD"
     CKPT5=$(cat "$W5/last_checkpoint")
     $PY tools/analysis_tools/presence_scores.py "$NCFG" "$CKPT5" --split val \
-      --separate-silence --names-max-ordinary-loss 0.02 \
+      --separate-silence --names-separate-absent \
       --out "$W5/val_presence.json" --cfg-options "${S5OPTS[@]}"
     read -r HEAD_THRESHOLD NAMES_THRESHOLD < <($PY -c "import json, sys; f = json.load(open(sys.argv[1])); print(f['calibrated']['threshold'], f['names_calibrated']['threshold'])" "$W5/val_presence.json")
     S5OPTS+=("model.decode_head.presence.threshold=$HEAD_THRESHOLD"

@@ -173,3 +173,70 @@ def test_names_check_threshold_and_either_check(tool):
     assert 'names_calibrated' not in out
     assert out['combined']['found_absent'] == {'ordinary': 0.5,
                                                'absent-referent': 1.0}
+
+
+def test_names_threshold_separating_the_rows_made_absent(tool):
+    """``--names-separate-absent``: the names check's threshold best
+    separates the ordinary rows from the rows made absent (lent
+    expressions), in the widest gap, with no ceiling."""
+    from types import SimpleNamespace
+    model = SimpleNamespace(name_check=dict(threshold=0.5),
+                            decode_head=SimpleNamespace(
+                                presence=dict(threshold=0.3)))
+    scores = {'ordinary': [0.9, 0.8, 0.9], 'absent-referent': [0.9]}
+    names = {'ordinary': [1.0, 0.999, 0.9], 'absent-referent': [0.2],
+             'made-absent': [0.0, 0.1, 0.3, 1.0]}
+    args = SimpleNamespace(names_threshold=None, names_max_ordinary_loss=None,
+                           names_separate_absent=True)
+    out = tool.names_figures(model, scores, names, {}, args)
+    c = out['names_calibrated']
+    assert c['rule'] == 'separate-absent'
+    assert c['threshold'] == pytest.approx((0.3 * 0.9) ** 0.5)
+    assert c['found_absent'] == {'ordinary': 0.0, 'absent-referent': 1.0,
+                                 'made-absent': 0.75}
+    assert out['combined']['names_threshold'] == c['threshold']
+
+
+def test_rows_made_absent_score_each_clip_once(tool):
+    """Each clip of the batch's ordinary rows is scored once with every
+    lent expression naming nothing it shows; null rows lend nothing."""
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    import torch
+    seen = []
+
+    def names_presence(inputs, texts):
+        seen.append((inputs['frames'][0, 0, 0, 0, 0].item(), texts))
+        return torch.full((len(texts), ), 0.25)
+
+    model = SimpleNamespace(names_presence=names_presence)
+    lent = {'a': [SimpleNamespace(text='The red cross.')] * 2
+            + [SimpleNamespace(text='The blue star.')], 'b': []}
+    lender = SimpleNamespace(absent_expressions=lambda clip: lent[clip])
+
+    def sample(clip, ordinary):
+        return SimpleNamespace(metainfo=dict(clip_name=clip),
+                               gt_eval_masks=SimpleNamespace(
+                                   data=torch.full((1, 2, 2), ordinary)))
+
+    frames = torch.arange(4.0)[:, None, None, None, None].expand(4, 1, 3, 2, 2)
+    samples = [sample('a', True), sample('a', True), sample('b', True),
+               sample('c', False)]
+    names, done = defaultdict(list), set()
+    tool.made_absent(model, dict(frames=frames), samples, lender, done, names)
+    tool.made_absent(model, dict(frames=frames), samples[:1], lender, done,
+                     names)
+    assert seen == [(0.0, ['The blue star.', 'The red cross.'])]
+    assert names['made-absent'] == [0.25, 0.25] and done == {'a', 'b'}
+
+
+def test_names_separate_absent_needs_a_names_check_and_one_rule(tool,
+                                                                tmp_path):
+    tree, ckpt = tiny_tree_and_checkpoint(tmp_path)
+    options = ['--cfg-options', f'test_dataloader.dataset.data_root={tree}']
+    with pytest.raises(SystemExit, match='two rules'):
+        tool.main([CONFIG, ckpt, '--names-separate-absent',
+                   '--names-max-ordinary-loss', '0.1'] + options)
+    with pytest.raises(SystemExit, match='needs a model with a name_check'):
+        tool.main([CONFIG, ckpt, '--names-separate-absent'] + options)

@@ -54,11 +54,18 @@ their J, so that share bounds what such a check can reject within a J&F
 budget (docs/presence.md).
 
 With ``SAM2LOVE(name_check=...)`` it also scores each row by the names
-check (is what the expression names on frame 0, ``names_presence``):
+check (is what the expression names on screen, ``names_presence``):
 ``"names"`` (the same figures, its probabilities) and, with
 ``--names-max-ordinary-loss MN``, ``"names_calibrated"``: its threshold
 found as above with no ceiling (test with ``--cfg-options
-model.name_check.threshold=TN``). ``"combined"`` is then the share of
+model.name_check.threshold=TN``); or, with ``--names-separate-absent``,
+the threshold that best separates (as ``--separate-silence``, no
+ceiling) the ordinary rows from their clips scored with every lent
+expression naming nothing the clip shows
+(``NullNegativeSampler(match='object')``; the names check's group
+``made-absent``), ``{"rule": "separate-absent", ...}``: a check that
+scores nearly every ordinary row 1.0 leaves a quantile of them on
+noise. ``"combined"`` is then the share of
 each group found absent by either check: the head's under its threshold
 (the calibrated one, else the config's) or the names check under its own
 (the calibrated one, else ``--names-threshold``, else the config's), as
@@ -98,6 +105,7 @@ from sam2love.utils.analysis import preprocessed_batches, roc_auc
 
 ORDINARY = 'ordinary'
 MADE_SILENT = 'made-silent'
+MADE_ABSENT = 'made-absent'
 
 
 def parse_args(argv=None):
@@ -125,6 +133,11 @@ def parse_args(argv=None):
     parser.add_argument('--names-max-ordinary-loss', type=float,
                         help="calibrate name_check's threshold: at most "
                         'this share of ordinary rows found absent by it')
+    parser.add_argument('--names-separate-absent', action='store_true',
+                        help="calibrate name_check's threshold that best "
+                        'separates the ordinary rows from their clips '
+                        'scored with lent expressions naming nothing they '
+                        'show')
     parser.add_argument('--names-threshold', type=float,
                         help="name_check's threshold for the combined "
                         "figures (default: the config's)")
@@ -166,6 +179,14 @@ def names_figures(model, scores: dict, names: dict, figures: dict,
         out['names_calibrated'] = calibrate(
             names, args.names_max_ordinary_loss, ceiling=1.0)
         threshold = out['names_calibrated']['threshold']
+    if getattr(args, 'names_separate_absent', False):
+        c = dict(rule='separate-absent', **separate(
+            names[ORDINARY], names[MADE_ABSENT], ceiling=1.0))
+        c['found_absent'] = {name: float(np.mean(np.asarray(v)
+                                                 < c['threshold']))
+                             for name, v in names.items()}
+        out['names_calibrated'] = c
+        threshold = c['threshold']
     out['names'] = summarise(names, [threshold])
     head = figures.get('calibrated', {}).get(
         'threshold', (model.decode_head.presence or {}).get('threshold', 0.0))
@@ -191,6 +212,23 @@ def made_silent(model, inputs: dict, samples, texts: list, asks_for_sound,
     scores[MADE_SILENT] += presence[asks.to(presence.device)].tolist()
     if found is not None:
         names[MADE_SILENT] += found[asks.to(found.device)].tolist()
+
+
+def made_absent(model, inputs: dict, samples, lender, done: set,
+                names: dict) -> None:
+    """Score each new clip of the batch's ordinary rows with every lent
+    expression naming nothing it shows (``lender``:
+    ``NullNegativeSampler(match='object')``), into the names check's
+    ``made-absent`` group."""
+    for i, sample in enumerate(samples):
+        clip = sample.metainfo['clip_name']
+        if clip in done or not sample.gt_eval_masks.data.any():
+            continue
+        done.add(clip)
+        texts = sorted({d.text for d in lender.absent_expressions(clip)})
+        if texts:
+            one = {k: v[i:i + 1] for k, v in inputs.items()}
+            names[MADE_ABSENT] += names_presence(model, one, texts).tolist()
 
 
 def clip_presence(model, inputs: dict, texts: list) -> torch.Tensor:
@@ -332,6 +370,20 @@ def main(argv=None) -> dict:
         rows = read_metadata(osp.join(root, dataset_cfg.get(
             'ann_file', 'metadata.csv')))
         asks_for_sound = NullNegativeSampler(rows, []).asks_for_sound
+    if args.names_separate_absent:
+        if args.names_max_ordinary_loss is not None:
+            raise SystemExit('presence_scores: --names-separate-absent and '
+                             '--names-max-ordinary-loss are two rules; '
+                             'give one')
+        if getattr(model, 'name_check', None) is None:
+            raise SystemExit('presence_scores: --names-separate-absent '
+                             'needs a model with a name_check')
+        rows = read_metadata(osp.join(root, dataset_cfg.get(
+            'ann_file', 'metadata.csv')))
+        lender = NullNegativeSampler(rows, [
+            r for r in rows if r.split in args.split and not r.is_null],
+            'object')
+        lent_to = set()
     scores = defaultdict(list)
     names = defaultdict(list)
     ious = []
@@ -355,6 +407,8 @@ def main(argv=None) -> dict:
             if args.separate_silence:
                 made_silent(model, inputs, samples, texts, asks_for_sound,
                             found, scores, names)
+            if args.names_separate_absent:
+                made_absent(model, inputs, samples, lender, lent_to, names)
     figures = dict(tool='presence_scores', config=args.config,
                    checkpoint=args.checkpoint, splits=args.split,
                    **summarise(scores, args.thresholds))
