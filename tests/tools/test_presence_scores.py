@@ -195,6 +195,8 @@ def test_names_threshold_separating_the_rows_made_absent(tool):
     assert c['found_absent'] == {'ordinary': 0.0, 'absent-referent': 1.0,
                                  'made-absent': 0.75}
     assert out['combined']['names_threshold'] == c['threshold']
+    table = tool.format_table(dict(tool.summarise(scores, [0.5]), **out))
+    assert 'made-absent rows: 0.75' in table
 
 
 def test_rows_made_absent_score_each_clip_once(tool):

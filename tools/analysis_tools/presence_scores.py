@@ -338,14 +338,16 @@ def format_table(figures: dict) -> str:
         lines.append(f"calibrated threshold {c['threshold']:.4g} ({rule}): "
                      + '  '.join(f'{c["found_absent"][n]:.2f}' for n in names))
     if 'names' in figures:
-        lines.append('names check (is what the expression names on frame 0):')
+        lines.append('names check (is what the expression names on screen):')
         lines.append(format_table(figures['names']))
         if 'names_calibrated' in figures:
             c = figures['names_calibrated']
-            lines.append(
-                f"names check's calibrated threshold {c['threshold']:.4g} "
-                f"(at most {c['max_ordinary_loss']:.0%} of ordinary rows "
-                'absent)')
+            rule = (f"at most {c['max_ordinary_loss']:.0%} of ordinary "
+                    'rows absent' if 'max_ordinary_loss' in c else
+                    'the best separation of ordinary and made-absent rows: '
+                    f"{c['separation']:.2f}")
+            lines.append(f"names check's calibrated threshold "
+                         f"{c['threshold']:.4g} ({rule})")
         c = figures['combined']
         lines.append(
             f"either check (presence < {c['threshold']:.4g} or names < "
