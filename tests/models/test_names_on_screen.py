@@ -130,8 +130,7 @@ def test_unseen_colour_shape_pairs_are_named():
     cross or nothing blue is."""
     torch.manual_seed(0)
     check = NamesOnScreen(WORDS, size=96, width=8)
-    seen = [('red', 'square'), ('red', 'cross'), ('blue', 'square')]
-    frames, objects, categories = scenes(seen, 128, seed=0, per_frame=2)
+    frames, objects, categories = scenes(SEEN, 128, seed=0, per_frame=2)
     optim = torch.optim.Adam(check.parameters(), 3e-3)
     gen = torch.Generator().manual_seed(1)
     for _ in range(250):
@@ -141,7 +140,17 @@ def test_unseen_colour_shape_pairs_are_named():
         optim.zero_grad()
         loss.backward()
         optim.step()
-    check.eval()
+    names_unseen_pairs(check.eval())
+
+
+#: the colour-shape pairs the checks are trained on
+SEEN = [('red', 'square'), ('red', 'cross'), ('blue', 'square')]
+
+
+def names_unseen_pairs(check) -> torch.Tensor:
+    """A check trained on ``SEEN`` finds a blue cross and none beside a
+    blue square and a red cross, nor where no cross or nothing blue is;
+    one frame serves every expression. Returns the blue-cross frames."""
     unseen = scenes([('blue', 'cross'), ('red', 'square')], 8, 2)[0]
     apart = scenes([('blue', 'square'), ('red', 'cross')], 8, 3)[0]
     no_cross = scenes([('blue', 'square'), ('red', 'square')], 8, 4)[0]
@@ -149,10 +158,10 @@ def test_unseen_colour_shape_pairs_are_named():
     found = check(torch.cat([unseen, apart, no_cross, no_blue]),
                   ['The blue cross.'] * 32)
     assert found[:8].min() > 0.5 > found[8:].max()
-    # one frame is named once for every expression
     texts = ['The blue cross.', 'The red cross.']
     torch.testing.assert_close(check(unseen[:1], texts),
                                check(unseen[:1].expand(2, -1, -1, -1), texts))
+    return unseen
 
 
 def names_model(threshold: float = 0.5, train_only=None):
