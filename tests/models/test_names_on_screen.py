@@ -73,6 +73,21 @@ def test_turns_average_every_view_of_the_frame():
     assert not torch.allclose(one, logits)
 
 
+
+def test_a_clip_is_named_from_its_frame_0_and_learnt_from_each_map():
+    """Given clips, the check names their frame 0; learning from several
+    frames' maps is learning from each frame with its map."""
+    check = NamesOnScreen(WORDS, size=16, width=4).eval()
+    clips = torch.randn(2, 3, 3, 16, 16)
+    texts = ['The red square.', 'The blue cross.']
+    torch.testing.assert_close(check(clips, texts), check(clips[:, 0], texts))
+    objects = torch.randint(0, 3, (2, 3, 16, 16))
+    cats = [['red-square', 'blue-cross'], []]
+    torch.testing.assert_close(
+        check.loss(clips, objects, cats),
+        check.loss(clips.flatten(0, 1), objects.flatten(0, 1),
+                   [c for c in cats for _ in range(3)]))
+
 def draw(colour: str, shape: str, x: int, y: int,
          frame: torch.Tensor) -> torch.Tensor:
     """A 16-pixel square or cross of pure red or blue on (3, H, W), at

@@ -159,7 +159,8 @@ def test_names_check_threshold_and_either_check(tool):
                                 presence=dict(threshold=0.3)))
     scores = {'ordinary': [0.9, 0.8, 0.2, 0.9], 'absent-referent': [0.9, 0.1]}
     names = {'ordinary': [0.99, 0.95, 0.97, 0.6], 'absent-referent': [0.4, 0.98]}
-    args = SimpleNamespace(names_threshold=None, names_max_ordinary_loss=0.25)
+    args = SimpleNamespace(names_threshold=None, names_max_ordinary_loss=0.25,
+                           names_separate_absent=False)
     out = tool.names_figures(model, scores, names, {}, args)
     assert out['names_calibrated']['threshold'] == pytest.approx(0.95)
     assert out['names']['groups']['absent-referent']['auc'] == 0.625
@@ -167,7 +168,8 @@ def test_names_check_threshold_and_either_check(tool):
     assert combined['threshold'] == 0.3 and combined['names_threshold'] == 0.95
     assert combined['found_absent'] == {'ordinary': 0.5,
                                         'absent-referent': 1.0}
-    args = SimpleNamespace(names_threshold=None, names_max_ordinary_loss=None)
+    args = SimpleNamespace(names_threshold=None, names_max_ordinary_loss=None,
+                           names_separate_absent=False)
     out = tool.names_figures(model, scores, names, {'calibrated': dict(
         threshold=0.85)}, args)
     assert 'names_calibrated' not in out

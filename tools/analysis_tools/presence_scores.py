@@ -179,7 +179,7 @@ def names_figures(model, scores: dict, names: dict, figures: dict,
         out['names_calibrated'] = calibrate(
             names, args.names_max_ordinary_loss, ceiling=1.0)
         threshold = out['names_calibrated']['threshold']
-    if getattr(args, 'names_separate_absent', False):
+    if args.names_separate_absent:
         c = dict(rule='separate-absent', **separate(
             names[ORDINARY], names[MADE_ABSENT], ceiling=1.0))
         c['found_absent'] = {name: float(np.mean(np.asarray(v)
@@ -365,12 +365,13 @@ def main(argv=None) -> dict:
     dataset_cfg = cfg.test_dataloader.dataset
     root = dataset_cfg.data_root
     types = null_types(root) if has_expression_kinds(root) else {}
+    if args.separate_silence or args.names_separate_absent:
+        rows = read_metadata(osp.join(root, dataset_cfg.get(
+            'ann_file', 'metadata.csv')))
     if args.separate_silence:
         if args.max_ordinary_loss is not None:
             raise SystemExit('presence_scores: --separate-silence and '
                              '--max-ordinary-loss are two rules; give one')
-        rows = read_metadata(osp.join(root, dataset_cfg.get(
-            'ann_file', 'metadata.csv')))
         asks_for_sound = NullNegativeSampler(rows, []).asks_for_sound
     if args.names_separate_absent:
         if args.names_max_ordinary_loss is not None:
@@ -380,8 +381,6 @@ def main(argv=None) -> dict:
         if getattr(model, 'name_check', None) is None:
             raise SystemExit('presence_scores: --names-separate-absent '
                              'needs a model with a name_check')
-        rows = read_metadata(osp.join(root, dataset_cfg.get(
-            'ann_file', 'metadata.csv')))
         lender = NullNegativeSampler(rows, [
             r for r in rows if r.split in args.split and not r.is_null],
             'object')

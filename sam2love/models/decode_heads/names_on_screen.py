@@ -206,12 +206,18 @@ class NamesOnScreen(nn.Module):
         does not weighing half each.
 
         Args:
-            frames0 (Tensor): (B, 3, H, W) normalised frames 0.
+            frames0 (Tensor): (B, 3, H, W) normalised frames 0, or
+                (B, T', 3, H, W) frames of each clip, a map each.
             objects (Tensor): (B, H', W') the referred objects' map of
-                frame 0 (any size; :meth:`cell_targets`).
+                frame 0 (any size; :meth:`cell_targets`), or (B, T', H',
+                W') those frames'.
             categories (Sequence[Sequence[str]]): each row's objects'
                 categories (empty: the clip's cells are not named).
         """
+        if frames0.dim() == 5:  # every map's cells named alike
+            steps = frames0.size(1)
+            frames0, objects = frames0.flatten(0, 1), objects.flatten(0, 1)
+            categories = [c for c in categories for _ in range(steps)]
         if self.training:  # a name does not change with a turn or a mirror
             turns = int(torch.randint(4, ()))
             frames0 = torch.rot90(frames0, turns, (-2, -1))
@@ -230,9 +236,12 @@ class NamesOnScreen(nn.Module):
     def forward(self, frames0: torch.Tensor, texts: Sequence[str]
                 ) -> torch.Tensor:
         """(B, 3, H, W) normalised frames 0 (or one frame, (1, 3, H, W),
-        named once for every expression) and B expressions -> (B,)
-        probability that one cell shows every word the expression names
-        (1 where it names none)."""
+        named once for every expression; or clips (B, T, 3, H, W), whose
+        frame 0 is named) and B expressions -> (B,) probability that one
+        cell shows every word the expression names (1 where it names
+        none)."""
+        if frames0.dim() == 5:
+            frames0 = frames0[:, 0]
         logits = self.cell_logits(frames0)
         logits = logits.expand(len(texts), -1, -1, -1)
         return log_found(logits, self.named(texts)).exp()

@@ -362,10 +362,7 @@ class SAM2LOVE(ClipSegmentor):
         every expression. None without ``name_check`` or frames."""
         if self.name_check is None or 'frames' not in inputs:
             return None
-        frames = inputs['frames']
-        if isinstance(self.names_on_screen, NamesOnScreen):
-            frames = frames[:, 0]
-        return self.names_on_screen(frames, texts)
+        return self.names_on_screen(inputs['frames'], texts)
 
     def names_absent(self, inputs: dict, texts: list[str]
                      ) -> torch.Tensor | None:
@@ -468,9 +465,9 @@ class SAM2LOVE(ClipSegmentor):
                     * loss)
 
     def _names_loss(self, inputs: dict, data_samples) -> dict:
-        """``NamesOnScreen.loss``: frame 0's referred objects named by
-        their categories (``LoadClipObjects``), whatever the row's
-        expression or sound."""
+        """The names check's loss: the referred objects of the frames
+        ``LoadClipObjects`` maps (frame 0 by default) named by their
+        categories, whatever the row's expression or sound."""
         if 'frames' not in inputs:
             raise KeyError('SAM2LOVE: name_check learns from frames; a '
                            'feature cache has none')
@@ -479,21 +476,12 @@ class SAM2LOVE(ClipSegmentor):
                            "each clip's referred objects: add "
                            "dict(type='LoadClipObjects') to the train "
                            'pipeline, before ResizeClip')
-        categories = [ds.metainfo.get('object_categories', [])
-                      for ds in data_samples]
-        if isinstance(self.names_on_screen, NamesOnScreen):
-            loss = self.names_on_screen.loss(
-                inputs['frames'][:, 0],
-                torch.stack([ds.gt_objects.data[0] for ds in data_samples]),
-                categories)
-        else:  # the frames the maps are of
-            steps = [ds.metainfo.get('object_frames', [0])
-                     for ds in data_samples]
-            loss = self.names_on_screen.loss(
-                torch.stack([inputs['frames'][i, s]
-                             for i, s in enumerate(steps)]),
-                torch.stack([ds.gt_objects.data for ds in data_samples]),
-                categories)
+        steps = [ds.metainfo.get('object_frames', [0])
+                 for ds in data_samples]  # the frames the maps are of
+        loss = self.names_on_screen.loss(
+            torch.stack([inputs['frames'][i, s] for i, s in enumerate(steps)]),
+            torch.stack([ds.gt_objects.data for ds in data_samples]),
+            [ds.metainfo.get('object_categories', []) for ds in data_samples])
         return dict(loss_names_on_screen=self.name_check['loss_weight']
                     * loss)
 
