@@ -65,6 +65,14 @@ def words(text: str) -> frozenset:
     return frozenset(_WORD.findall(text.lower()))
 
 
+def asks_for_sound(text: str) -> bool:
+    """Whether an expression asks for a sounding object: a word of
+    :data:`SOUND_WORDS`, none of :data:`SILENCE_WORDS` (category words
+    allowed: "the sounding star")."""
+    found = words(text)
+    return bool(found & SOUND_WORDS) and not found & SILENCE_WORDS
+
+
 class DonorExpression(NamedTuple):
     """An expression lent to another clip: its csv line, clip and text."""
 

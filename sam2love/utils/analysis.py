@@ -9,6 +9,8 @@ from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from mmseg.registry import DATASETS, MODELS
 
+from ..datasets.null_negatives import asks_for_sound  # noqa: F401 (re-exported)
+
 
 def build_eval_model(cfg, seed: int = 0, quiet: bool = False):
     """The config's model, seeded, ``init_weights()`` applied (a bare
@@ -81,14 +83,6 @@ def roc_auc(positive, negative) -> float | None:
         return None
     pos, neg = np.asarray(positive)[:, None], np.asarray(negative)[None]
     return float(((pos > neg) + 0.5 * (pos == neg)).mean())
-
-
-def asks_for_sound(text: str) -> bool:
-    """Whether an expression asks for a sounding object: a word of
-    ``null_negatives.SOUND_WORDS``, none of its ``SILENCE_WORDS``."""
-    from ..datasets.null_negatives import SILENCE_WORDS, SOUND_WORDS, words
-    found = words(text)
-    return bool(found & SOUND_WORDS) and not found & SILENCE_WORDS
 
 
 def found_absent(ordinary, absent, shares=(0.01, 0.02, 0.05)) -> dict:

@@ -12,6 +12,7 @@ from test_sam2love_segmentor import TINY, check_model, loss_trained_alone
 
 from sam2love.models.decode_heads.sound_on_screen import (
     SoundOnScreen,
+    loud_clip_bce,
     loud_seconds,
     sync_scores,
 )
@@ -55,6 +56,54 @@ def test_sync_is_the_largest_activity_over_the_loud_seconds():
                          torch.full((30, ), 0.003)])
     sync = check(torch.zeros(2, 3, 3, 8, 8), audio)
     torch.testing.assert_close(sync, torch.tensor([0.5, 0.0]))
+
+
+def test_loud_clip_bce_raises_a_clips_best_loud_second_and_lowers_quiet_ones():
+    """Only the clip's most active loud second and its quiet seconds are
+    taught: a loud second showing nothing is left as it is."""
+    logits = torch.tensor([[2.0, -1.0, 0.5, 1.0], [0.0, 3.0, -2.0, 1.0]],
+                          requires_grad=True)
+    loud = torch.tensor([[True, True, False, False], [False] * 4])
+    loss = loud_clip_bce(logits, loud)
+    positive = torch.nn.functional.softplus(-torch.tensor(2.0))
+    quiet = torch.nn.functional.softplus(torch.tensor(
+        [0.5, 1.0, 0.0, 3.0, -2.0, 1.0])).mean()
+    torch.testing.assert_close(loss, (positive + quiet) / 2)
+    loss.backward()
+    assert logits.grad[0, 0] < 0 and logits.grad[0, 1] == 0
+    assert (logits.grad[0, 2:] > 0).all() and (logits.grad[1] > 0).all()
+    # clips all loud or all quiet: one half alone
+    torch.testing.assert_close(
+        loud_clip_bce(torch.tensor([[1.0, -1.0]]), torch.ones(1, 2).bool()),
+        torch.nn.functional.softplus(torch.tensor(-1.0)))
+    torch.testing.assert_close(
+        loud_clip_bce(torch.tensor([[1.0, -1.0]]), torch.zeros(1, 2).bool()),
+        torch.nn.functional.softplus(torch.tensor([1.0, -1.0])).mean())
+
+
+def test_brightening_is_what_grew_lighter_in_every_colour():
+    """A pale ring over the background raises every channel of its
+    frame above the clip's median frame; a coloured object moving in
+    raises one and lowers the others, and reads as no brightening."""
+    check = SoundOnScreen(size=8, inputs=('brightening', 'frame'))
+    frames = torch.zeros(1, 3, 3, 8, 8)
+    frames[0, 1, :, 2, 2] = 1.0  # pale: every channel lighter
+    frames[0, 2, :, 5, 5] = torch.tensor([2.0, -1.0, -1.0])  # red
+    x = check.channels(frames)
+    assert x.shape == (1, 3, 4, 8, 8)
+    torch.testing.assert_close(x[:, :, 1:], frames)
+    assert x[0, 1, 0, 2, 2] == 1.0 and x[0, 2, 0, 5, 5] == -1.0
+    assert x[0, :, 0].clamp(min=0).sum() == 1.0
+
+
+def test_unknown_inputs_are_refused():
+    with pytest.raises(ValueError, match='inputs must be some of'):
+        SoundOnScreen(inputs=('frame', 'motion'))
+
+
+def test_an_unknown_loss_is_refused():
+    with pytest.raises(ValueError, match="'frames' or 'loud-clip'"):
+        SoundOnScreen(loss='max')
 
 
 def clips_and_loudness(b: int = 8, t: int = 6):
@@ -114,9 +163,10 @@ def test_what_stays_on_screen_is_not_activity():
     assert act[static[:, None] & ~loud].max() < 0.5 < act[cue].min()
 
 
-def sound_model(threshold: float = 0.5, train_only=None):
+def sound_model(threshold: float = 0.5, train_only=None,
+                silence_rows: str = 'all'):
     return check_model(train_only, sound_check=dict(
-        threshold=threshold, size=32, width=8))
+        threshold=threshold, size=32, width=8, silence_rows=silence_rows))
 
 
 def test_needs_the_presence_query():
@@ -156,6 +206,30 @@ def test_a_sound_not_made_on_screen_is_heard_as_silence(two_clips):
     torch.testing.assert_close(quiet[:, 2], silent[:, 2])
     assert not torch.allclose(kept[:, 2], quiet[:, 2])
     torch.testing.assert_close(streamed[:1, 2], quiet[:1, 2])
+
+
+def test_only_the_rows_asking_for_a_sound_hear_silence_by_default(
+        two_clips):
+    """``silence_rows='sound-asking'`` (the default): a clip whose sound
+    is not made on screen is heard as silence by the rows whose
+    expression asks for a sound; the others keep the model's prompt."""
+    asking = sound_model(threshold=2.0, silence_rows='sound-asking').eval()
+    every = sound_model(threshold=2.0).eval()
+    texts = ['The object making a sound.', 'The object on the left.']
+    with torch.no_grad():
+        inputs = asking.data_preprocessor(two_clips)['inputs']
+        quiet = every.extract_feat(inputs, texts)
+        prompt = asking.extract_feat(inputs, texts)
+        asking.sound_check = None
+        kept = asking.extract_feat(inputs, texts)
+    torch.testing.assert_close(prompt[0], quiet[0])
+    torch.testing.assert_close(prompt[1], kept[1])
+    assert not torch.allclose(prompt[1, 2], quiet[1, 2])
+
+
+def test_silence_rows_must_be_known():
+    with pytest.raises(ValueError, match='silence_rows must be one of'):
+        sound_model(silence_rows='sounding')
 
 
 def test_trained_alone_from_its_own_loss(two_clips):

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 
+from ...datasets.null_negatives import asks_for_sound
 from ...feature_cache.keys import SAM2_LEVEL_KEY, cached_sam2_levels
 from ...feature_cache.manifest import FeatureCacheError, check_frozen_parts
 from ...utils.fingerprint import bytes_sha256, module_sha256, to_jsonable
@@ -21,6 +22,9 @@ from .base import ClipSegmentor
 
 #: The Ref-AVS metric's resolution (H, W).
 EVAL_SIZE = (256, 256)
+#: ``sound_check.silence_rows``: the rows that hear silence where the
+#: sound is not made on screen
+SILENCE_ROWS = ('sound-asking', 'all')
 
 
 def tokenizer_sha256(tokenizer) -> str:
@@ -85,10 +89,16 @@ class SAM2LOVE(ClipSegmentor):
         sound_check (dict, optional): beyond the paper, is the sound made
             on screen (:class:`~sam2love.models.decode_heads.
             sound_on_screen.SoundOnScreen`, its keys ``size``, ``width``,
-            ``loud_floor``, ``loud_rel``)? A clip whose sync is under
-            ``threshold`` (0.5) is heard as silence by the presence check
-            (the presence query's sound row; the masks keep the sound):
+            ``loud_floor``, ``loud_rel``, ``loss``, ``inputs``)? A clip
+            whose sync is under ``threshold`` (0.5) is heard as silence by
+            the presence check (the presence query's sound row; the masks
+            keep the sound):
             for the referent a sound nothing on screen makes is no sound.
+            ``silence_rows``: the rows that hear it, ``'sound-asking'``
+            (the default: an expression with a sound word and no silence
+            word, :func:`~sam2love.datasets.null_negatives.
+            asks_for_sound`; where the sound is not asked for, whether it
+            is made on screen says nothing of the referent) or ``'all'``.
             Needs the neck's ``presence_query``. Acts on clips of frames
             and audio in eval mode; learns (``loss_weight``, 1.0) where
             trained (``train_only=('sound_on_screen', )``) from clips with
@@ -157,6 +167,11 @@ class SAM2LOVE(ClipSegmentor):
         if cfg is None:
             return None
         cfg, settings = self._check_settings(cfg)
+        settings['silence_rows'] = cfg.pop('silence_rows', 'sound-asking')
+        if settings['silence_rows'] not in SILENCE_ROWS:
+            raise ValueError(
+                f'SAM2LOVE: sound_check.silence_rows must be one of '
+                f"{SILENCE_ROWS}, got {settings['silence_rows']!r}")
         if not getattr(self.neck, 'presence_query', False):
             raise ValueError('SAM2LOVE: sound_check makes the presence '
                              "check hear silence and needs the neck's "
@@ -301,7 +316,8 @@ class SAM2LOVE(ClipSegmentor):
         neck's presence query, (B, 3 + P, D)). With ``sound_check``, in
         eval mode, the query's sound is silence for the clips whose
         ``sync`` (B,) (:meth:`sound_sync` of ``inputs`` by default) is
-        under the threshold."""
+        under the threshold (by default only for the rows whose
+        expression asks for a sound)."""
         feats = self.backbone(inputs, texts)
         prompt = self.neck(feats)['prompt']
         if self.sound_check is None or self.training:
@@ -311,6 +327,9 @@ class SAM2LOVE(ClipSegmentor):
         if sync is None:
             return prompt
         off = sync < self.sound_check['threshold']
+        if self.sound_check['silence_rows'] == 'sound-asking':
+            off = off & torch.tensor([asks_for_sound(t) for t in texts],
+                                     device=off.device)
         if not off.any():
             return prompt
         # the query's sound row of silence is the same for every clip:
