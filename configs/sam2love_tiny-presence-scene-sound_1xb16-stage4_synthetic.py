@@ -6,16 +6,19 @@
 # sound alone (no annotation), whether something on screen is active in
 # each second, the sound's loudness in that second its target; a clip
 # whose loud seconds show nothing active is heard as silence by the
-# presence check, which has learnt what silence means for an expression
-# that asks for a sound. Trained alone on a stage-3 model (`load_from`;
-# every other module frozen, no other loss), from frames and audio: the
-# feature cache holds neither.
+# presence check, for the rows that ask for a sound (it has learnt what
+# silence means for those). Trained alone on a stage-3
+# model (`load_from`; every other module frozen, no other loss), from
+# frames and audio: the feature cache holds neither.
 #   python tools/train.py \
 #       configs/sam2love_tiny-presence-scene-sound_1xb16-stage4_synthetic.py \
 #       --cfg-options load_from=STAGE3_CHECKPOINT
 _base_ = ['./sam2love_tiny-presence-scene_1xb16-stage3-cached_synthetic.py']
 load_from = ('work_dirs/sam2love_tiny-presence-scene_1xb16-stage3-cached_'
              'synthetic/iter_1200.pth')
+# (`sound_check=dict(inputs=('brightening', ), loss='loud-clip')` finds
+# every mismatched clip of both seeds but loses more ordinary rows:
+# docs/presence.md)
 model = dict(train_only=('sound_on_screen', ), sound_check=dict())
 # frames and each clip's own sound; batches of 8 clips (80 frames) at a
 # constant step: the ring is found after a few hundred steps (a schedule

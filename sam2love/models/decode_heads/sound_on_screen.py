@@ -17,6 +17,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+#: what ``SoundOnScreen`` can read of each frame, and its channels: the
+#: frame, its difference from the clip's median frame, and the least of
+#: that difference over the colour channels (what grew lighter in every
+#: colour: a pale ring drawn over the background does, a coloured object
+#: moving over it does not)
+INPUT_CHANNELS = dict(frame=3, change=3, brightening=1)
+
 
 def loud_seconds(audio: torch.Tensor, seconds: int, floor: float = 0.01,
                  rel: float = 0.1) -> torch.Tensor:
@@ -45,6 +52,33 @@ def balanced_bce(logits: torch.Tensor, target: torch.Tensor
     return F.binary_cross_entropy_with_logits(logits, target, weight)
 
 
+def loud_clip_bce(logits: torch.Tensor, loud: torch.Tensor
+                  ) -> torch.Tensor:
+    """Multiple-instance BCE: a clip's largest activity over its loud
+    seconds is pushed up (something on screen makes the sound in at least
+    one of them) and every quiet second's down, the two halves weighing
+    alike. A loud second that shows nothing active is not pushed up: the
+    activity cue is in only some of the sounding seconds, and a frame
+    target of 1 for each loud second teaches whatever else those frames
+    show (a moving object's edge) to pass for activity.
+
+    Args:
+        logits (Tensor): (B, T) activity logits.
+        loud (Tensor): (B, T) bool loud seconds.
+    """
+    sounding = loud.any(1)
+    parts = []
+    if sounding.any():
+        best = logits.masked_fill(~loud, float('-inf')).amax(1)[sounding]
+        parts.append(F.binary_cross_entropy_with_logits(
+            best, torch.ones_like(best)))
+    if (~loud).any():
+        quiet = logits[~loud]
+        parts.append(F.binary_cross_entropy_with_logits(
+            quiet, torch.zeros_like(quiet)))
+    return torch.stack(parts).mean()
+
+
 def sync_scores(activity: torch.Tensor, loud: torch.Tensor
                 ) -> torch.Tensor:
     """(B, T) activity probabilities and (B, T) bool loud seconds ->
@@ -58,10 +92,11 @@ class SoundOnScreen(nn.Module):
 
     A CNN reads each frame beside its difference from the clip's median
     frame (what changes in the clip: a static background, whose edges can
-    pass for activity in a single frame, cancels), max-pooled twice (a
-    line a pixel wide survives a max, not an average) and then dilated (a
-    receptive field of about 46 pixels: an arc around an object, not an
-    edge); a frame's activity is its largest response.
+    pass for activity in a single frame, cancels), or what of it grew
+    lighter in every colour (``inputs``), max-pooled twice (a line a pixel
+    wide survives a max, not an average) and then dilated (a receptive
+    field of about 46 pixels: an arc around an object, not an edge); a
+    frame's activity is its largest response.
 
     Args:
         size (int): side the frames are pooled to (the synthetic set's
@@ -70,16 +105,37 @@ class SoundOnScreen(nn.Module):
         width (int): channels of the CNN (half of them in its first
             layer).
         loud_floor, loud_rel (float): :func:`loud_seconds`'s.
+        loss (str): ``'frames'``, each frame's activity against its
+            second's loudness (:func:`balanced_bce`), or ``'loud-clip'``,
+            the clip's most active loud second against 1 and its quiet
+            seconds against 0 (:func:`loud_clip_bce`: for a cue shown in
+            only some of the sounding seconds).
+        inputs (tuple[str]): what the CNN reads of each frame, some of
+            :data:`INPUT_CHANNELS`: ``'frame'``, ``'change'`` (its
+            difference from the clip's median frame), ``'brightening'``
+            (the least of that difference over the colours).
     """
 
     def __init__(self, size: int = 128, width: int = 32,
-                 loud_floor: float = 0.01, loud_rel: float = 0.1) -> None:
+                 loud_floor: float = 0.01, loud_rel: float = 0.1,
+                 loss: str = 'frames',
+                 inputs: tuple = ('frame', 'change')) -> None:
         super().__init__()
+        unknown = set(inputs) - set(INPUT_CHANNELS)
+        if unknown or not inputs:
+            raise ValueError(f'SoundOnScreen: inputs must be some of '
+                             f'{tuple(INPUT_CHANNELS)}, got {inputs!r}')
+        self.inputs = tuple(inputs)
+        if loss not in ('frames', 'loud-clip'):
+            raise ValueError(f"SoundOnScreen: loss must be 'frames' or "
+                             f"'loud-clip', got {loss!r}")
+        self.loss_type = loss
         self.size = size
         self.loud_floor, self.loud_rel = loud_floor, loud_rel
         half = max(1, width // 2)
         self.net = nn.Sequential(
-            nn.Conv2d(6, half, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(sum(INPUT_CHANNELS[k] for k in self.inputs), half, 3,
+                      padding=1), nn.ReLU(inplace=True),
             nn.MaxPool2d(2),
             nn.Conv2d(half, width, 3, padding=1), nn.ReLU(inplace=True),
             nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True),
@@ -90,13 +146,22 @@ class SoundOnScreen(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(width, 1, 1))
 
-    def activity(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B, T, 3, H, W) normalised frames -> (B, T) activity logits."""
+    def channels(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, H, W) normalised frames -> (B, T, C, size, size)
+        what the CNN reads of each frame (``inputs``, in their order)."""
         b, t = frames.shape[:2]
         x = F.adaptive_avg_pool2d(frames.flatten(0, 1).float(),
                                   self.size).view(b, t, 3, self.size,
                                                   self.size)
-        x = torch.cat([x, x - x.median(1, keepdim=True).values], 2)
+        change = x - x.median(1, keepdim=True).values
+        read = dict(frame=x, change=change,
+                    brightening=change.amin(2, keepdim=True))
+        return torch.cat([read[k] for k in self.inputs], 2)
+
+    def activity(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, H, W) normalised frames -> (B, T) activity logits."""
+        b, t = frames.shape[:2]
+        x = self.channels(frames)
         if self.training and torch.rand(()) < 0.5:
             x = x.flip(4)
         return self.net(x.flatten(0, 1)).flatten(1).amax(1).view(b, t)
@@ -118,12 +183,14 @@ class SoundOnScreen(nn.Module):
                 at training time); the others are left out.
         """
         logits = self.activity(frames)
-        target = self.loud(audio, frames.size(1)).float()
+        loud = self.loud(audio, frames.size(1))
         if own is not None:
             if not own.any():
                 return logits.sum() * 0
-            logits, target = logits[own], target[own]
-        return balanced_bce(logits, target)
+            logits, loud = logits[own], loud[own]
+        if self.loss_type == 'loud-clip':
+            return loud_clip_bce(logits, loud)
+        return balanced_bce(logits, loud.float())
 
     @torch.no_grad()
     def forward(self, frames: torch.Tensor, audio: torch.Tensor
