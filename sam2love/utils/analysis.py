@@ -9,8 +9,6 @@ from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from mmseg.registry import DATASETS, MODELS
 
-from ..datasets.null_negatives import asks_for_sound  # noqa: F401 (re-exported)
-
 
 def build_eval_model(cfg, seed: int = 0, quiet: bool = False):
     """The config's model, seeded, ``init_weights()`` applied (a bare

@@ -65,6 +65,7 @@ from torch import nn
 import sam2love  # noqa: F401  (registers the components)
 from sam2love.apis.checkpoint import load_weights_strict
 from sam2love.datasets.metadata import clip_name
+from sam2love.datasets.null_negatives import asks_for_sound
 from sam2love.evaluation.kinds import null_types
 from sam2love.models.decode_heads.scene_presence import (
     box_crops,
@@ -75,7 +76,6 @@ from sam2love.models.losses.mask_candidates import mask_iou
 from sam2love.models.sam2.features import encode_frames
 from sam2love.utils import load_config
 from sam2love.utils.analysis import (
-    asks_for_sound,
     found_absent,
     preprocessed_batches,
     roc_auc,

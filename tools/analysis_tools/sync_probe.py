@@ -48,6 +48,7 @@ from mmseg.registry import MODELS
 import sam2love  # noqa: F401  (registers the components)
 from sam2love.apis.checkpoint import load_weights_strict
 from sam2love.datasets.metadata import clip_name
+from sam2love.datasets.null_negatives import asks_for_sound
 from sam2love.evaluation.kinds import null_types
 from sam2love.models.decode_heads.sound_on_screen import (
     SoundOnScreen,
@@ -56,7 +57,6 @@ from sam2love.models.decode_heads.sound_on_screen import (
 )
 from sam2love.utils import load_config
 from sam2love.utils.analysis import (
-    asks_for_sound,
     found_absent,
     preprocessed_batches,
     roc_auc,

@@ -23,6 +23,9 @@ import torch.nn.functional as F
 #: colour: a pale ring drawn over the background does, a coloured object
 #: moving over it does not)
 INPUT_CHANNELS = dict(frame=3, change=3, brightening=1)
+#: ``SoundOnScreen(loss=...)``: :func:`balanced_bce` of every frame, or
+#: :func:`loud_clip_bce`
+LOSSES = ('frames', 'loud-clip')
 
 
 def loud_seconds(audio: torch.Tensor, seconds: int, floor: float = 0.01,
@@ -126,9 +129,9 @@ class SoundOnScreen(nn.Module):
             raise ValueError(f'SoundOnScreen: inputs must be some of '
                              f'{tuple(INPUT_CHANNELS)}, got {inputs!r}')
         self.inputs = tuple(inputs)
-        if loss not in ('frames', 'loud-clip'):
-            raise ValueError(f"SoundOnScreen: loss must be 'frames' or "
-                             f"'loud-clip', got {loss!r}")
+        if loss not in LOSSES:
+            raise ValueError(f'SoundOnScreen: loss must be one of {LOSSES}, '
+                             f'got {loss!r}')
         self.loss_type = loss
         self.size = size
         self.loud_floor, self.loud_rel = loud_floor, loud_rel

@@ -327,7 +327,7 @@ class SAM2LOVE(ClipSegmentor):
         if sync is None:
             return prompt
         off = sync < self.sound_check['threshold']
-        if self.sound_check['silence_rows'] == 'sound-asking':
+        if off.any() and self.sound_check['silence_rows'] == 'sound-asking':
             off = off & torch.tensor([asks_for_sound(t) for t in texts],
                                      device=off.device)
         if not off.any():
