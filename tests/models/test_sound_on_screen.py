@@ -11,6 +11,7 @@ from mmseg.registry import MODELS
 from test_sam2love_segmentor import TINY, check_model, loss_trained_alone
 
 from sam2love.models.decode_heads.sound_on_screen import (
+    MIN_ROOM,
     SoundOnScreen,
     loud_clip_bce,
     loud_seconds,
@@ -94,6 +95,41 @@ def test_brightening_is_what_grew_lighter_in_every_colour():
     torch.testing.assert_close(x[:, :, 1:], frames)
     assert x[0, 1, 0, 2, 2] == 1.0 and x[0, 2, 0, 5, 5] == -1.0
     assert x[0, :, 0].clamp(min=0).sum() == 1.0
+
+
+MEAN, STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
+
+
+def test_whitening_is_the_share_of_the_way_to_white():
+    """A ring blended halfway to white reads 0.5 over a dark and over a
+    pale background (its brightening differs fivefold), darkening is
+    clipped to -1, and a background with no room left to white is
+    divided by MIN_ROOM levels, not by nothing."""
+    check = SoundOnScreen(size=8, inputs=('whitening', 'brightening'),
+                          mean=MEAN, std=STD)
+    mean = torch.tensor(MEAN).view(1, 1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 1, 3, 1, 1)
+    pixels = torch.full((1, 3, 3, 8, 8), 55.0)
+    pixels[..., 4:, :] = 215.0  # the lower half is pale
+    pixels[..., 7, :] = 255.0  # and the last row white
+    pixels[:, 1, :, 2, 2] = (55.0 + 255) / 2  # rings, halfway to white
+    pixels[:, 1, :, 5, 5] = (215.0 + 255) / 2
+    pixels[:, 1, :, 7, 0] = 255.0 - MIN_ROOM / 2  # off-white on white
+    pixels[:, 2, :, 5, 3] = 0.0  # darker
+    x = check.channels((pixels - mean) / std)
+    whitening, brightening = x[0, :, 0], x[0, :, 1]
+    torch.testing.assert_close(whitening[1, 2, 2], torch.tensor(0.5))
+    torch.testing.assert_close(whitening[1, 5, 5], torch.tensor(0.5))
+    torch.testing.assert_close(brightening[1, 2, 2] / brightening[1, 5, 5],
+                               torch.tensor(5.0), rtol=1e-4, atol=0)
+    torch.testing.assert_close(whitening[1, 7, 0], torch.tensor(-0.5))
+    assert whitening[2, 5, 3] == -1.0
+    assert whitening[0].abs().max() < 1e-6
+
+
+def test_whitening_needs_the_normalisation():
+    with pytest.raises(ValueError, match='whitening needs'):
+        SoundOnScreen(inputs=('whitening', ))
 
 
 def test_unknown_inputs_are_refused():
@@ -231,6 +267,19 @@ def test_only_the_rows_asking_for_a_sound_hear_silence_by_default(
 def test_silence_rows_must_be_known():
     with pytest.raises(ValueError, match='silence_rows must be one of'):
         sound_model(silence_rows='sounding')
+
+
+def test_whitening_reads_the_data_preprocessors_normalisation(two_clips):
+    """``inputs=('whitening', )`` takes the model's mean and std: a frame
+    at the preprocessor's white reads 0 room, whatever the config's."""
+    model = check_model(None, sound_check=dict(
+        size=32, width=8, inputs=('whitening', ))).eval()
+    norm = model.data_preprocessor
+    torch.testing.assert_close(model.sound_on_screen.white,
+                               (255 - norm.mean) / norm.std)
+    with torch.no_grad():
+        inputs = norm(two_clips)['inputs']
+        assert model.sound_sync(inputs).shape == (2, )
 
 
 def test_trained_alone_from_its_own_loss(two_clips):

@@ -21,8 +21,15 @@ import torch.nn.functional as F
 #: frame, its difference from the clip's median frame, and the least of
 #: that difference over the colour channels (what grew lighter in every
 #: colour: a pale ring drawn over the background does, a coloured object
-#: moving over it does not)
-INPUT_CHANNELS = dict(frame=3, change=3, brightening=1)
+#: moving over it does not), and that least share of the way to white
+#: (``whitening``: a ring blended halfway to white reads 0.5 on a dark and
+#: on a pale background alike, where its brightening shrinks with the
+#: room left above the background; clipped to [-1, 1], what darkened
+#: counting as -1 at most)
+INPUT_CHANNELS = dict(frame=3, change=3, brightening=1, whitening=1)
+#: the least room to white (in 0-255 levels) ``whitening`` divides by: a
+#: background near white leaves no room, and the sensor noise would fill it
+MIN_ROOM = 16.0
 #: ``SoundOnScreen(loss=...)``: :func:`balanced_bce` of every frame, or
 #: :func:`loud_clip_bce`
 LOSSES = ('frames', 'loud-clip')
@@ -116,19 +123,38 @@ class SoundOnScreen(nn.Module):
         inputs (tuple[str]): what the CNN reads of each frame, some of
             :data:`INPUT_CHANNELS`: ``'frame'``, ``'change'`` (its
             difference from the clip's median frame), ``'brightening'``
-            (the least of that difference over the colours).
+            (the least of that difference over the colours),
+            ``'whitening'`` (the least over the colours of that difference
+            over the room the median frame leaves to white).
+        mean, std (tuple[float], optional): the RGB normalisation of the
+            frames, 0-255 scale; ``whitening`` needs them (``SAM2LOVE``
+            passes its data preprocessor's).
     """
 
     def __init__(self, size: int = 128, width: int = 32,
                  loud_floor: float = 0.01, loud_rel: float = 0.1,
                  loss: str = 'frames',
-                 inputs: tuple = ('frame', 'change')) -> None:
+                 inputs: tuple = ('frame', 'change'),
+                 mean: tuple | None = None,
+                 std: tuple | None = None) -> None:
         super().__init__()
         unknown = set(inputs) - set(INPUT_CHANNELS)
         if unknown or not inputs:
             raise ValueError(f'SoundOnScreen: inputs must be some of '
                              f'{tuple(INPUT_CHANNELS)}, got {inputs!r}')
         self.inputs = tuple(inputs)
+        if 'whitening' in self.inputs and not (
+                mean is not None and std is not None and len(mean) == 3
+                and len(std) == 3):
+            raise ValueError('SoundOnScreen: whitening needs the frames\' '
+                             f'RGB mean and std, got {mean!r}, {std!r}')
+        if 'whitening' in self.inputs:
+            mean, std = torch.tensor(mean), torch.tensor(std)
+            # in the normalised frames: a white pixel, and MIN_ROOM levels
+            self.register_buffer('white', ((255 - mean) / std).view(
+                1, 1, 3, 1, 1), persistent=False)
+            self.register_buffer('min_room', (MIN_ROOM / std).view(
+                1, 1, 3, 1, 1), persistent=False)
         if loss not in LOSSES:
             raise ValueError(f'SoundOnScreen: loss must be one of {LOSSES}, '
                              f'got {loss!r}')
@@ -156,9 +182,15 @@ class SoundOnScreen(nn.Module):
         x = F.adaptive_avg_pool2d(frames.flatten(0, 1).float(),
                                   self.size).view(b, t, 3, self.size,
                                                   self.size)
-        change = x - x.median(1, keepdim=True).values
-        read = dict(frame=x, change=change,
-                    brightening=change.amin(2, keepdim=True))
+        median = x.median(1, keepdim=True).values
+        change = x - median
+        read = dict(frame=x, change=change)
+        if 'brightening' in self.inputs:
+            read['brightening'] = change.amin(2, keepdim=True)
+        if 'whitening' in self.inputs:
+            room = torch.maximum(self.white - median, self.min_room)
+            read['whitening'] = (change / room).amin(
+                2, keepdim=True).clamp(-1, 1)
         return torch.cat([read[k] for k in self.inputs], 2)
 
     def activity(self, frames: torch.Tensor) -> torch.Tensor:

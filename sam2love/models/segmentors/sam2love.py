@@ -89,7 +89,8 @@ class SAM2LOVE(ClipSegmentor):
         sound_check (dict, optional): beyond the paper, is the sound made
             on screen (:class:`~sam2love.models.decode_heads.
             sound_on_screen.SoundOnScreen`, its keys ``size``, ``width``,
-            ``loud_floor``, ``loud_rel``, ``loss``, ``inputs``)? A clip
+            ``loud_floor``, ``loud_rel``, ``loss``, ``inputs``; ``whitening``
+            reads the data preprocessor's mean and std)? A clip
             whose sync is under ``threshold`` (0.5) is heard as silence by
             the presence check (the presence query's sound row; the masks
             keep the sound):
@@ -176,6 +177,14 @@ class SAM2LOVE(ClipSegmentor):
             raise ValueError('SAM2LOVE: sound_check makes the presence '
                              "check hear silence and needs the neck's "
                              'presence_query')
+        if 'whitening' in cfg.get('inputs', ()) and 'mean' not in cfg:
+            norm = self.data_preprocessor
+            if not hasattr(norm, 'mean') or not hasattr(norm, 'std'):
+                raise ValueError('SAM2LOVE: sound_check reads whitening and '
+                                 'needs the mean and std of the data '
+                                 'preprocessor (or its own)')
+            cfg.update(mean=norm.mean.flatten().tolist(),
+                       std=norm.std.flatten().tolist())
         self.sound_on_screen = SoundOnScreen(**cfg)
         return settings
 
