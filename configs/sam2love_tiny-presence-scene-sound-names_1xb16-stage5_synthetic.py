@@ -12,6 +12,10 @@
 # row whose words no object of any frame shows is found absent.
 # (`type='NamesOnScreen'`, the cell namer of frame 0, is for objects that
 # are not flat colours; on this set it takes a star's top for a cross.)
+# With the absent referents this check's, the head's threshold is
+# recalibrated against silence (tools/quickstart.sh) and judges only the
+# rows that ask for a sound (`head_rows='sound-asking'`), the ones that
+# can hear it: a row found by sight is this check's alone.
 # Trained alone on a stage-4 model (`load_from`; every other module
 # frozen, no other loss), from frames: the feature cache holds none.
 #   python tools/train.py \
@@ -25,7 +29,8 @@ model = dict(
     name_check=dict(type='SilhouetteNames',
                     vocabulary=('blue', 'green', 'red', 'yellow', 'circle',
                                 'cross', 'diamond', 'square', 'star',
-                                'triangle')))
+                                'triangle'),
+                    head_rows='sound-asking'))
 # the maps of every referred object (LoadClipObjects) name the objects
 train_dataloader = dict(
     batch_size=16,

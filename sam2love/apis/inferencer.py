@@ -338,8 +338,9 @@ class RefAVSInferencer(StreamingMixin, BaseInferencer):
         texts = [s.text for s in samples]
         prompt = self.model.prompts(data, texts)
         frames = self._track_frames[0] if propagate else data['frames'][0]
-        outs = list(self.model.track(prompt, frames, num_frames=len(frames),
-                                     vetoed=self.model.names_absent(data, texts)))
+        outs = list(self.model.track(
+            prompt, frames, num_frames=len(frames),
+            **self.model.presence_overrides(data, texts)))
         preds = self.model.postprocess_result(
             torch.stack([o['logits'] for o in outs], 1), samples)
         scores = torch.stack([o['object_score_logits'] for o in outs], 1)

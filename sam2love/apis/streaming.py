@@ -91,9 +91,9 @@ class StreamingMixin:
         total = count_video_frames(video, start=start, end=end,
                                    video_fps=video_fps,
                                    seconds_per_frame=self.seconds_per_frame)
-        vetoed = self.model.names_absent(data, texts)
+        overrides = self.model.presence_overrides(data, texts)
         for out in self.model.track(prompt, normalised_frames(), total, size,
-                                    vetoed):
+                                    **overrides):
             frame = decoded['frame']
             full = F.interpolate(out['logits'][:, None], size=frame.shape[:2],
                                  mode='bilinear', align_corners=False)[:, 0]

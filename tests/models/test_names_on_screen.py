@@ -179,11 +179,11 @@ def names_unseen_pairs(check) -> torch.Tensor:
     return unseen
 
 
-def names_model(threshold: float = 0.5, train_only=None):
+def names_model(threshold: float = 0.5, train_only=None, **settings):
     return check_model(train_only, name_check=dict(
         vocabulary=('blue', 'green', 'red', 'yellow', 'circle', 'cross',
                     'diamond', 'square', 'star', 'triangle'),
-        threshold=threshold, size=32, width=4))
+        threshold=threshold, size=32, width=4, **settings))
 
 
 def test_needs_the_presence_switch():
@@ -232,6 +232,47 @@ def test_rows_it_finds_absent_are_emptied(two_rows):
     assert (empty['presence'] == 0).all()
     assert (streamed['logits'] == NO_OBJECT_LOGIT).all()
     assert (streamed['presence'] == 0).all()
+
+
+def test_head_rows_sound_asking_leaves_the_rows_found_by_sight_to_it(
+        two_rows):
+    """``head_rows='sound-asking'``: the head's threshold (here ~1:
+    every row under it) empties only the rows asking for a sound; a row
+    found by sight is kept unless the names check finds it absent, in the
+    test path and the streamed one alike. By default the head judges
+    every row."""
+    texts = ['The object making a sound.', 'The red triangle.']
+    with torch.no_grad():
+        models = dict(spare=names_model(threshold=0.0,
+                                        head_rows='sound-asking').eval(),
+                      every=names_model(threshold=0.0).eval())
+        for model in models.values():
+            model.decode_head.presence['threshold'] = 1.1
+        data = models['spare'].data_preprocessor(two_rows)
+        metas = [dict(s.metainfo, text=t)
+                 for s, t in zip(data['data_samples'], texts)]
+        inputs = data['inputs']
+        outs = {k: m._predict_clip(inputs, metas) for k, m in models.items()}
+        spare = models['spare']
+        assert spare.head_spared(texts).tolist() == [False, True]
+        assert models['every'].head_spared(texts) is None
+        streamed = [next(spare.track(
+            spare.prompts({k: v[i:i + 1] for k, v in inputs.items()},
+                          texts[i:i + 1]),
+            inputs['frames'][i],
+            **spare.presence_overrides(
+                {k: v[i:i + 1] for k, v in inputs.items()}, texts[i:i + 1])))
+            for i in range(2)]
+        spare.decode_head.presence['threshold'] = 0.0  # none absent
+        kept = spare._predict_clip(inputs, metas)
+    assert (outs['every']['presence'] == 0).all()
+    assert (outs['spare']['presence'][0] == 0).all()
+    assert (outs['spare']['presence'][1] > 0).all()
+    torch.testing.assert_close(outs['spare']['logits'][1], kept['logits'][1])
+    assert (streamed[0]['presence'] == 0).all()
+    assert (streamed[1]['presence'] > 0).all()
+    with pytest.raises(ValueError, match='head_rows must be one of'):
+        names_model(head_rows='sight')
 
 
 def test_trained_alone_from_its_own_loss(two_rows):

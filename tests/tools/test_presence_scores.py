@@ -177,6 +177,35 @@ def test_names_check_threshold_and_either_check(tool):
                                                'absent-referent': 1.0}
 
 
+def test_rows_the_head_does_not_judge_count_as_kept_by_it(tool):
+    """With ``judged`` (``name_check.head_rows='sound-asking'``) a row
+    the head's check spares is never found absent by it: not in the
+    shares, the calibration nor ``combined`` (the names check still
+    finds it)."""
+    from types import SimpleNamespace
+    scores = {'ordinary': [0.9, 0.01, 0.02, 0.8], 'silent': [0.001, 0.03]}
+    judged = {'ordinary': [True, False, True, True], 'silent': [True, True]}
+    assert tool.shares_found(scores, 0.05, judged) == dict(
+        ordinary=0.25, silent=1.0)
+    assert tool.summarise(scores, [0.05], judged)['thresholds'] == {
+        '0.05': dict(ordinary=0.25, silent=1.0)}
+    got = tool.calibrate(scores, 0.0, ceiling=1.0, judged=judged)
+    assert got['threshold'] == 0.02  # the spared 0.01 does not count
+    model = SimpleNamespace(name_check=dict(threshold=0.5),
+                            decode_head=SimpleNamespace(
+                                presence=dict(threshold=0.05)))
+    names = {'ordinary': [0.99, 0.3, 0.9, 0.9], 'silent': [0.9, 0.9]}
+    args = SimpleNamespace(names_threshold=None, names_max_ordinary_loss=None,
+                           names_separate_absent=False)
+    combined = tool.names_figures(model, scores, names, {}, args,
+                                  judged)['combined']
+    assert combined['found_absent'] == dict(ordinary=0.5, silent=1.0)
+    names['ordinary'][1] = 0.9
+    combined = tool.names_figures(model, scores, names, {}, args,
+                                  judged)['combined']
+    assert combined['found_absent'] == dict(ordinary=0.25, silent=1.0)
+
+
 def test_names_threshold_separating_the_rows_made_absent(tool):
     """``--names-separate-absent``: the names check's threshold best
     separates the ordinary rows from the rows made absent (lent

@@ -43,6 +43,11 @@ ordinary rows alone sits too high there (stage 3's 2 % found 10 % of the
 quick start's test_u rows absent, docs/presence.md) or too low where the
 sound check silences a few val clips wrongly.
 
+With ``name_check.head_rows='sound-asking'`` the head's check judges only
+the rows that ask for a sound (``SAM2LOVE.head_spared``): the other rows
+count as kept by it in every share found absent and in the calibrations
+(their probabilities still enter the means and AUCs).
+
 It also measures the object frame 0 keeps on the ordinary rows (the mask
 SAM2 decodes from the token, :func:`~sam2love.models.decode_heads.presence.
 chosen_mask`, against the referent's frame-0 mask at the evaluation size):
@@ -161,6 +166,13 @@ def frame0_presence(model, inputs: dict, texts: list) -> tuple:
     return (scores.float().sigmoid() if clip is None else clip), mask
 
 
+def head_spared(model, texts: list) -> torch.Tensor | None:
+    """(B, ) bool: the rows the head's check does not judge
+    (``SAM2LOVE.head_spared``; None: every row)."""
+    spare = getattr(model, 'head_spared', None)
+    return None if spare is None else spare(texts)
+
+
 @torch.no_grad()
 def names_presence(model, inputs: dict, texts: list) -> torch.Tensor | None:
     """(B, ) the names check's probabilities (None without one)."""
@@ -169,7 +181,7 @@ def names_presence(model, inputs: dict, texts: list) -> torch.Tensor | None:
 
 
 def names_figures(model, scores: dict, names: dict, figures: dict,
-                  args) -> dict:
+                  args, judged: dict | None = None) -> dict:
     """``names``, ``names_calibrated`` and ``combined`` of ``--out``."""
     out = {}
     threshold = args.names_threshold
@@ -193,13 +205,30 @@ def names_figures(model, scores: dict, names: dict, figures: dict,
     out['combined'] = dict(
         threshold=head, names_threshold=threshold,
         found_absent={group: float(np.mean(
-            (np.asarray(scores[group]) < head)
+            head_finds(scores, judged, group, head)
             | (np.asarray(names[group]) < threshold))) for group in scores})
     return out
 
 
+def head_finds(scores: dict, judged: dict | None, group: str,
+               threshold: float) -> np.ndarray:
+    """(n,) bool: the rows of ``group`` the head's check finds absent,
+    under ``threshold`` and among those it judges (``judged``: group ->
+    bools, ``SAM2LOVE.head_spared``'s complement; None: every row)."""
+    under = np.asarray(scores[group]) < threshold
+    return under if judged is None else under & np.asarray(
+        judged[group], dtype=bool)
+
+
+def shares_found(scores: dict, threshold: float,
+                 judged: dict | None = None) -> dict:
+    """group -> share of its rows the head's check finds absent."""
+    return {name: float(np.mean(head_finds(scores, judged, name, threshold)))
+            for name in scores}
+
+
 def made_silent(model, inputs: dict, samples, texts: list, asks_for_sound,
-                found, scores: dict, names: dict) -> None:
+                found, scores: dict, names: dict, judged: dict) -> None:
     """Score the batch's ordinary rows that ask for a sound again with
     silence in place of their audio, into the ``made-silent`` groups
     (``found``: the batch's names check, which does not hear)."""
@@ -210,6 +239,7 @@ def made_silent(model, inputs: dict, samples, texts: list, asks_for_sound,
     silent = dict(inputs, silent_audio=asks.to(inputs['frames'].device))
     presence, _ = frame0_presence(model, silent, texts)
     scores[MADE_SILENT] += presence[asks.to(presence.device)].tolist()
+    judged[MADE_SILENT] += [True] * int(asks.sum())  # each asks for a sound
     if found is not None:
         names[MADE_SILENT] += found[asks.to(found.device)].tolist()
 
@@ -255,35 +285,38 @@ def kept_object_figures(ious, miss_iou: float) -> dict:
                 missed_j=float(100 * ious[missed].sum() / len(ious)))
 
 
-def summarise(scores: dict, thresholds) -> dict:
-    """The figures of ``--out`` from group -> probabilities."""
+def summarise(scores: dict, thresholds, judged: dict | None = None) -> dict:
+    """The figures of ``--out`` from group -> probabilities (the shares
+    found absent among the rows ``judged``, :func:`head_finds`)."""
     ordinary = scores.get(ORDINARY, [])
     groups = {}
     for name, values in scores.items():
         groups[name] = dict(count=len(values), mean=float(np.mean(values)))
         if name != ORDINARY and ordinary:
             groups[name]['auc'] = roc_auc(ordinary, values)
-    shares = {str(t): {name: float(np.mean(np.asarray(v) < t))
-                       for name, v in scores.items()} for t in thresholds}
+    shares = {str(t): shares_found(scores, t, judged) for t in thresholds}
     return dict(groups=groups, thresholds=shares)
 
 
-def calibrate(scores: dict, max_share: float, ceiling: float = 0.5) -> dict:
+def calibrate(scores: dict, max_share: float, ceiling: float = 0.5,
+              judged: dict | None = None) -> dict:
     """The largest threshold up to ``ceiling`` finding at most
     ``max_share`` of the ordinary rows absent (a row is absent when its
-    probability is below the threshold), and the share of each group it
-    finds absent."""
+    probability is below the threshold; only the rows ``judged`` count),
+    and the share of each group it finds absent."""
     if not 0 <= max_share < 1:
         raise ValueError(f'max ordinary loss must be in [0, 1), got {max_share}')
-    ordinary = np.sort(np.asarray(scores.get(ORDINARY, [])))
+    ordinary = np.asarray(scores.get(ORDINARY, []))
+    if judged is not None and len(ordinary):
+        ordinary = ordinary[np.asarray(judged[ORDINARY], dtype=bool)]
+    ordinary = np.sort(ordinary)
     if not len(ordinary):
         raise ValueError('no ordinary rows to calibrate the threshold on')
     threshold = min(float(ordinary[int(max_share * len(ordinary))]), ceiling)
     threshold = min(max(threshold, 1e-6), 1 - 1e-6)  # presence's (0, 1)
     return dict(max_ordinary_loss=max_share, max_threshold=ceiling,
                 threshold=threshold,
-                found_absent={name: float(np.mean(np.asarray(v) < threshold))
-                              for name, v in scores.items()})
+                found_absent=shares_found(scores, threshold, judged))
 
 
 def separate(ordinary, null, ceiling: float = 0.5) -> dict:
@@ -386,6 +419,7 @@ def main(argv=None) -> dict:
             'object')
         lent_to = set()
     scores = defaultdict(list)
+    judged = defaultdict(list)
     names = defaultdict(list)
     ious = []
     for split in args.split:
@@ -394,6 +428,7 @@ def main(argv=None) -> dict:
             inputs = {k: v.to(args.device) for k, v in inputs.items()}
             presence, masks = frame0_presence(model, inputs, texts)
             found = names_presence(model, inputs, texts)
+            spared = head_spared(model, texts)
             for i, (sample, p, mask) in enumerate(zip(samples, presence,
                                                       masks)):
                 referent = sample.gt_eval_masks.data
@@ -403,30 +438,32 @@ def main(argv=None) -> dict:
                 else:
                     group = types.get(sample.metainfo['uid'], 'null')
                 scores[group].append(float(p))
+                judged[group].append(spared is None or not bool(spared[i]))
                 if found is not None:
                     names[group].append(float(found[i]))
             if args.separate_silence:
                 made_silent(model, inputs, samples, texts, asks_for_sound,
-                            found, scores, names)
+                            found, scores, names, judged)
             if args.names_separate_absent:
                 made_absent(model, inputs, samples, lender, lent_to, names)
     figures = dict(tool='presence_scores', config=args.config,
                    checkpoint=args.checkpoint, splits=args.split,
-                   **summarise(scores, args.thresholds))
+                   **summarise(scores, args.thresholds, judged))
     if ious:
         figures['kept_object'] = kept_object_figures(ious, args.miss_iou)
     if args.max_ordinary_loss is not None:
         figures['calibrated'] = calibrate(scores, args.max_ordinary_loss,
-                                          args.max_threshold)
+                                          args.max_threshold, judged)
     if args.separate_silence:
+        ordinary = np.asarray(scores[ORDINARY])[np.asarray(
+            judged[ORDINARY], dtype=bool)]
         c = dict(rule='separate-silence', **separate(
-            scores[ORDINARY], scores[MADE_SILENT], args.max_threshold))
-        c['found_absent'] = {name: float(np.mean(np.asarray(v)
-                                                 < c['threshold']))
-                             for name, v in scores.items()}
+            ordinary, scores[MADE_SILENT], args.max_threshold))
+        c['found_absent'] = shares_found(scores, c['threshold'], judged)
         figures['calibrated'] = c
     if names:
-        figures.update(names_figures(model, scores, names, figures, args))
+        figures.update(names_figures(model, scores, names, figures, args,
+                                     judged))
     print(format_table(figures))
     if args.out:
         with open(args.out, 'w') as f:

@@ -224,7 +224,8 @@ def presence_loss(cfg: dict, logits: torch.Tensor,
 
 def apply_presence(cfg: dict | None, clip: torch.Tensor | None,
                    logits: torch.Tensor, scores: torch.Tensor,
-                   vetoed: torch.Tensor | None = None) -> tuple:
+                   vetoed: torch.Tensor | None = None,
+                   spared: torch.Tensor | None = None) -> tuple:
     """Empty the masks of clips found absent; per-frame presence.
 
     Args:
@@ -236,6 +237,8 @@ def apply_presence(cfg: dict | None, clip: torch.Tensor | None,
         scores (Tensor): (B, T) SAM2's object-score logits.
         vetoed (Tensor, optional): (B, ) bool, clips found absent by
             another check (``SAM2LOVE(name_check=...)``).
+        spared (Tensor, optional): (B, ) bool, clips whose presence this
+            check does not judge (kept unless ``vetoed``).
 
     Returns:
         tuple: ``logits`` (:data:`NO_OBJECT_LOGIT` on every frame of a clip
@@ -250,6 +253,8 @@ def apply_presence(cfg: dict | None, clip: torch.Tensor | None,
     if cfg['source'] == 'token':
         presence = presence * clip[:, None]
     absent = clip < cfg['threshold']
+    if spared is not None:
+        absent = absent & ~spared.to(absent.device)
     if vetoed is not None:
         absent = absent | vetoed.to(absent.device)
     logits = torch.where(absent[:, None, None, None],
@@ -381,7 +386,9 @@ class PresenceMixin:
 
     def apply_presence(self, clip: torch.Tensor | None, logits: torch.Tensor,
                        scores: torch.Tensor,
-                       vetoed: torch.Tensor | None = None) -> tuple:
+                       vetoed: torch.Tensor | None = None,
+                       spared: torch.Tensor | None = None) -> tuple:
         """Empty the masks of clips found absent: :func:`~.presence.
         apply_presence` with this head's switch."""
-        return apply_presence(self.presence, clip, logits, scores, vetoed)
+        return apply_presence(self.presence, clip, logits, scores, vetoed,
+                              spared)

@@ -305,12 +305,15 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
         return self.predict_clip(prompt, frames)['logits']
 
     def predict_clip(self, prompt: torch.Tensor, frames: torch.Tensor,
-                     vetoed: torch.Tensor | None = None) -> dict:
+                     vetoed: torch.Tensor | None = None,
+                     spared: torch.Tensor | None = None) -> dict:
         """:meth:`predict` with the presence of the referent.
 
         ``vetoed`` (B,) bool: clips found absent beforehand (another
         check's, e.g. ``SAM2LOVE(name_check=...)``), as if their presence
-        were under the threshold.
+        were under the threshold; ``spared`` (B,) bool: clips whose
+        presence this head's threshold does not judge (kept unless
+        vetoed).
 
         Returns:
             dict: ``logits`` (B, T, S/4, S/4), :data:`NO_OBJECT_LOGIT` on
@@ -336,13 +339,14 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
         clip = self.clip_presence(prompt, scores[:, 0], frame0,
                                   out['low_res_logits'][:, 0, 0])
         logits, presence = self.apply_presence(
-            clip, out['low_res_logits'][:, :, 0], scores, vetoed)
+            clip, out['low_res_logits'][:, :, 0], scores, vetoed, spared)
         return dict(logits=logits, presence=presence)
 
     @torch.no_grad()
     def track(self, prompt: torch.Tensor, frames: Iterable[torch.Tensor],
               num_frames: int | None = None,
-              vetoed: torch.Tensor | None = None) -> Iterator[dict]:
+              vetoed: torch.Tensor | None = None,
+              spared: torch.Tensor | None = None) -> Iterator[dict]:
         """:meth:`predict_clip` over frames that come one at a time: frame
         0 is prompted by the K tokens, SAM2's memory tracks the K objects
         through the rest, in memory that does not grow with the video
@@ -353,7 +357,8 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
             frames (Iterable[Tensor]): (3, H, W) normalised frames, in
                 order; resized to S x S when needed.
             num_frames (int, optional): how many there will be.
-            vetoed (Tensor, optional): (K,) bool, as :meth:`predict_clip`'s.
+            vetoed, spared (Tensor, optional): (K,) bool, as
+                :meth:`predict_clip`'s.
 
         Yields:
             dict: per frame ``logits`` (K, S/4, S/4) (:data:`NO_OBJECT_LOGIT`
@@ -379,7 +384,7 @@ class SAM2PromptHead(Frame0LossMixin, PresenceMixin, SAM2OwnerMixin,
                 out = tracker.push(frame)
             logits, presence = self.apply_presence(
                 clip, out['logits'][:, None], out['object_score_logits'][:, None],
-                vetoed)
+                vetoed, spared)
             yield dict(out, logits=logits[:, 0], presence=presence[:, 0],
                        memory_frames=tracker.state.stored_frames)
 

@@ -25,6 +25,9 @@ EVAL_SIZE = (256, 256)
 #: ``sound_check.silence_rows``: the rows that hear silence where the
 #: sound is not made on screen
 SILENCE_ROWS = ('sound-asking', 'all')
+#: ``name_check.head_rows``: the rows the head's presence check still
+#: judges beside the names check
+HEAD_ROWS = ('all', 'sound-asking')
 
 
 def tokenizer_sha256(tokenizer) -> str:
@@ -112,7 +115,13 @@ class SAM2LOVE(ClipSegmentor):
             decode_heads.silhouette_names.SilhouetteNames`, names read
             from the objects' silhouettes on every frame)? A row whose
             probability is under ``threshold`` (0.5) is found absent (masks emptied,
-            presence 0) whatever the head's check says. Needs the head's
+            presence 0) whatever the head's check says. ``head_rows``:
+            the rows the head's check still judges, ``'all'`` (the
+            default) or ``'sound-asking'`` (those whose expression asks
+            for a sound, as ``sound_check.silence_rows``: where the names
+            check takes the absent referents, the head's threshold is
+            calibrated against silence, which only they hear; a row found
+            by sight is then the names check's alone). Needs the head's
             ``presence`` switch. Acts on clips of frames in eval mode;
             learns (``loss_weight``, 1.0) where trained
             (``train_only=('names_on_screen', )``) from rows with frames
@@ -192,6 +201,11 @@ class SAM2LOVE(ClipSegmentor):
         if cfg is None:
             return None
         cfg, settings = self._check_settings(cfg)
+        settings['head_rows'] = cfg.pop('head_rows', 'all')
+        if settings['head_rows'] not in HEAD_ROWS:
+            raise ValueError(
+                f'SAM2LOVE: name_check.head_rows must be one of {HEAD_ROWS}, '
+                f"got {settings['head_rows']!r}")
         if not self.decode_head.presence:
             raise ValueError('SAM2LOVE: name_check finds rows absent through '
                              "the head's presence switch "
@@ -379,7 +393,7 @@ class SAM2LOVE(ClipSegmentor):
         texts = [m['text'] for m in batch_img_metas]
         prompt = self.extract_feat(inputs, texts)
         return self.decode_head.predict_clip(
-            prompt, inputs['frames'], vetoed=self.names_absent(inputs, texts))
+            prompt, inputs['frames'], **self.presence_overrides(inputs, texts))
 
     @torch.no_grad()
     def names_presence(self, inputs: dict, texts: list[str]
@@ -398,6 +412,22 @@ class SAM2LOVE(ClipSegmentor):
         threshold (the rows it finds absent); None where it cannot look."""
         found = self.names_presence(inputs, texts)
         return None if found is None else found < self.name_check['threshold']
+
+    def head_spared(self, texts: list[str]) -> torch.Tensor | None:
+        """(B,) bool: the rows the head's presence check does not judge
+        (``name_check.head_rows='sound-asking'``: those whose expression
+        does not ask for a sound); None where it judges every row."""
+        if self.name_check is None \
+                or self.name_check['head_rows'] == 'all':
+            return None
+        return torch.tensor([not asks_for_sound(t) for t in texts])
+
+    def presence_overrides(self, inputs: dict, texts: list[str]) -> dict:
+        """What the other checks decide for the head's presence switch
+        (``SAM2PromptHead.predict_clip`` / :meth:`track`): ``vetoed``
+        (:meth:`names_absent`) and ``spared`` (:meth:`head_spared`)."""
+        return dict(vetoed=self.names_absent(inputs, texts),
+                    spared=self.head_spared(texts))
 
     @torch.no_grad()
     def prompts(self, inputs: dict, texts: list[str]) -> torch.Tensor:
@@ -422,7 +452,8 @@ class SAM2LOVE(ClipSegmentor):
     def track(self, prompt: torch.Tensor, frames: Iterable[torch.Tensor],
               num_frames: int | None = None,
               batch_size: int | None = None,
-              vetoed: torch.Tensor | None = None) -> Iterator[dict]:
+              vetoed: torch.Tensor | None = None,
+              spared: torch.Tensor | None = None) -> Iterator[dict]:
         """Track the K prompted objects through frames that come one at a
         time, in memory that does not grow with the video
         (``SAM2PromptHead.track``).
@@ -436,6 +467,8 @@ class SAM2LOVE(ClipSegmentor):
                 one by default); each tracker encodes a frame once.
             vetoed (Tensor, optional): (K,) bool, the expressions found
                 absent beforehand (:meth:`names_absent`).
+            spared (Tensor, optional): (K,) bool, the expressions the
+                head's check does not judge (:meth:`head_spared`).
 
         Yields:
             dict: per frame, as ``SAM2PromptHead.track``: ``logits``
@@ -445,10 +478,13 @@ class SAM2LOVE(ClipSegmentor):
         """
         size = batch_size or len(prompt)
         chunks = prompt.split(size)
-        vetoes = [None] * len(chunks) if vetoed is None else vetoed.split(size)
+        vetoes, spares = ([None] * len(chunks) if rows is None
+                          else rows.split(size) for rows in (vetoed, spared))
         copies = itertools.tee(frames, len(chunks))
-        streams = [self.decode_head.track(chunk, copy, num_frames, veto)
-                   for chunk, copy, veto in zip(chunks, copies, vetoes)]
+        streams = [self.decode_head.track(chunk, copy, num_frames, veto,
+                                          spare)
+                   for chunk, copy, veto, spare in zip(chunks, copies, vetoes,
+                                                       spares)]
         for outs in zip(*streams):
             merged = {key: torch.cat([o[key] for o in outs])
                       for key in outs[0] if key != 'memory_frames'}
