@@ -45,6 +45,16 @@ def test_separating_threshold_sits_in_the_widest_best_gap(tool):
     assert tool.separate([0.5, 0.6], [0.01, 0.02])['threshold'] == \
         pytest.approx((0.02 * 0.5) ** 0.5)
     assert tool.separate([0.9], [0.8], ceiling=0.5)['threshold'] == 0.5
+    # a few null rows squeezed against the lowest ordinary one are given
+    # up (at most one ordinary row's share) for the widest gap, never an
+    # ordinary row
+    ordinary = [0.9918, 0.999, 0.9995, 0.9999]
+    null = [0.005 * (k + 1) for k in range(98)] + [0.9, 0.9912]
+    wide = tool.separate(ordinary, null, ceiling=1.0)
+    assert wide['threshold'] == pytest.approx((0.49 * 0.9) ** 0.5)
+    assert wide['separation'] == pytest.approx(0.98)
+    assert tool.separate(ordinary, null[:-2] + [0.9917], ceiling=1.0)[
+        'threshold'] == pytest.approx((0.49 * 0.9917) ** 0.5)
     none = tool.separate([0.1, 0.2], [0.5])  # no threshold separates
     assert none['threshold'] == 0.05 and none['separation'] == 0
     with pytest.raises(ValueError, match='ordinary and null rows'):

@@ -36,9 +36,11 @@ head's threshold has only to tell whether the sound asked for is there:
 the ordinary rows that ask for a sound are scored again with silence in
 place of their audio (group ``made-silent``) and the threshold is the one
 that best separates them from the ordinary rows (the largest share of
-made-silent rows found absent less the share of ordinary rows; among
-equals, the widest gap in log probability), at the geometric mean of the
-two probabilities around it, up to ``--max-threshold``. A quantile of the
+made-silent rows found absent less the share of ordinary rows; then,
+among the thresholds that find the same ordinary rows and at most one
+ordinary row's share fewer made-silent ones, the widest gap in log
+probability), at the geometric mean of the two probabilities around it,
+up to ``--max-threshold``. A quantile of the
 ordinary rows alone sits too high there (stage 3's 2 % found 10 % of the
 quick start's test_u rows absent, docs/presence.md) or too low where the
 sound check silences a few val clips wrongly.
@@ -322,21 +324,29 @@ def calibrate(scores: dict, max_share: float, ceiling: float = 0.5,
 def separate(ordinary, null, ceiling: float = 0.5) -> dict:
     """The threshold that best separates ``null`` probabilities (found
     absent under it) from ``ordinary`` ones: the largest share of null
-    rows under it less the share of ordinary rows, among equals the
+    rows under it less the share of ordinary rows; then, among the
+    thresholds that find the same ordinary rows and at most one ordinary
+    row's share fewer null rows (a difference val cannot resolve), the
     widest gap in log probability, at the geometric mean of the two
-    probabilities around it; at most ``ceiling``."""
+    probabilities around it; at most ``ceiling``. (Without the second
+    step one null row among hundreds can squeeze the threshold against
+    the lowest ordinary row, where test's ordinary rows fall under it.)"""
     ordinary = np.asarray(ordinary, dtype=float)
     null = np.asarray(null, dtype=float)
     if not len(ordinary) or not len(null):
         raise ValueError('separating needs ordinary and null rows, got '
                          f'{len(ordinary)} and {len(null)}')
     values = np.unique(np.clip(np.concatenate([ordinary, null]), 1e-12, 1))
-    best, threshold = (0.0, 0.0), float(values[0]) / 2  # finds none
-    for low, high in zip(values[:-1], values[1:]):
-        key = (float(np.mean(null <= low) - np.mean(ordinary <= low)),
-               float(np.log(high / low)))
-        if key > best:
-            best, threshold = key, float(np.sqrt(low * high))
+    gaps = [(float(np.mean(null <= low)), float(np.mean(ordinary <= low)),
+             float(np.log(high / low)), float(np.sqrt(low * high)))
+            for low, high in zip(values[:-1], values[1:])]
+    threshold = float(values[0]) / 2  # finds none
+    if gaps:
+        best = max(gaps, key=lambda g: (g[0] - g[1], g[2]))
+        if best[0] - best[1] > 0:
+            near = [g for g in gaps if g[1] == best[1]
+                    and g[0] >= best[0] - 1 / len(ordinary) - 1e-12]
+            threshold = max(near, key=lambda g: g[2])[3]
     threshold = min(max(threshold, 1e-6), ceiling, 1 - 1e-6)
     return dict(max_threshold=ceiling, threshold=threshold,
                 separation=float(np.mean(null < threshold)
