@@ -270,8 +270,8 @@ def test_silence_rows_must_be_known():
 
 
 def test_whitening_reads_the_data_preprocessors_normalisation(two_clips):
-    """``inputs=('whitening', )`` takes the model's mean and std: a frame
-    at the preprocessor's white reads 0 room, whatever the config's."""
+    """``inputs=('whitening', )`` takes the model's mean and std (its
+    white is the preprocessor's) and scores clips through the model."""
     model = check_model(None, sound_check=dict(
         size=32, width=8, inputs=('whitening', ))).eval()
     norm = model.data_preprocessor

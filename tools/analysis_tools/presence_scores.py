@@ -196,9 +196,7 @@ def names_figures(model, scores: dict, names: dict, figures: dict,
     if args.names_separate_absent:
         c = dict(rule='separate-absent', **separate(
             names[ORDINARY], names[MADE_ABSENT], ceiling=1.0))
-        c['found_absent'] = {name: float(np.mean(np.asarray(v)
-                                                 < c['threshold']))
-                             for name, v in names.items()}
+        c['found_absent'] = shares_found(names, c['threshold'])
         out['names_calibrated'] = c
         threshold = c['threshold']
     out['names'] = summarise(names, [threshold])

@@ -143,12 +143,11 @@ class SoundOnScreen(nn.Module):
             raise ValueError(f'SoundOnScreen: inputs must be some of '
                              f'{tuple(INPUT_CHANNELS)}, got {inputs!r}')
         self.inputs = tuple(inputs)
-        if 'whitening' in self.inputs and not (
-                mean is not None and std is not None and len(mean) == 3
-                and len(std) == 3):
-            raise ValueError('SoundOnScreen: whitening needs the frames\' '
-                             f'RGB mean and std, got {mean!r}, {std!r}')
         if 'whitening' in self.inputs:
+            if mean is None or std is None or len(mean) != 3 \
+                    or len(std) != 3:
+                raise ValueError('SoundOnScreen: whitening needs the frames\' '
+                                 f'RGB mean and std, got {mean!r}, {std!r}')
             mean, std = torch.tensor(mean), torch.tensor(std)
             # in the normalised frames: a white pixel, and MIN_ROOM levels
             self.register_buffer('white', ((255 - mean) / std).view(
