@@ -16,8 +16,16 @@
 # recalibrated against silence (tools/quickstart.sh) and judges only the
 # rows that ask for a sound (`head_rows='sound-asking'`), the ones that
 # can hear it: a row found by sight is this check's alone.
+# Beside it, `heard_check` (`HeardNames`) names each loud second's sound
+# with the same words (the colour from the pitch, the shape from the
+# partials' pattern, learnt from the referred objects' categories) and
+# asks the names check for an object carrying them: a clip whose sound
+# is named on screen keeps it, even where no activity cue shows (stage
+# 4's sync under 0.5).
 # Trained alone on a stage-4 model (`load_from`; every other module
-# frozen, no other loss), from frames: the feature cache holds none.
+# frozen, no other loss), from frames and audio: the feature cache holds
+# neither. The heard check draws its own random numbers, so the names
+# check learns as it would without it.
 #   python tools/train.py \
 #       configs/sam2love_tiny-presence-scene-sound-names_1xb16-stage5_synthetic.py \
 #       --cfg-options load_from=STAGE4_CHECKPOINT
@@ -25,12 +33,13 @@ _base_ = ['./sam2love_tiny-presence-scene-sound_1xb16-stage4_synthetic.py']
 load_from = ('work_dirs/sam2love_tiny-presence-scene-sound_1xb16-stage4_'
              'synthetic/iter_600.pth')
 model = dict(
-    train_only=('names_on_screen', ),
+    train_only=('names_on_screen', 'heard_names'),
     name_check=dict(type='SilhouetteNames',
                     vocabulary=('blue', 'green', 'red', 'yellow', 'circle',
                                 'cross', 'diamond', 'square', 'star',
                                 'triangle'),
-                    head_rows='sound-asking'))
+                    head_rows='sound-asking'),
+    heard_check=dict())
 # the maps of every referred object (LoadClipObjects) name the objects
 train_dataloader = dict(
     batch_size=16,

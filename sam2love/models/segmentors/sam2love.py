@@ -13,6 +13,7 @@ from ...datasets.null_negatives import asks_for_sound
 from ...feature_cache.keys import SAM2_LEVEL_KEY, cached_sam2_levels
 from ...feature_cache.manifest import FeatureCacheError, check_frozen_parts
 from ...utils.fingerprint import bytes_sha256, module_sha256, to_jsonable
+from ..decode_heads.heard_names import HeardNames
 from ..decode_heads.names_on_screen import NamesOnScreen
 from ..decode_heads.presence import QUERY_SOURCES
 from ..decode_heads.silhouette_names import SilhouetteNames
@@ -128,6 +129,21 @@ class SAM2LOVE(ClipSegmentor):
             and the map of the clip's referred objects on frame 0 (or,
             for ``SilhouetteNames``, the frames ``LoadClipObjects``
             reads): each object named by its category.
+        heard_check (dict, optional): beyond the paper, is the sound
+            heard made by an object on screen, by name
+            (:class:`~sam2love.models.decode_heads.heard_names.HeardNames`,
+            its keys ``width``, ``bins_per_octave``, ...; the names
+            check's vocabulary)? Each loud second's sound is named (a
+            colour word and another) and the names check looks for an
+            object carrying them; a clip whose match is at least
+            ``threshold`` (0.5) has its sound made on screen whatever its
+            sync (an object that sounds without showing any activity
+            cue). Needs ``sound_check`` and ``name_check``. Its initial
+            weights are drawn without moving the global random state, so
+            adding it leaves the other checks' training as it was; learns
+            (``loss_weight``, 1.0) where trained (``train_only=
+            ('heard_names', )``) from clips with their own audio and their
+            referred objects' categories (``LoadClipObjects``).
     """
 
     def __init__(self,
@@ -140,12 +156,14 @@ class SAM2LOVE(ClipSegmentor):
                  train_only: Sequence[str] | None = None,
                  sound_check: dict | None = None,
                  name_check: dict | None = None,
+                 heard_check: dict | None = None,
                  init_cfg: dict | None = None) -> None:
         super().__init__(data_preprocessor, train_cfg, test_cfg, init_cfg,
                          backbone=backbone, neck=neck,
                          decode_head=decode_head)
         self.sound_check = self._build_sound_check(sound_check)
         self.name_check = self._build_name_check(name_check)
+        self.heard_check = self._build_heard_check(heard_check)
         source = (self.decode_head.presence or {}).get('source')
         if (source in QUERY_SOURCES) != bool(getattr(self.neck,
                                                      'presence_query', False)):
@@ -216,6 +234,19 @@ class SAM2LOVE(ClipSegmentor):
                             'not a names check (NamesOnScreen, '
                             'SilhouetteNames)')
         self.names_on_screen = check
+        return settings
+
+    def _build_heard_check(self, cfg: dict | None) -> dict | None:
+        if cfg is None:
+            return None
+        if self.sound_check is None or self.name_check is None:
+            raise ValueError('SAM2LOVE: heard_check overrules the sound '
+                             "check's synchrony with the names check's "
+                             'objects and needs sound_check and name_check')
+        cfg, settings = self._check_settings(cfg)
+        with torch.random.fork_rng(devices=[]):
+            self.heard_names = HeardNames(
+                vocabulary=self.names_on_screen.vocabulary, **cfg)
         return settings
 
     # ------------------------------------------------------ frozen parts
@@ -334,22 +365,20 @@ class SAM2LOVE(ClipSegmentor):
             self._checked_caches.add(cache)
 
     def extract_feat(self, inputs: dict, texts: list[str],
-                     sync: torch.Tensor | None = None) -> torch.Tensor:
+                     unmade: torch.Tensor | None = None) -> torch.Tensor:
         """Encoders and fusion: the prompt token (B, 1, D) (with the
         neck's presence query, (B, 3 + P, D)). With ``sound_check``, in
-        eval mode, the query's sound is silence for the clips whose
-        ``sync`` (B,) (:meth:`sound_sync` of ``inputs`` by default) is
-        under the threshold (by default only for the rows whose
+        eval mode, the query's sound is silence for the clips whose sound
+        is not made on screen (``unmade`` (B,) bool, :meth:`sound_unmade`
+        of ``inputs`` by default; by default only for the rows whose
         expression asks for a sound)."""
         feats = self.backbone(inputs, texts)
         prompt = self.neck(feats)['prompt']
         if self.sound_check is None or self.training:
             return prompt
-        if sync is None:
-            sync = self.sound_sync(inputs)
-        if sync is None:
+        off = self.sound_unmade(inputs) if unmade is None else unmade
+        if off is None:
             return prompt
-        off = sync < self.sound_check['threshold']
         if off.any() and self.sound_check['silence_rows'] == 'sound-asking':
             off = off & torch.tensor([asks_for_sound(t) for t in texts],
                                      device=off.device)
@@ -375,6 +404,34 @@ class SAM2LOVE(ClipSegmentor):
                 or 'audio' not in inputs:
             return None
         return self.sound_on_screen(inputs['frames'], inputs['audio'])
+
+    @torch.no_grad()
+    def heard_match(self, inputs: dict) -> torch.Tensor | None:
+        """(B,) how much of what each clip sounds like an object on screen
+        shows (``HeardNames.match`` through the names check); None
+        without ``heard_check``, frames or audio."""
+        if self.heard_check is None or 'frames' not in inputs \
+                or 'audio' not in inputs:
+            return None
+        frames, audio = inputs['frames'], inputs['audio']
+        names = self.heard_names.names()
+        on_screen = torch.stack([
+            self.names_on_screen(frames[i:i + 1], names)
+            for i in range(len(frames))])  # (B, N)
+        return self.heard_names.match(audio, frames.size(1), on_screen)
+
+    def sound_unmade(self, inputs: dict) -> torch.Tensor | None:
+        """(B,) bool: the clips whose sound is not made on screen: their
+        sync under ``sound_check``'s threshold and (with ``heard_check``)
+        their match under its own; None where it cannot be told."""
+        sync = self.sound_sync(inputs)
+        if sync is None:
+            return None
+        off = sync < self.sound_check['threshold']
+        match = self.heard_match(inputs) if off.any() else None
+        if match is not None:
+            off = off & (match < self.heard_check['threshold'])
+        return off
 
     def encode_decode(self, inputs: dict, batch_img_metas: list[dict]
                       ) -> torch.Tensor:
@@ -443,10 +500,10 @@ class SAM2LOVE(ClipSegmentor):
             Tensor: (K, 1, D).
         """
         clip = self.frozen_clip_features(inputs, sam2_levels=False)
-        sync = self.sound_sync(inputs)
+        unmade = self.sound_unmade(inputs)
         return self.extract_feat(
             repeat_clip_features(clip, len(texts)), texts,
-            None if sync is None else sync.expand(len(texts)))
+            None if unmade is None else unmade.expand(len(texts)))
 
     @torch.no_grad()
     def track(self, prompt: torch.Tensor, frames: Iterable[torch.Tensor],
@@ -497,7 +554,7 @@ class SAM2LOVE(ClipSegmentor):
         trained), and ``sound_check``'s and ``name_check``'s where they
         are trained."""
         losses = {}
-        checks = ('sound_on_screen.', 'names_on_screen.')
+        checks = ('sound_on_screen.', 'names_on_screen.', 'heard_names.')
 
         def trained(prefix: str) -> bool:
             return any(p.requires_grad for name, p in self.named_parameters()
@@ -507,6 +564,8 @@ class SAM2LOVE(ClipSegmentor):
             losses.update(self._sound_loss(inputs, data_samples))
         if self.name_check is not None and trained(checks[1]):
             losses.update(self._names_loss(inputs, data_samples))
+        if self.heard_check is not None and trained(checks[2]):
+            losses.update(self._heard_loss(inputs, data_samples))
         if any(p.requires_grad for name, p in self.named_parameters()
                if not name.startswith(checks)):
             losses.update(self._frame0_loss(inputs, data_samples))
@@ -548,6 +607,34 @@ class SAM2LOVE(ClipSegmentor):
             [ds.metainfo.get('object_categories', []) for ds in data_samples])
         return dict(loss_names_on_screen=self.name_check['loss_weight']
                     * loss)
+
+    def _heard_loss(self, inputs: dict, data_samples) -> dict:
+        """``HeardNames.loss`` of the clips that have their own sound,
+        each loud second made by one of the referred objects."""
+        if 'audio' not in inputs or 'frames' not in inputs:
+            raise KeyError('SAM2LOVE: heard_check learns from each clip\'s '
+                           'audio (of as many seconds as frames); a '
+                           'feature cache has none')
+        if any('object_categories' not in ds.metainfo
+               for ds in data_samples):
+            raise KeyError('SAM2LOVE: heard_check learns from the '
+                           "categories of each clip's referred objects: add "
+                           "dict(type='LoadClipObjects') to the train "
+                           'pipeline')
+        rates = {ds.metainfo.get('audio_sample_rate') for ds in data_samples}
+        if rates != {self.heard_names.sample_rate}:
+            raise ValueError(
+                f'SAM2LOVE: heard_check hears {self.heard_names.sample_rate} '
+                f'Hz and the batch has audio at {sorted(map(str, rates))}: '
+                'set heard_check.sample_rate to LoadClipAudio\'s')
+        categories = [
+            ds.metainfo['object_categories']
+            if 'audio_clip' not in ds.metainfo
+            and not ds.metainfo.get('silent_audio', False) else []
+            for ds in data_samples]
+        loss = self.heard_names.loss(inputs['audio'],
+                                     inputs['frames'].size(1), categories)
+        return dict(loss_heard_names=self.heard_check['loss_weight'] * loss)
 
     def _frame0_loss(self, inputs: dict, data_samples) -> dict:
         self._check_feature_cache(data_samples)
