@@ -244,7 +244,9 @@ EOF
     EXTRAS+=(--extra "sound_check_test=$W4/test_presence.json")
     # stage 5: is what the expression names on screen (an object's colour
     # and silhouette, on some frame)? learnt alone on stage 4 from frames
-    # and the maps of each clip's referred objects;
+    # and the maps of each clip's referred objects; beside it, is what is
+    # heard an object on screen (each loud second named with the same
+    # words; it keeps the sound of a clip whose sync missed it, fixed 0.5);
     # a row is found absent where the head's check or this one says so,
     # this one under its own threshold from val (the one that best
     # separates val's ordinary rows from their clips scored with lent
@@ -272,7 +274,7 @@ EOF
     $PY tools/analysis_tools/presence_scores.py "$NCFG" "$CKPT5" \
       --thresholds "$HEAD_THRESHOLD" --names-threshold "$NAMES_THRESHOLD" \
       --out "$W5/test_presence.json" --cfg-options "${S5OPTS[@]}"
-    ROWS+=("SAM2-LOVE + presence + sound check + names check (thresholds $HEAD_THRESHOLD, $NAMES_THRESHOLD from val)=$W5/test_calibrated")
+    ROWS+=("SAM2-LOVE + presence + sound check + names and heard checks (thresholds $HEAD_THRESHOLD, $NAMES_THRESHOLD from val)=$W5/test_calibrated")
     EXTRAS+=(--extra "names_check_calibration=$W5/val_presence.json"
              --extra "names_check_test=$W5/test_presence.json")
   fi
