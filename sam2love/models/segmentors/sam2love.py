@@ -407,9 +407,10 @@ class SAM2LOVE(ClipSegmentor):
 
     @torch.no_grad()
     def heard_match(self, inputs: dict) -> torch.Tensor | None:
-        """(B,) how much of what each clip sounds like an object on screen
-        shows (``HeardNames.match`` through the names check); None
-        without ``heard_check``, frames or audio."""
+        """(B,) the chance that what each clip's loud seconds sound like
+        is an object on screen (``HeardNames.match``, the names check
+        looking for each name it can hear); None without
+        ``heard_check``, frames or audio."""
         if self.heard_check is None or 'frames' not in inputs \
                 or 'audio' not in inputs:
             return None
