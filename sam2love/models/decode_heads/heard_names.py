@@ -31,7 +31,7 @@ import torchaudio
 from mmseg.registry import MODELS
 
 from ...datasets.null_negatives import words
-from .names_on_screen import COLOUR_WORDS
+from .names_on_screen import COLOUR_WORDS, category_word_indices
 from .sound_on_screen import loud_seconds
 
 
@@ -199,17 +199,8 @@ class HeardNames(nn.Module):
             ValueError: it is not one word of the others and, where the
                 vocabulary has colour words, one of those.
         """
-        found = words(category)
-        colours = [c for c in self.colours if c in found]
-        others = [o for o in self.others if o in found]
-        if len(others) != 1 or len(colours) != bool(self.colours) or \
-                len(found) != len(colours) + 1:
-            raise ValueError(
-                f'HeardNames: category {category!r} is not one word of '
-                f'{self.others}' + (f' and one colour word of {self.colours}'
-                                    if self.colours else ''))
-        return (self.colours.index(colours[0]) if colours else None,
-                self.others.index(others[0]))
+        return category_word_indices('HeardNames', category, self.colours,
+                                     self.others)
 
     def names(self) -> list[str]:
         """Every category the vocabulary can name, ``'<colour> <other>'``

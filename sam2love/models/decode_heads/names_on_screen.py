@@ -39,6 +39,30 @@ COLOUR_WORDS = frozenset(
     .split())
 
 
+def category_word_indices(owner: str, category: str,
+                          colours: Sequence[str], others: Sequence[str]
+                          ) -> tuple:
+    """(index in ``colours`` or None, index in ``others``) of a
+    category's words: one of ``others`` and, where ``colours`` is not
+    empty, one of ``colours``, and no other word.
+
+    Raises:
+        ValueError: it has other words, or not one of each (``owner``
+            names the check).
+    """
+    found = words(category)
+    colour = [c for c in colours if c in found]
+    other = [o for o in others if o in found]
+    if len(other) != 1 or len(colour) != bool(colours) or \
+            len(found) != len(colour) + 1:
+        raise ValueError(
+            f'{owner}: category {category!r} is not one word of '
+            f'{tuple(others)}' + (f' and one colour word of {tuple(colours)}'
+                                  if colours else ''))
+    return (colours.index(colour[0]) if colour else None,
+            others.index(other[0]))
+
+
 def cell_cnn(width: int, out: int) -> nn.Sequential:
     """(B, 3, S, S) -> (B, out, S/8, S/8): a receptive field of 74
     pixels at stride 8 (an object of the synthetic set, 30-40 pixels

@@ -28,7 +28,7 @@ from mmseg.registry import MODELS
 from scipy import ndimage
 
 from ...datasets.null_negatives import words
-from .names_on_screen import COLOUR_WORDS
+from .names_on_screen import COLOUR_WORDS, category_word_indices
 
 
 def silhouettes(masks: torch.Tensor, size: int = 32) -> torch.Tensor:
@@ -115,15 +115,8 @@ class SilhouetteNames(nn.Module):
             ValueError: it has not one colour word and one other of the
                 vocabulary.
         """
-        found = words(category)
-        colours = [c for c in self.colours if c in found]
-        shapes = [s for s in self.shapes if s in found]
-        if len(colours) != 1 or len(shapes) != 1 or \
-                len(found) != 2:
-            raise ValueError(
-                f'SilhouetteNames: category {category!r} is not one colour '
-                f'word of {self.colours} and one word of {self.shapes}')
-        return self.colours.index(colours[0]), self.shapes.index(shapes[0])
+        return category_word_indices('SilhouetteNames', category,
+                                     self.colours, self.shapes)
 
     def _pool(self, frames: torch.Tensor) -> torch.Tensor:
         return F.adaptive_avg_pool2d(frames.float(), self.size)

@@ -424,14 +424,17 @@ class SAM2LOVE(ClipSegmentor):
     def sound_unmade(self, inputs: dict) -> torch.Tensor | None:
         """(B,) bool: the clips whose sound is not made on screen: their
         sync under ``sound_check``'s threshold and (with ``heard_check``)
-        their match under its own; None where it cannot be told."""
+        their match under its own (asked of those clips only); None where
+        it cannot be told."""
         sync = self.sound_sync(inputs)
         if sync is None:
             return None
         off = sync < self.sound_check['threshold']
-        match = self.heard_match(inputs) if off.any() else None
-        if match is not None:
-            off = off & (match < self.heard_check['threshold'])
+        if self.heard_check is not None and off.any():  # those clips alone
+            rows = off.nonzero()[:, 0]
+            match = self.heard_match({key: inputs[key][rows]
+                                      for key in ('frames', 'audio')})
+            off[rows] = match < self.heard_check['threshold']
         return off
 
     def encode_decode(self, inputs: dict, batch_img_metas: list[dict]
