@@ -19,9 +19,11 @@
 # Beside it, `heard_check` (`HeardNames`) names each loud second's sound
 # with the same words (the colour from the pitch, the shape from the
 # partials' pattern, learnt from the referred objects' categories) and
-# asks the names check for an object carrying them: a clip whose sound
-# is named on screen keeps it, even where no activity cue shows (stage
-# 4's sync under 0.5).
+# asks whether the names check finds an object carrying them (at its own
+# threshold): a clip whose sound is named on screen keeps it, even where
+# no activity cue shows (stage 4's sync under 0.5); a clip whose loud
+# seconds sound like nothing found on screen (a match under 0.1) has it
+# unmade whatever its sync.
 # Trained alone on a stage-4 model (`load_from`; every other module
 # frozen, no other loss), from frames and audio: the feature cache holds
 # neither. The heard check draws its own random numbers, so the names
@@ -39,7 +41,7 @@ model = dict(
                                 'cross', 'diamond', 'square', 'star',
                                 'triangle'),
                     head_rows='sound-asking'),
-    heard_check=dict())
+    heard_check=dict(unmade_below=0.1))
 # the maps of every referred object (LoadClipObjects) name the objects
 train_dataloader = dict(
     batch_size=16,

@@ -118,12 +118,14 @@ def test_a_match_is_the_heard_names_on_screen_over_the_loud_seconds(namer):
     assert silent.item() == 0.0
 
 
-def heard_model(threshold: float, train_only=None, sync: float = 0.0):
+def heard_model(threshold: float, train_only=None, sync: float = 0.0,
+                names_threshold: float = 0.5, unmade_below: float = 0.0):
     model = check_model(
         train_only, sound_check=dict(threshold=0.5, size=32, width=8),
         name_check=dict(type='SilhouetteNames', vocabulary=WORDS, size=64,
-                        width=4),
-        heard_check=dict(threshold=threshold, width=4))
+                        width=4, threshold=names_threshold),
+        heard_check=dict(threshold=threshold, width=4,
+                         unmade_below=unmade_below))
     model.sound_on_screen.forward = lambda frames, audio: torch.full(
         (len(frames), ), sync)
     return model
@@ -160,6 +162,44 @@ def test_a_sound_named_on_screen_is_made_on_screen(two_rows):  # noqa: F811
         synced = heard_model(2.0, sync=1.0).eval()
         synced.heard_match = None  # never called
         assert not synced.sound_unmade(inputs).any()
+
+
+def test_a_sound_named_nowhere_on_screen_is_unmade_whatever_its_sync(
+        two_rows):  # noqa: F811
+    """``unmade_below``: a clip whose match is under it has its sound
+    unmade even where its sync passes; the heard check's own threshold
+    still keeps the sound of the clips whose sync misses."""
+    taken = heard_model(-1.0, sync=1.0, unmade_below=2.0).eval()
+    kept = heard_model(-1.0, sync=0.0, unmade_below=2.0).eval()
+    left = heard_model(2.0, sync=1.0, unmade_below=-1.0).eval()
+    with torch.no_grad():
+        inputs = taken.data_preprocessor(two_rows)['inputs']
+        assert taken.sound_unmade(inputs).all()
+        assert not kept.sound_unmade(inputs).any()
+        assert not left.sound_unmade(inputs).any()
+
+
+def test_on_screen_is_what_the_names_check_finds(two_rows):  # noqa: F811
+    """A name counts as on screen where the names check's probability
+    reaches its threshold, not by that probability: every name seen at
+    0.7 is on screen under a threshold of 0.6, none under 0.8."""
+    matches = []
+    for names_threshold in (0.6, 0.8):
+        model = heard_model(0.5, names_threshold=names_threshold).eval()
+        inputs = model.data_preprocessor(two_rows)['inputs']
+        batch, seconds = len(inputs['audio']), inputs['frames'].size(1)
+        names = model.heard_names.names()
+        model.names_on_screen.forward = lambda frames, texts: torch.full(
+            (len(texts), ), 0.7)
+        heard = (torch.full((batch, seconds, len(names)), 1 / len(names)
+                            ).view(batch, seconds,
+                                   len(model.heard_names.colours), -1),
+                 torch.ones(batch, seconds, dtype=torch.bool))
+        model.heard_names.heard = lambda audio, num_seconds, out=heard: out
+        with torch.no_grad():
+            matches.append(model.heard_match(inputs))
+    torch.testing.assert_close(matches[0], torch.ones(2))
+    torch.testing.assert_close(matches[1], torch.zeros(2))
 
 
 def test_trained_alone_from_the_referred_objects_categories(

@@ -135,12 +135,15 @@ class SAM2LOVE(ClipSegmentor):
             its keys ``width``, ``bins_per_octave``, ...; the names
             check's vocabulary)? Each loud second's sound is named (a
             colour word and another) and the names check looks for an
-            object carrying them; a clip whose match is at least
-            ``threshold`` (0.5) has its sound made on screen whatever its
-            sync (an object that sounds without showing any activity
-            cue). Needs ``sound_check`` and ``name_check``. Its initial
-            weights are drawn without moving the global random state, so
-            adding it leaves the other checks' training as it was; learns
+            object carrying them (found at its own threshold); a clip
+            whose match is at least ``threshold`` (0.5) has its sound
+            made on screen whatever its sync (an object that sounds
+            without showing any activity cue); one whose match is under
+            ``unmade_below`` (0: never) has it unmade whatever its sync
+            (nothing it sounds like is on screen). Needs ``sound_check``
+            and ``name_check``. Its initial weights are drawn without
+            moving the global random state, so adding it leaves the other
+            checks' training as it was; learns
             (``loss_weight``, 1.0) where trained (``train_only=
             ('heard_names', )``) from clips with their own audio and their
             referred objects' categories (``LoadClipObjects``).
@@ -244,6 +247,7 @@ class SAM2LOVE(ClipSegmentor):
                              "check's synchrony with the names check's "
                              'objects and needs sound_check and name_check')
         cfg, settings = self._check_settings(cfg)
+        settings['unmade_below'] = cfg.pop('unmade_below', 0.0)
         with torch.random.fork_rng(devices=[]):
             self.heard_names = HeardNames(
                 vocabulary=self.names_on_screen.vocabulary, **cfg)
@@ -408,33 +412,42 @@ class SAM2LOVE(ClipSegmentor):
     @torch.no_grad()
     def heard_match(self, inputs: dict) -> torch.Tensor | None:
         """(B,) the chance that what each clip's loud seconds sound like
-        is an object on screen (``HeardNames.match``, the names check
-        looking for each name it can hear); None without
-        ``heard_check``, frames or audio."""
+        is an object on screen (``HeardNames.match``; on screen: each name
+        it can hear that the names check finds, at ``name_check``'s
+        threshold); None without ``heard_check``, frames or audio."""
         if self.heard_check is None or 'frames' not in inputs \
                 or 'audio' not in inputs:
             return None
         frames, audio = inputs['frames'], inputs['audio']
         names = self.heard_names.names()
-        on_screen = torch.stack([
+        # on screen: what the names check would find, at its own threshold
+        # (its probability alone counts a name it doubts, an occluded
+        # circle read as a diamond, as half found)
+        found = torch.stack([
             self.names_on_screen(frames[i:i + 1], names)
-            for i in range(len(frames))])  # (B, N)
-        return self.heard_names.match(audio, frames.size(1), on_screen)
+            for i in range(len(frames))]) >= self.name_check['threshold']
+        return self.heard_names.match(audio, frames.size(1), found.float())
 
     def sound_unmade(self, inputs: dict) -> torch.Tensor | None:
         """(B,) bool: the clips whose sound is not made on screen: their
         sync under ``sound_check``'s threshold and (with ``heard_check``)
-        their match under its own (asked of those clips only); None where
-        it cannot be told."""
+        their match under its own, or whatever their sync their match
+        under ``heard_check.unmade_below`` (the match asked only of the
+        clips it can change); None where it cannot be told."""
         sync = self.sound_sync(inputs)
         if sync is None:
             return None
         off = sync < self.sound_check['threshold']
-        if self.heard_check is not None and off.any():  # those clips alone
-            rows = off.nonzero()[:, 0]
+        if self.heard_check is None:
+            return off
+        below = self.heard_check['unmade_below']
+        rows = (torch.ones_like(off) if below > 0 else off).nonzero()[:, 0]
+        if len(rows):  # the clips whose match can change their answer
             match = self.heard_match({key: inputs[key][rows]
                                       for key in ('frames', 'audio')})
-            off[rows] = match < self.heard_check['threshold']
+            off[rows] = torch.where(off[rows],
+                                    match < self.heard_check['threshold'],
+                                    match < below)
         return off
 
     def encode_decode(self, inputs: dict, batch_img_metas: list[dict]
