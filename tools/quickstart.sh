@@ -246,7 +246,8 @@ EOF
     # and silhouette, on some frame)? learnt alone on stage 4 from frames
     # and the maps of each clip's referred objects; beside it, is what is
     # heard an object on screen (each loud second named with the same
-    # words; it keeps the sound of a clip whose sync missed it, fixed 0.5);
+    # words; it keeps the sound of a clip whose sync missed it, fixed 0.5,
+    # and takes that of a clip named nowhere on screen, fixed 0.1);
     # a row is found absent where the head's check or this one says so,
     # this one under its own threshold from val (the one that best
     # separates val's ordinary rows from their clips scored with lent
